@@ -1,0 +1,121 @@
+"""Readable evidence for each flagged ring: what its members share, and the paths to its operator.
+
+Investigators act on the *why*: each ring carries, per signal family, the
+entities its members share (with how many members and how many accounts in
+all use them), its strongest member-to-member links with the entities behind
+them, and the indicator paths that attribute it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .signals.prompt import shingle_texts_sql
+
+TOP_ENTITIES = 5
+TOP_LINKS = 3
+LABEL = {"payment": "card", "ip": "IP", "asn": "ASN", "device": "device", "prompt": "template n-gram",
+         "email": "email domain", "signup": "sign-up burst"}
+
+
+def _fmt_ts(ts) -> str | None:
+    return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ring_evidence(con, config, order: pd.DataFrame, ring_members: pd.DataFrame, attr: pd.DataFrame) -> dict:
+    """``{ring: {"signals", "paths", "first_seen", "last_seen"}}`` for the flagged rings."""
+    con.register("rm_df", ring_members[["aid", "ring", "account_id"]])
+    texts = dict(con.execute(shingle_texts_sql(config)).fetchall())
+    shared = con.execute(
+        """SELECT r.ring, i.family, i.entity, count(*) AS members, any_value(e.accounts) AS accounts,
+                  any_value(e.pair_weight) AS pair_weight
+           FROM incidence i JOIN rm_df r USING (aid) JOIN entities e USING (family, entity)
+           GROUP BY r.ring, i.family, i.entity HAVING count(*) >= 2"""
+    ).df()
+    fam = [f for f, p in config.families.items() if p.weight > 0]
+    weights = con.execute(
+        f"""SELECT x.ring, {", ".join(f"sum(l.w_{f}) AS {f}" for f in fam)}
+            FROM links l JOIN rm_df x ON x.aid = l.a JOIN rm_df y ON y.aid = l.b AND y.ring = x.ring
+            GROUP BY x.ring"""
+    ).df().set_index("ring")
+    top_links = con.execute(
+        f"""SELECT * FROM (
+                SELECT x.ring, x.account_id AS a_id, y.account_id AS b_id, l.a, l.b, l.weight, l.signals,
+                       row_number() OVER (PARTITION BY x.ring ORDER BY l.weight DESC, l.a, l.b) AS k
+                FROM links l JOIN rm_df x ON x.aid = l.a JOIN rm_df y ON y.aid = l.b AND y.ring = x.ring
+            ) WHERE k <= {TOP_LINKS}"""
+    ).df()
+    link_entities = con.execute(
+        """SELECT t.a, t.b, i.family, i.entity, e.accounts FROM (SELECT DISTINCT a, b FROM top_links) t
+           JOIN incidence i ON i.aid = t.a JOIN incidence j ON j.aid = t.b AND j.family = i.family AND j.entity = i.entity
+           JOIN entities e ON e.family = i.family AND e.entity = i.entity
+           WHERE e.pair_weight > 0 ORDER BY t.a, t.b, e.accounts, i.family, i.entity"""
+    ).df()
+    span = con.execute(
+        "SELECT r.ring, min(e.ts) AS first, max(e.ts) AS last FROM events e JOIN rm_df r USING (aid) GROUP BY r.ring"
+    ).df().set_index("ring")
+    con.unregister("rm_df")
+
+    def name(family: str, entity: str) -> str:
+        return texts.get(entity, entity) if family == "prompt" else entity
+
+    out: dict[int, dict] = {}
+    shared_by_ring = {k: g for k, g in shared.groupby("ring")}
+    links_by_ring = {k: g for k, g in top_links.groupby("ring")}
+    ents_by_pair = {k: g for k, g in link_entities.groupby(["a", "b"])}
+    for row, a in zip(order.itertuples(index=False), attr.itertuples(index=False)):
+        r = row.ring
+        sig: dict[str, dict] = {}
+        g = shared_by_ring.get(r, shared.iloc[0:0])
+        for family, fg in g.groupby("family"):
+            fg = fg.sort_values(["members", "entity"], ascending=[False, True])
+            sig[family] = {
+                "shared_entities": int(len(fg)),
+                "weight": round(float(weights.loc[r, family]), 4) if r in weights.index and family in weights else 0.0,
+                "top": [{"entity": name(family, e.entity), "members": int(e.members), "accounts": int(e.accounts),
+                         "hub": bool(e.pair_weight == 0 and e.accounts > 1)}
+                        for e in fg.head(TOP_ENTITIES).itertuples(index=False)],
+            }
+        paths: list[dict] = []
+        for lk in links_by_ring.get(r, top_links.iloc[0:0]).itertuples(index=False):
+            ents = ents_by_pair.get((lk.a, lk.b))
+            # The rarest shared entity of each family: one reason per family reads better than ten n-grams.
+            rarest = [] if ents is None else ents.groupby("family", sort=True).head(1).sort_values(["accounts", "family"])
+            via = [f"{LABEL.get(e.family, e.family)} {name(e.family, e.entity)} ({e.accounts} accounts)"
+                   for e in (rarest.itertuples(index=False) if len(rarest) else [])]
+            paths.append({"kind": "link", "weight": round(float(lk.weight), 3), "signals": lk.signals,
+                          "path": f"{lk.a_id} —[{'; '.join(via)}]— {lk.b_id}"})
+        paths.extend(_attribution_paths(r, a, row.ring_id, attr, order, name))
+        first, last = (span.loc[r, "first"], span.loc[r, "last"]) if r in span.index else (None, None)
+        out[r] = {"signals": sig, "paths": paths, "first_seen": _fmt_ts(first), "last_seen": _fmt_ts(last)}
+    return out
+
+
+def _attribution_paths(r: int, a, ring_id: str, attr: pd.DataFrame, order: pd.DataFrame, name) -> list[dict]:
+    """Indicator paths that support the ring's operator, direct or through a tied ring."""
+    if a.operator is None:
+        return []
+    direct: pd.DataFrame = attr.attrs["direct"]
+    ties: pd.DataFrame = attr.attrs["ties"]
+    ids = order.set_index("ring")["ring_id"]
+    mine = direct[(direct.ring == r) & (direct.operator == a.operator)]
+    paths = []
+    for ind in (mine.iloc[0].indicators[:3] if len(mine) else []):
+        paths.append({"kind": "indicator", "operator": a.operator, "specificity": round(float(ind["specificity"]), 3),
+                      "path": f"Indicator {ind['kind']} {ind['value']} (known for {a.operator}) → "
+                              f"{ind['touched']} members of {ring_id}"})
+    if paths:
+        return paths
+    # No indicator of its own: show the strongest tie to a ring that has one.
+    holders = set(direct.loc[direct.operator == a.operator, "ring"])
+    near = ties[((ties.r1 == r) & ties.r2.isin(holders)) | ((ties.r2 == r) & ties.r1.isin(holders))]
+    if len(near):
+        other = near.r2 if near.iloc[0].r1 == r else near.r1
+        best = int(other.value_counts().idxmax())
+        shared = near[(near.r1 == best) | (near.r2 == best)].sort_values(["accounts", "family", "entity"])
+        what = "; ".join(f"{LABEL.get(t.family, t.family)} {name(t.family, t.entity)}"
+                         for t in shared.groupby("family", sort=True).head(1).itertuples(index=False))
+        paths.append({"kind": "ring_tie", "operator": a.operator,
+                      "path": f"{ring_id} shares {len(shared)} entities ({what}) with {ids[best]}, "
+                              f"which carries indicators of {a.operator}"})
+    return paths

@@ -1,0 +1,297 @@
+"""Read and validate one input batch (data contract v1) into DuckDB.
+
+Everything is columnar: each file is scanned once by DuckDB, each rule is a SQL
+expression, and a row that breaks a rule goes to the ``rejected`` table with its
+file, line and reason instead of vanishing. A missing table or required column
+stops the run with one line naming both.
+
+``line`` counts the header as line 1, so the first data row is line 2 (for
+``.jsonl`` and ``.parquet`` the first record is line 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from .errors import InputError
+
+SUFFIXES = (".parquet", ".csv.gz", ".csv", ".jsonl")
+
+#: table -> (required columns, optional columns)
+CONTRACT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "accounts": (("account_id", "created_at"), ("email", "org_id", "country")),
+    "events": (("account_id", "ts"), ("ip", "asn", "device_id", "user_agent", "prompt")),
+    "payments": (("account_id", "instrument_id"), ("instrument_type", "bin", "ts")),
+    "intel": (("operator", "kind", "value"), ("note",)),
+}
+OPTIONAL_TABLES = frozenset({"intel"})
+INTEL_KINDS = ("account", "ip", "asn", "device", "instrument", "email_domain", "prompt")
+
+_IPV4 = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
+# Hex groups with at most one '::', optional embedded IPv4 tail; length checked separately.
+_IPV6 = r"^(([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(([0-9a-f]{1,4}:){0,7}[0-9a-f]{0,4})?::(([0-9a-f]{1,4}:){0,7}[0-9a-f]{0,4})?|([0-9a-f]{1,4}:){6}((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))$"
+_CARD_NUMBER = r"^[0-9][0-9 -]{11,22}[0-9]$"
+
+
+def _blank(col: str) -> str:
+    return f"({col} IS NULL OR trim({col}) = '')"
+
+
+def _ts(col: str) -> str:
+    """ISO 8601 (Z, offset, or naive = UTC) or integer epoch seconds -> TIMESTAMPTZ, NULL when unparseable."""
+    return (
+        f"CASE WHEN regexp_full_match(trim({col}), '-?[0-9]{{1,12}}') "
+        f"THEN to_timestamp(CAST(trim({col}) AS BIGINT)) "
+        f"ELSE TRY_CAST(trim({col}) AS TIMESTAMPTZ) END"
+    )
+
+
+def _asn(col: str) -> str:
+    return f"TRY_CAST(regexp_replace(trim({col}), '^(?i)as', '') AS UBIGINT)"
+
+
+def _ip_ok(col: str) -> str:
+    c = f"lower(trim({col}))"
+    return f"(regexp_full_match({c}, '{_IPV4}') OR (length({c}) <= 45 AND regexp_full_match({c}, '{_IPV6}')))"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row-level check: ``bad`` is a SQL predicate over the raw (VARCHAR) columns."""
+
+    bad: str
+    reason: str
+    column: str
+
+
+def _rules(table: str, present: set[str]) -> list[Rule]:
+    """The checks for one table, in the order a reader would want them reported."""
+    rules: list[Rule] = []
+    for col in CONTRACT[table][0]:
+        rules.append(Rule(_blank(col), f"missing {col}", col))
+    if table == "accounts":
+        rules.append(Rule(f"{_ts('created_at')} IS NULL", "unparseable created_at", "created_at"))
+        if "email" in present:
+            rules.append(
+                Rule(f"NOT {_blank('email')} AND NOT regexp_full_match(trim(email), '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')",
+                     "malformed email", "email")
+            )
+    elif table == "events":
+        rules.append(Rule(f"{_ts('ts')} IS NULL", "unparseable ts", "ts"))
+        if "ip" in present:
+            rules.append(Rule(f"NOT {_blank('ip')} AND NOT {_ip_ok('ip')}", "malformed ip", "ip"))
+        if "asn" in present:
+            rules.append(
+                Rule(f"NOT {_blank('asn')} AND ({_asn('asn')} IS NULL OR {_asn('asn')} > 4294967295)",
+                     "asn is not an integer AS number", "asn")
+            )
+    elif table == "payments":
+        rules.append(
+            Rule(f"regexp_full_match(trim(instrument_id), '{_CARD_NUMBER}')",
+                 "instrument_id looks like a raw card number; payments must carry tokens", "instrument_id")
+        )
+        if "ts" in present:
+            rules.append(Rule(f"NOT {_blank('ts')} AND {_ts('ts')} IS NULL", "unparseable ts", "ts"))
+    elif table == "intel":
+        kinds = ", ".join(f"'{k}'" for k in INTEL_KINDS)
+        rules.append(Rule(f"lower(trim(kind)) NOT IN ({kinds})", f"kind must be one of {', '.join(INTEL_KINDS)}", "kind"))
+    return rules
+
+
+#: Columns whose raw value may be shown in rejected.csv (never payment tokens or prompts).
+_SHOWABLE = {"account_id", "created_at", "ts", "ip", "asn", "email", "kind", "operator", "device_id"}
+
+
+def find_table(folder: Path, stem: str) -> Path | None:
+    found = [folder / f"{stem}{suffix}" for suffix in SUFFIXES if (folder / f"{stem}{suffix}").is_file()]
+    if len(found) > 1:
+        raise InputError(f"{folder}: more than one file for table {stem!r}: {', '.join(p.name for p in found)}")
+    return found[0] if found else None
+
+
+def _scan(path: Path) -> str:
+    p = str(path).replace("'", "''")
+    name = path.name
+    if name.endswith(".parquet"):
+        return f"read_parquet('{p}')"
+    if name.endswith(".jsonl"):
+        return f"read_json('{p}', format='newline_delimited', union_by_name=true, sample_size=-1)"
+    return f"read_csv('{p}', all_varchar=true, header=true, strict_mode=false)"
+
+
+@dataclass
+class Batch:
+    """A validated batch held in one DuckDB connection.
+
+    Tables: ``accounts(aid, account_id, created_at, email_domain, org_id, country)``,
+    ``events(aid, ts, ip, asn, device_id, user_agent, prompt)``,
+    ``payments(aid, instrument_id, instrument_type, bin, ts)``,
+    ``intel(operator, kind, value, note)`` and ``rejected(file, line, column, reason, value)``.
+    ``aid`` is a dense integer id, the rank of ``account_id``: the same input gives the same ids.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    folder: Path
+    files: dict[str, str] = field(default_factory=dict)
+
+    def count(self, table: str) -> int:
+        return self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.count(t) for t in ("accounts", "events", "payments", "intel", "rejected")}
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    return con
+
+
+def _stage_raw(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> set[str]:
+    """Scan the file into ``raw_<table>`` as VARCHAR with its line number; return the columns present."""
+    try:
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_scan(path)}").fetchall()]
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"{path.name}: cannot read the file ({first})") from None
+    lowered = {c.lower(): c for c in cols}
+    required, optional = CONTRACT[table]
+    missing = [c for c in required if c not in lowered]
+    if missing:
+        plural = "columns" if len(missing) > 1 else "column"
+        raise InputError(f"{path.name}: missing required {plural} {', '.join(missing)}")
+    present = {c for c in (*required, *optional) if c in lowered}
+    offset = 1 if path.name.endswith((".csv", ".csv.gz")) else 0
+    select = ", ".join(
+        f'CAST("{lowered[c]}" AS VARCHAR) AS {c}' if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
+        for c in (*required, *optional)
+    )
+    rules = _rules(table, present)
+    reason = "CASE " + " ".join(f"WHEN {r.bad} THEN '{r.reason}'" for r in rules) + " END"
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE raw_{table} AS SELECT *, {reason} AS reason FROM ("
+            f"SELECT {select}, CAST(row_number() OVER () + {offset} AS BIGINT) AS line FROM {_scan(path)})"
+        )
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"{path.name}: cannot read the file ({first})") from None
+    return present
+
+
+def _reject(con: duckdb.DuckDBPyConnection, table: str, fname: str, present: set[str]) -> None:
+    """Copy every row of ``raw_<table>`` that failed a rule into ``rejected``, naming the column."""
+    rules = _rules(table, present)
+    reason = "CASE " + " ".join(f"WHEN {r.bad} THEN '{r.reason}'" for r in rules) + " END"
+    column = "CASE " + " ".join(f"WHEN {r.bad} THEN '{r.column}'" for r in rules) + " END"
+    shown = "CASE " + " ".join(
+        f"WHEN {r.bad} THEN {'left(' + r.column + ', 80)' if r.column in _SHOWABLE else 'NULL'}" for r in rules
+    ) + " END"
+    con.execute(
+        f"INSERT INTO rejected SELECT ?, line, {column}, reason, {shown} FROM raw_{table} WHERE reason IS NOT NULL",
+        [fname],
+    )
+
+
+def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> Batch:
+    """Read, validate and index one batch folder; raise InputError on contract breaks."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    con = con or connect()
+    con.execute("CREATE OR REPLACE TEMP TABLE rejected (file VARCHAR, line BIGINT, \"column\" VARCHAR, reason VARCHAR, value VARCHAR)")
+    batch = Batch(con=con, folder=folder)
+    present: dict[str, set[str]] = {}
+    for table in CONTRACT:
+        path = find_table(folder, table)
+        if path is None:
+            if table in OPTIONAL_TABLES:
+                continue
+            raise InputError(f"{folder}: no {table} table (expected {table}.csv, .csv.gz, .parquet or .jsonl)")
+        batch.files[table] = path.name
+        present[table] = _stage_raw(con, table, path)
+    for table, cols in present.items():
+        _reject(con, table, batch.files[table], cols)
+    _build_accounts(con, batch.files["accounts"])
+    _build_events(con, batch.files["events"])
+    _build_payments(con, batch.files["payments"])
+    _build_intel(con, "intel" in present)
+    for table in present:
+        con.execute(f"DROP TABLE raw_{table}")
+    return batch
+
+
+def _build_accounts(con, fname: str) -> None:
+    con.execute(
+        """INSERT INTO rejected
+           SELECT ?, line, 'account_id', 'duplicate account_id (first occurrence kept)', left(trim(account_id), 80)
+           FROM (SELECT line, account_id, row_number() OVER (PARTITION BY trim(account_id) ORDER BY line) AS k
+                 FROM raw_accounts WHERE reason IS NULL) WHERE k > 1""",
+        [fname],
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE accounts AS
+            SELECT CAST(row_number() OVER (ORDER BY account_id) - 1 AS INTEGER) AS aid, *
+            FROM (
+              SELECT trim(account_id) AS account_id, {_ts('created_at')} AS created_at,
+                     nullif(lower(split_part(trim(email), '@', 2)), '') AS email_domain,
+                     nullif(trim(org_id), '') AS org_id, nullif(trim(country), '') AS country
+              FROM raw_accounts WHERE reason IS NULL
+              QUALIFY row_number() OVER (PARTITION BY trim(account_id) ORDER BY line) = 1
+            )"""
+    )
+
+
+def _unknown_account(con, table: str, fname: str) -> None:
+    con.execute(
+        f"""INSERT INTO rejected
+            SELECT ?, r.line, 'account_id', 'unknown account_id (not in accounts)', left(trim(r.account_id), 80)
+            FROM raw_{table} r ANTI JOIN accounts a ON a.account_id = trim(r.account_id)
+            WHERE r.reason IS NULL""",
+        [fname],
+    )
+
+
+def _build_events(con, fname: str) -> None:
+    _unknown_account(con, "events", fname)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE events AS
+            SELECT a.aid, {_ts('e.ts')} AS ts,
+                   nullif(lower(trim(e.ip)), '') AS ip,
+                   CAST({_asn('e.asn')} AS BIGINT) AS asn,
+                   nullif(trim(e.device_id), '') AS device_id,
+                   nullif(trim(e.user_agent), '') AS user_agent,
+                   nullif(trim(e.prompt), '') AS prompt
+            FROM raw_events e JOIN accounts a ON a.account_id = trim(e.account_id)
+            WHERE e.reason IS NULL"""
+    )
+
+
+def _build_payments(con, fname: str) -> None:
+    _unknown_account(con, "payments", fname)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE payments AS
+            SELECT a.aid, trim(p.instrument_id) AS instrument_id,
+                   nullif(lower(trim(p.instrument_type)), '') AS instrument_type,
+                   nullif(trim(p.bin), '') AS bin, {_ts('p.ts')} AS ts
+            FROM raw_payments p JOIN accounts a ON a.account_id = trim(p.account_id)
+            WHERE p.reason IS NULL"""
+    )
+
+
+def _build_intel(con, present: bool) -> None:
+    if not present:
+        con.execute("CREATE OR REPLACE TABLE intel (operator VARCHAR, kind VARCHAR, value VARCHAR, note VARCHAR)")
+        return
+    con.execute(
+        """CREATE OR REPLACE TABLE intel AS
+           SELECT trim(operator) AS operator, lower(trim(kind)) AS kind, trim(value) AS value, nullif(trim(note), '') AS note
+           FROM raw_intel WHERE reason IS NULL"""
+    )

@@ -1,0 +1,61 @@
+"""Write a run's outputs (data contract v1): rings.json, ring_members.csv, rejected.csv.
+
+Also saves the evidence graph under ``OUT/evidence/`` (Parquet) so that
+``linkage explain --from OUT`` and a later Neo4j load need no re-run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from .errors import LinkageError
+
+RINGS_VERSION = 1
+EVIDENCE_TABLES = {
+    "accounts": "SELECT aid, account_id, created_at, email_domain, org_id, country FROM accounts",
+    "incidence": "SELECT * FROM incidence ORDER BY aid, family, entity",
+    "entities": "SELECT * FROM entities ORDER BY family, entity",
+    "links": "SELECT * FROM links ORDER BY a, b",
+    "ip_asn": "SELECT ip, min(asn) AS asn FROM events WHERE ip IS NOT NULL AND asn IS NOT NULL GROUP BY ip ORDER BY ip",
+    "intel": "SELECT * FROM intel",
+    "indicator_hits": "SELECT * FROM indicator_hits ORDER BY operator, kind, value, aid",
+}
+
+
+def _copy(con, query: str, path: Path, fmt: str) -> None:
+    target = str(path).replace("'", "''")
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
+    con.execute(f"COPY ({query}) TO '{target}' ({options})")
+
+
+def write_outputs(result, out: str | Path, batch) -> Path:
+    """Write every output file of ``result`` into ``out`` (created if missing)."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "evidence").mkdir(exist_ok=True)
+    except OSError as exc:
+        raise LinkageError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    con = result.con
+    doc = {
+        "version": RINGS_VERSION,
+        "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "input": {"folder": str(batch.folder), "files": batch.files, **result.counts},
+        "params": result.config.to_dict(),
+        "summary": result.summary(),
+        "rings": result.rings,
+    }
+    (out / "rings.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    con.register("members_out", result.members.merge(
+        con.execute("SELECT aid, created_at FROM accounts").df(), on="aid", how="left"))
+    _copy(con, """SELECT m.ring_id, m.account_id, strftime(m.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
+                         coalesce(v.requests, 0) AS requests
+                  FROM members_out m LEFT JOIN (SELECT aid, count(*) AS requests FROM events GROUP BY aid) v USING (aid)
+                  ORDER BY m.ring_id, m.account_id""", out / "ring_members.csv", "csv")
+    con.unregister("members_out")
+    _copy(con, "SELECT * FROM rejected ORDER BY file, line", out / "rejected.csv", "csv")
+    for name, query in EVIDENCE_TABLES.items():
+        _copy(con, query, out / "evidence" / f"{name}.parquet", "parquet")
+    return out

@@ -1,0 +1,128 @@
+"""Ring scoring: explainable features per community, and a 0–1 score.
+
+A distillation ring is two things at once: *coordinated* (one operator's
+accounts share payment batches, proxies, templates, sign-up scripts and fire in
+lockstep) and *harvesting* (each account sends far more requests than a person
+does, often from datacenter address space). A family, a company or a campus
+class is coordinated but not harvesting; an API developer is harvesting but
+not coordinated. The score is the product of the two sides, so neither alone
+flags a community.
+
+All features are computed in DuckDB over ``members(cid, aid)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+
+FEATURES = ("diversity", "payment_share", "template_share", "burst_share", "lockstep_share",
+            "hosting_share", "volume_ratio", "density")
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """How much each coordination feature counts; they sum to one."""
+
+    diversity: float = 0.25
+    template_share: float = 0.2
+    payment_share: float = 0.15
+    lockstep_share: float = 0.15
+    burst_share: float = 0.1
+    hosting_share: float = 0.15
+
+
+def community_features(con, config: Config) -> pd.DataFrame:
+    """One row per community with the raw features (see module docstring)."""
+    fam = [f for f, p in config.families.items() if p.weight > 0]
+    wl = int(config.lockstep_window_s)
+    hosting = ", ".join(str(int(a)) for a in sorted(config.hosting_asns)) or "NULL"
+    internal = ", ".join(f"sum(l.w_{f}) AS w_{f}" for f in fam)
+    diversity = " + ".join(f"CAST(w_{f} >= 0.05 * total AS INTEGER)" for f in fam)
+    con.execute("CREATE OR REPLACE TEMP TABLE acct_volume AS SELECT aid, count(*) AS requests FROM events GROUP BY aid")
+    df = con.execute(
+        f"""
+        WITH size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid),
+        inner_links AS (
+            SELECT m1.cid, count(*) AS links, sum(l.weight) AS total, {internal}
+            FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+            GROUP BY m1.cid
+        ),
+        shared_in AS (  -- members sharing an entity of the family with another member
+            SELECT i.family, m.cid, i.aid, count(*) OVER (PARTITION BY m.cid, i.family, i.entity) AS k
+            FROM incidence i JOIN members m USING (aid) WHERE i.family IN ('payment', 'prompt', 'signup')
+        ),
+        shares AS (
+            SELECT cid,
+                   count(DISTINCT aid) FILTER (WHERE family = 'payment' AND k >= 2) AS pay_n,
+                   count(DISTINCT aid) FILTER (WHERE family = 'prompt' AND k >= 3) AS tpl_n,
+                   count(DISTINCT aid) FILTER (WHERE family = 'signup' AND k >= 3) AS burst_n
+            FROM shared_in GROUP BY cid
+        ),
+        ev AS (
+            SELECT m.cid, e.aid, CAST(floor(epoch(e.ts) / {wl}) AS BIGINT) AS win, e.asn
+            FROM events e JOIN members m USING (aid)
+        ),
+        wins AS (SELECT cid, win, count(DISTINCT aid) AS active, count(*) AS req FROM ev GROUP BY cid, win),
+        lock AS (
+            SELECT w.cid, sum(w.req) FILTER (WHERE w.active >= greatest(3, 0.05 * s.size)) / sum(w.req) AS lockstep_share
+            FROM wins w JOIN size s USING (cid) GROUP BY w.cid
+        ),
+        host AS (
+            SELECT cid, avg(CASE WHEN asn IN ({hosting}) THEN 1.0 ELSE 0.0 END) AS hosting_share,
+                   count(*) AS requests
+            FROM ev GROUP BY cid
+        ),
+        vol AS (
+            SELECT m.cid, median(coalesce(v.requests, 0)) AS median_requests
+            FROM members m LEFT JOIN acct_volume v USING (aid) GROUP BY m.cid
+        ),
+        pop AS (
+            SELECT greatest(1, median(coalesce(v.requests, 0))) AS pop_median
+            FROM accounts a LEFT JOIN acct_volume v USING (aid)
+        )
+        SELECT s.cid, s.size, coalesce(il.links, 0) AS links,
+               coalesce(il.links, 0) / (s.size * (s.size - 1) / 2.0) AS density,
+               coalesce({diversity}, 0) AS families,
+               coalesce(sh.pay_n, 0) / s.size AS payment_share,
+               coalesce(sh.tpl_n, 0) / s.size AS template_share,
+               coalesce(sh.burst_n, 0) / s.size AS burst_share,
+               coalesce(lock.lockstep_share, 0) AS lockstep_share,
+               coalesce(host.hosting_share, 0) AS hosting_share,
+               coalesce(host.requests, 0) AS requests,
+               vol.median_requests, pop.pop_median,
+               vol.median_requests / pop.pop_median AS volume_ratio,
+               {", ".join(f"coalesce(il.w_{f}, 0) AS w_{f}" for f in fam)}
+        FROM size s
+        LEFT JOIN inner_links il USING (cid)
+        LEFT JOIN shares sh USING (cid)
+        LEFT JOIN lock USING (cid)
+        LEFT JOIN host USING (cid)
+        LEFT JOIN vol USING (cid), pop
+        ORDER BY s.cid
+        """
+    ).df()
+    df["diversity"] = np.clip(df["families"] / 3.0, 0, 1)
+    return df
+
+
+def score(features: pd.DataFrame, weights: ScoreWeights | None = None) -> pd.DataFrame:
+    """Add ``coordination``, ``harvesting`` and ``score`` columns; pure function of the features.
+
+    Harvesting rises with the members' median volume relative to the whole
+    batch's median account: 1 at fifty times the median, 0 at or below it.
+    """
+    weights = weights or ScoreWeights()
+    out = features.copy()
+    coord = np.zeros(len(out))
+    for name, w in vars(weights).items():
+        coord += w * out[name].to_numpy(dtype=float)
+    out["coordination"] = np.clip(coord / 0.6, 0, 1)
+    ratio = np.maximum(out["volume_ratio"].to_numpy(dtype=float), 1.0)
+    out["harvesting"] = np.clip(np.log10(ratio) / np.log10(50.0), 0, 1)
+    out["score"] = np.round(np.sqrt(out["coordination"] * out["harvesting"]), 4)
+    return out

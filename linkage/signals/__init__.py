@@ -1,0 +1,71 @@
+"""Signal extraction: every family turns the batch into account→entity evidence.
+
+Each family module contributes one SQL query yielding
+``(aid, entity, requests, first, last)``; this module runs them all into one
+``incidence`` table and scores each entity's rarity in ``entities``. The whole
+stage is relational (group, count, join) so that it can move to a distributed
+SQL engine unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..config import Config
+from . import asn, device, email, ip, payment, prompt, signup
+
+log = logging.getLogger(__name__)
+
+MODULES = (payment, ip, asn, device, prompt, email, signup)
+FAMILY_MODULES = {m.FAMILY: m for m in MODULES}
+
+
+def _family_params(con, config: Config) -> None:
+    rows = [(name, p.weight, p.cap, p.decay, p.min_shared) for name, p in config.families.items()]
+    con.execute("CREATE OR REPLACE TEMP TABLE family_params "
+                "(family VARCHAR, weight DOUBLE, cap INTEGER, decay DOUBLE, min_shared INTEGER)")
+    con.executemany("INSERT INTO family_params VALUES (?, ?, ?, ?, ?)", rows)
+    con.execute("CREATE OR REPLACE TEMP TABLE free_mail_domains (domain VARCHAR)")
+    con.executemany("INSERT INTO free_mail_domains VALUES (?)", [(d,) for d in sorted(config.free_mail_domains)])
+
+
+def extract(con, config: Config, progress=None) -> dict[str, int]:
+    """Fill ``incidence`` and ``entities``; return incidences per family.
+
+    ``entities.pair_weight`` is what one shared entity adds to a pair: it falls
+    as ``weight / (n - 1) ** decay`` with the ``n`` accounts sharing it, and is
+    zero for hubs (``n > cap``) and for entities only one account has.
+    """
+    _family_params(con, config)
+    con.execute(
+        "CREATE OR REPLACE TABLE incidence (aid INTEGER, family VARCHAR, entity VARCHAR, "
+        "requests BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ)"
+    )
+    counts: dict[str, int] = {}
+    for module in MODULES:
+        if module.FAMILY not in config.families:
+            continue
+        if progress:
+            progress(f"signals: {module.FAMILY}")
+        con.execute(
+            f"INSERT INTO incidence SELECT aid, '{module.FAMILY}', entity, requests, first, last "
+            f"FROM ({module.sql(config)})"
+        )
+        counts[module.FAMILY] = con.execute(
+            "SELECT count(*) FROM incidence WHERE family = ?", [module.FAMILY]
+        ).fetchall()[0][0]
+        log.info("signal %s: %d incidences", module.FAMILY, counts[module.FAMILY])
+    con.execute(
+        """CREATE OR REPLACE TABLE entities AS
+           SELECT i.family, i.entity, count(*) AS accounts, sum(i.requests) AS requests,
+                  min(i.first) AS first, max(i.last) AS last,
+                  count(*) > any_value(p.cap) AS hub,
+                  CASE WHEN count(*) >= 2 AND count(*) <= any_value(p.cap)
+                       THEN any_value(p.weight) / pow(count(*) - 1, any_value(p.decay)) ELSE 0 END AS pair_weight
+           FROM incidence i JOIN family_params p USING (family)
+           GROUP BY i.family, i.entity"""
+    )
+    return counts
+
+
+__all__ = ["extract", "MODULES", "FAMILY_MODULES"]
