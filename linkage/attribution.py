@@ -176,8 +176,9 @@ def attribute(con, config: Config, rings: pd.DataFrame, ring_members: pd.DataFra
             "operator_scores": {op: round(float(total[r, j]), 4) for j, op in enumerate(operators) if total[r, j] > 0},
             "group": int(groups[r]),
         })
+    # object dtype keeps ``None`` as None (a string column would turn it into NaN).
     result = pd.DataFrame(out, columns=["ring", "operator", "operator_confidence", "direct_evidence",
-                                        "operator_scores", "group"])
+                                        "operator_scores", "group"], dtype=object)
     result["operator_cluster"] = _cluster_names(result, rings)
     result.attrs["ties"] = ties
     result.attrs["direct"] = direct_df

@@ -65,7 +65,7 @@ def _summary_lines(summary: dict) -> list[str]:
 @click.option("--seed", type=int, default=None, help="Seed for community detection (default 42).")
 @click.option("--threshold", type=float, default=None, help="Ring score at or above which a ring is flagged (default 0.5).")
 @click.option("--min-ring-size", type=int, default=None, help="Smallest community that can be a ring (default 8).")
-@click.option("--resolution", type=float, default=None, help="Leiden resolution (default 1.0).")
+@click.option("--resolution", type=float, default=None, help="Leiden CPM resolution: least mean link weight per member pair (default 0.02).")
 @click.option("--threads", type=int, default=None, help="DuckDB threads (default: all cores).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

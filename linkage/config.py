@@ -71,6 +71,9 @@ class FamilyParams:
     decay: float = 1.0
     #: A pair must share at least this many entities of the family for it to count.
     min_shared: int = 1
+    #: ``sum`` when each shared entity is separate evidence (cards, proxies); ``mean`` when the
+    #: entities are parts of one thing (the shingles of one template).
+    combine: str = "sum"
 
 
 def _default_families() -> dict[str, FamilyParams]:
@@ -79,7 +82,7 @@ def _default_families() -> dict[str, FamilyParams]:
         "ip": FamilyParams(weight=1.0, cap=120),
         "asn": FamilyParams(weight=0.0, cap=0),  # context for scoring and attribution only
         "device": FamilyParams(weight=2.0, cap=60),
-        "prompt": FamilyParams(weight=1.0, cap=300, min_shared=3),
+        "prompt": FamilyParams(weight=1.0, cap=300, min_shared=3, combine="mean"),
         "email": FamilyParams(weight=1.5, cap=400),
         "signup": FamilyParams(weight=0.5, cap=200),
     }
@@ -95,8 +98,8 @@ class Config:
     org_discount: float = 0.05
     #: Links below this weight are noise and are dropped before clustering.
     min_link_weight: float = 0.05
-    #: Leiden resolution (RBConfiguration); higher splits more.
-    resolution: float = 1.0
+    #: Leiden CPM resolution: the least average link weight per member pair of a community.
+    resolution: float = 0.02
     #: A community smaller than this is never a ring.
     min_ring_size: int = 8
     #: Rings scoring at or above this are flagged.
@@ -120,6 +123,9 @@ class Config:
             raise ConfigError(f"threshold must be in [0, 1], got {self.threshold}")
         if self.min_ring_size < 2:
             raise ConfigError(f"min_ring_size must be at least 2, got {self.min_ring_size}")
+        bad = [f for f, p in self.families.items() if p.combine not in ("sum", "mean")]
+        if bad:
+            raise ConfigError(f"combine must be 'sum' or 'mean' (families: {', '.join(bad)})")
         if self.shingle_size < 1:
             raise ConfigError(f"shingle_size must be at least 1, got {self.shingle_size}")
 

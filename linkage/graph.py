@@ -3,7 +3,8 @@
 Pairs come from a self-join of incidences on each non-hub entity, so the work
 is bounded by the hub cap (at most ``cap²/2`` pairs per entity) and never by
 the number of accounts squared. A pair's contribution from one family is capped
-at the family's weight and needs ``min_shared`` shared entities; a pair inside
+at the family's weight and needs ``min_shared`` shared entities (a template's
+shingles are averaged, not summed: they are one piece of evidence); a pair inside
 one verified org is discounted, since shared billing, office network and
 templates are expected there.
 """
@@ -39,7 +40,8 @@ def build_links(con, config: Config) -> int:
     con.execute(
         f"""CREATE OR REPLACE TABLE links AS
             WITH capped AS (
-                SELECT pf.a, pf.b, pf.family, least(pf.w, p.weight) AS c,
+                SELECT pf.a, pf.b, pf.family,
+                       least(CASE WHEN p.combine = 'mean' THEN pf.w / pf.shared ELSE pf.w END, p.weight) AS c,
                        CASE WHEN x.org_id IS NOT NULL AND x.org_id = y.org_id THEN ? ELSE 1.0 END AS k
                 FROM pair_family pf
                 JOIN family_params p USING (family)

@@ -5,8 +5,9 @@ expression, and a row that breaks a rule goes to the ``rejected`` table with its
 file, line and reason instead of vanishing. A missing table or required column
 stops the run with one line naming both.
 
-``line`` counts the header as line 1, so the first data row is line 2 (for
-``.jsonl`` and ``.parquet`` the first record is line 1).
+``line`` counts records with the header as line 1, so the first data row is
+line 2 (for ``.jsonl`` and ``.parquet`` the first record is line 1); a quoted
+prompt spanning several physical lines is one record.
 """
 
 from __future__ import annotations
@@ -112,14 +113,58 @@ def find_table(folder: Path, stem: str) -> Path | None:
     return found[0] if found else None
 
 
-def _scan(path: Path) -> str:
+# DuckDB does not short-circuit AND, so json_type must only see valid JSON.
+_IS_OBJECT = "coalesce(CASE WHEN json_valid(text) THEN json_type(text) = 'OBJECT' END, false)"
+
+
+def _scan(path: Path, table: str, con) -> str:
+    """A relation over the file's rows, as VARCHAR columns plus ``line``; records malformed lines.
+
+    CSV lines with too few or too many fields and JSONL lines that are not a
+    JSON object go to ``rejected`` instead of stopping the run.
+    """
     p = str(path).replace("'", "''")
-    name = path.name
-    if name.endswith(".parquet"):
-        return f"read_parquet('{p}')"
-    if name.endswith(".jsonl"):
-        return f"read_json('{p}', format='newline_delimited', union_by_name=true, sample_size=-1)"
-    return f"read_csv('{p}', all_varchar=true, header=true, strict_mode=false)"
+    if path.name.endswith(".parquet"):
+        return f"(SELECT *, file_row_number + 1 AS line FROM read_parquet('{p}', file_row_number = true))"
+    if path.name.endswith(".jsonl"):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE lines_{table} AS
+                SELECT CAST(row_number() OVER () AS BIGINT) AS line, text FROM read_csv('{p}',
+                    columns = {{'text': 'VARCHAR'}}, header = false, delim = '\x1f', quote = '', escape = '',
+                    auto_detect = false, strict_mode = false)"""
+        )
+        con.execute(
+            f"""INSERT INTO rejected SELECT '{path.name.replace("'", "''")}', line, NULL,
+                'not a JSON object', NULL FROM lines_{table}
+                WHERE trim(text) <> '' AND NOT {_IS_OBJECT}"""
+        )
+        keys = [r[0] for r in con.execute(
+            f"SELECT DISTINCT unnest(json_keys(text)) FROM lines_{table} "
+            f"WHERE {_IS_OBJECT} ORDER BY 1").fetchall()]
+        cols = ", ".join(f"json_extract_string(text, '$.\"{k}\"') AS \"{k}\"" for k in keys if '"' not in k)
+        return (f"(SELECT {cols + ', ' if cols else ''}line FROM lines_{table} "
+                f"WHERE {_IS_OBJECT})")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE csv_{table} AS SELECT *, CAST(row_number() OVER () AS BIGINT) AS rn
+            FROM read_csv('{p}', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"',
+                          store_rejects = true, rejects_table = 'rej_{table}', rejects_scan = 'rejscan_{table}')"""
+    )
+    con.execute(  # one row per line: DuckDB records a line once per offending field
+        f"""CREATE OR REPLACE TEMP TABLE badlines_{table} AS
+            SELECT line, arg_min(lower(error_type) || ' (' || error_message || ')', column_idx) AS reason
+            FROM rej_{table} GROUP BY line"""
+    )
+    con.execute(
+        f"""INSERT INTO rejected SELECT '{path.name.replace("'", "''")}', line, NULL, reason, NULL
+            FROM badlines_{table}"""
+    )
+    # Rows after a malformed line are shifted by it: map each good row's rank back to its line.
+    return f"""(SELECT c.* EXCLUDE (rn), c.rn + 1 + coalesce(g.k, 0) AS line FROM csv_{table} c
+               ASOF LEFT JOIN (SELECT before, max(k) AS k FROM (
+                                   SELECT line - 1 - row_number() OVER (ORDER BY line) AS before,
+                                          row_number() OVER (ORDER BY line) AS k FROM badlines_{table})
+                               GROUP BY before) g
+               ON c.rn > g.before)"""
 
 
 @dataclass
@@ -155,9 +200,10 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
 
 
 def _stage_raw(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> set[str]:
-    """Scan the file into ``raw_<table>`` as VARCHAR with its line number; return the columns present."""
+    """Scan the file into ``raw_<table>`` as VARCHAR with line and failing rule; return the columns present."""
     try:
-        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_scan(path)}").fetchall()]
+        scan = _scan(path, table, con)
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall() if r[0] != "line"]
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{path.name}: cannot read the file ({first})") from None
@@ -168,7 +214,6 @@ def _stage_raw(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> set[st
         plural = "columns" if len(missing) > 1 else "column"
         raise InputError(f"{path.name}: missing required {plural} {', '.join(missing)}")
     present = {c for c in (*required, *optional) if c in lowered}
-    offset = 1 if path.name.endswith((".csv", ".csv.gz")) else 0
     select = ", ".join(
         f'CAST("{lowered[c]}" AS VARCHAR) AS {c}' if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
         for c in (*required, *optional)
@@ -178,11 +223,13 @@ def _stage_raw(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> set[st
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE raw_{table} AS SELECT *, {reason} AS reason FROM ("
-            f"SELECT {select}, CAST(row_number() OVER () + {offset} AS BIGINT) AS line FROM {_scan(path)})"
+            f"SELECT {select}, CAST(line AS BIGINT) AS line FROM {scan})"
         )
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{path.name}: cannot read the file ({first})") from None
+    for temp in (f"csv_{table}", f"lines_{table}", f"badlines_{table}"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
     return present
 
 

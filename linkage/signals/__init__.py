@@ -21,10 +21,10 @@ FAMILY_MODULES = {m.FAMILY: m for m in MODULES}
 
 
 def _family_params(con, config: Config) -> None:
-    rows = [(name, p.weight, p.cap, p.decay, p.min_shared) for name, p in config.families.items()]
+    rows = [(name, p.weight, p.cap, p.decay, p.min_shared, p.combine) for name, p in config.families.items()]
     con.execute("CREATE OR REPLACE TEMP TABLE family_params "
-                "(family VARCHAR, weight DOUBLE, cap INTEGER, decay DOUBLE, min_shared INTEGER)")
-    con.executemany("INSERT INTO family_params VALUES (?, ?, ?, ?, ?)", rows)
+                "(family VARCHAR, weight DOUBLE, cap INTEGER, decay DOUBLE, min_shared INTEGER, combine VARCHAR)")
+    con.executemany("INSERT INTO family_params VALUES (?, ?, ?, ?, ?, ?)", rows)
     con.execute("CREATE OR REPLACE TEMP TABLE free_mail_domains (domain VARCHAR)")
     con.executemany("INSERT INTO free_mail_domains VALUES (?)", [(d,) for d in sorted(config.free_mail_domains)])
 

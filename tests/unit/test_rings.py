@@ -1,0 +1,155 @@
+"""Scoring, attribution and the whole pipeline on hand-made worlds with known answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from linkage import Config, detect
+from linkage.attribution import propagate
+from linkage.cli import main
+from linkage.scoring import score
+from worldkit import START, World, add_campus, add_family, add_regulars, add_ring
+
+
+def features(**kw) -> pd.DataFrame:
+    base = dict(diversity=0.0, payment_share=0.0, template_share=0.0, burst_share=0.0, lockstep_share=0.0,
+                hosting_share=0.0, volume_ratio=1.0, density=0.0)
+    return pd.DataFrame([{**base, **kw}])
+
+
+def test_score_needs_both_coordination_and_harvesting():
+    coordinated = dict(diversity=1, payment_share=1, template_share=1, burst_share=1, lockstep_share=1)
+    assert score(features(**coordinated, volume_ratio=1.0))["score"][0] == 0  # a family or a class
+    assert score(features(volume_ratio=500.0))["score"][0] == 0  # a lone heavy API user
+    ring = score(features(**coordinated, hosting_share=1, volume_ratio=50.0))
+    assert ring["coordination"][0] == 1 and ring["harvesting"][0] == pytest.approx(1.0)
+    assert ring["score"][0] == pytest.approx(1.0)
+
+
+def test_score_is_monotone_in_each_feature():
+    base = dict(diversity=0.5, payment_share=0.5, template_share=0.5, burst_share=0.5, lockstep_share=0.5,
+                hosting_share=0.2, volume_ratio=10.0)
+    s0 = score(features(**base))["score"][0]
+    for name in ("diversity", "payment_share", "template_share", "burst_share", "lockstep_share", "hosting_share"):
+        assert score(features(**{**base, name: 0.9}))["score"][0] >= s0
+    assert score(features(**{**base, "volume_ratio": 30.0}))["score"][0] > s0
+
+
+def test_propagation_reaches_rings_without_indicators():
+    # ring 0 has an indicator of operator 0; ring 1 is tied to ring 0; ring 2 is isolated; ring 3 tied weakly.
+    direct = np.array([[0.9, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    ties = pd.DataFrame({"r1": [0] * 5 + [1], "r2": [1] * 5 + [3], "family": "ip", "entity": list("abcdef"),
+                         "accounts": 3})
+    s = propagate(4, direct, ties)
+    assert s[1, 0] > 0.5 and s[2].sum() == 0
+    assert 0 < s[3, 0] < s[1, 0]  # one shared entity passes on less than five
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = World(seed=5)
+    add_ring(w, "ringa", n=14)
+    add_ring(w, "ringb", n=10, base_ip="198.18.0", device="harness-b", domain="mx-b.top",
+             t0=START + pd.Timedelta(days=9))
+    # An operator nobody has intel on, with its own template and infrastructure.
+    add_ring(w, "ringz", n=12, base_ip="100.64.9", device="harness-z", domain="zz-mail.top",
+             template="summarise the repository {} into an agent plan with tool calls for {} in yaml",
+             t0=START + pd.Timedelta(days=20), asn=16276)
+    add_regulars(w, n=120)
+    add_family(w, "famx")
+    add_family(w, "famy", n=4)
+    add_campus(w, "uni")
+    w.intel += [
+        {"operator": "CRIMSON-LATHE", "kind": "instrument", "value": "tok_ringa_0", "note": "card batch"},
+        {"operator": "CRIMSON-LATHE", "kind": "asn", "value": "14061", "note": "broad"},
+        {"operator": "OTHER-OP", "kind": "ip", "value": "192.0.2.250", "note": "stale"},
+    ]
+    return w, w.write(tmp_path_factory.mktemp("world") / "batch")
+
+
+def test_detect_finds_exactly_the_rings_and_attributes_them(world):
+    w, folder = world
+    result = detect(folder)
+    flagged = {m for r in result.rings for m in r["members"]}
+    truth_ring = {a for a, label in w.truth.items() if label.startswith("ring")}
+    assert flagged == truth_ring
+    operator_of = {"ringa": "crimson", "ringb": "crimson", "ringz": "z"}  # a and b share one template
+    by_label = {}
+    for r in result.rings:
+        labels = {w.truth[m] for m in r["members"]}
+        assert len({operator_of[x] for x in labels}) == 1  # every ring holds one operator's accounts
+        by_label.update({x: r for x in labels})
+    assert by_label["ringa"]["operator"] == "CRIMSON-LATHE"
+    assert by_label["ringb"]["operator"] == "CRIMSON-LATHE"
+    assert by_label["ringz"]["operator"] is None
+    assert by_label["ringz"]["operator_cluster"].startswith("unattributed-")
+    assert by_label["ringa"]["operator_confidence"] > 0.5
+    assert {"payment", "ip", "device", "prompt", "email"} <= set(by_label["ringa"]["signals"])
+    assert any(p["kind"] == "indicator" and "tok_ringa_0" in p["path"] for p in by_label["ringa"]["evidence"])
+
+
+def test_same_input_same_rings_and_ids(world):
+    _, folder = world
+    first = [(r["ring_id"], r["members"]) for r in detect(folder).rings]
+    second = [(r["ring_id"], r["members"]) for r in detect(folder, Config(seed=42)).rings]
+    assert first == second
+
+
+def test_cli_detect_writes_contract_outputs(world, tmp_path):
+    w, folder = world
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["detect", str(folder), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "rings flagged: 2" in res.output  # ringa+ringb (one operator, one template) and ringz
+    doc = json.loads((out / "rings.json").read_text())
+    assert doc["version"] == 1 and doc["input"]["accounts"] == len(w.accounts)
+    assert set(doc["params"]) >= {"seed", "threshold", "families"}
+    ring = doc["rings"][0]
+    assert set(ring) >= {"ring_id", "score", "size", "members", "operator", "operator_confidence", "signals",
+                         "evidence"}
+    members = pd.read_csv(out / "ring_members.csv")
+    assert list(members.columns[:2]) == ["ring_id", "account_id"]
+    assert len(members) == sum(r["size"] for r in doc["rings"])
+    assert (out / "rejected.csv").read_text().startswith("file,line,column,reason,value")
+    for table in ("accounts", "incidence", "entities", "links"):
+        assert (out / "evidence" / f"{table}.parquet").is_file()
+
+
+def test_cli_reports_bad_rows_and_keeps_going(world, tmp_path):
+    _, folder = world
+    dirty = tmp_path / "dirty"
+    dirty.mkdir()
+    for f in folder.iterdir():
+        (dirty / f.name).write_bytes(f.read_bytes())
+    with open(dirty / "events.csv", "a") as fh:
+        fh.write("ringa-000,not-a-time,1.2.3.4,1,d,ua,\nringa-000,2026-04-05T00:00:00Z,1.2.3.999,1,d,ua,\n"
+                 "ringa-000,2026-04-05T00:00:00Z,1.2.3.9\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["detect", str(dirty), "--out", str(out)])
+    assert res.exit_code == 0
+    assert "3 rows rejected" in res.output
+    rejected = pd.read_csv(out / "rejected.csv")
+    assert list(rejected.reason.str[:15]) == ["unparseable ts", "malformed ip", "missing columns"]
+
+
+@pytest.mark.parametrize("breakage,message", [
+    (lambda d: (d / "payments.csv").unlink(), "no payments table"),
+    (lambda d: (d / "events.csv").write_text("account_id,ip\nx,1.2.3.4\n"), "events.csv: missing required column ts"),
+    (lambda d: (d / "accounts.csv").write_bytes(b"\x00\x01garbage"), "accounts.csv"),
+])
+def test_cli_contract_breaks_give_one_line_and_non_zero_exit(world, tmp_path, breakage, message):
+    _, folder = world
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in folder.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    breakage(broken)
+    res = CliRunner().invoke(main, ["detect", str(broken), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
