@@ -31,7 +31,8 @@ INTEL_FAMILY = {"ip": "ip", "asn": "asn", "device": "device", "instrument": "pay
 RING_TIE_FAMILIES = ("payment", "ip", "device", "prompt", "email")
 ALPHA = 0.85  # how much of a neighbour's evidence flows along a full-strength tie
 KAPPA = 3.0  # ties weaker than this many shared entities pass on proportionally less
-MIN_EVIDENCE = 0.1  # below this a ring stays unattributed
+MIN_EVIDENCE = 0.2  # below this a ring stays unattributed
+TEMPLATE_TIE = 0.1  # what sharing template n-grams adds to a ring tie, however many
 
 
 def match_indicators(con, config: Config) -> None:
@@ -108,6 +109,18 @@ def ring_ties(con, ring_members: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def tie_strength(ties: pd.DataFrame) -> pd.DataFrame:
+    """``(r1, r2, k)``: shared infrastructure entities, plus at most one for shared template n-grams.
+
+    The n-grams of one template are one piece of evidence, and generic task
+    phrasing overlaps between unrelated operators; infrastructure does not.
+    """
+    infra = ties[ties.family != "prompt"].groupby(["r1", "r2"]).size()
+    template = (ties[ties.family == "prompt"].groupby(["r1", "r2"]).size() > 0).astype(float) * TEMPLATE_TIE
+    k = infra.add(template, fill_value=0).rename("k").reset_index()
+    return k
+
+
 def propagate(n_rings: int, direct: np.ndarray, ties: pd.DataFrame, *, alpha: float = ALPHA,
               kappa: float = KAPPA, iterations: int = 30) -> np.ndarray:
     """Spread direct evidence (rings × operators) along ring ties; pure function.
@@ -119,7 +132,7 @@ def propagate(n_rings: int, direct: np.ndarray, ties: pd.DataFrame, *, alpha: fl
     if n_rings == 0:
         return direct
     if len(ties):
-        counts = ties.groupby(["r1", "r2"]).size().reset_index(name="k")
+        counts = tie_strength(ties)
         rows = np.concatenate([counts.r1.to_numpy(), counts.r2.to_numpy()])
         cols = np.concatenate([counts.r2.to_numpy(), counts.r1.to_numpy()])
         vals = np.concatenate([counts.k.to_numpy(), counts.k.to_numpy()]).astype(float)
@@ -139,8 +152,7 @@ def clusters(n_rings: int, ties: pd.DataFrame, min_shared: int = 2) -> np.ndarra
     """Operator clusters: connected components of rings sharing at least ``min_shared`` entities."""
     if n_rings == 0:
         return np.zeros(0, dtype=int)
-    counts = ties.groupby(["r1", "r2"]).size().reset_index(name="k") if len(ties) else pd.DataFrame(
-        {"r1": [], "r2": [], "k": []})
+    counts = tie_strength(ties) if len(ties) else pd.DataFrame({"r1": [], "r2": [], "k": []})
     strong = counts[counts.k >= min_shared]
     adj = csr_matrix((np.ones(len(strong)), (strong.r1.astype(int), strong.r2.astype(int))), shape=(n_rings, n_rings))
     return connected_components(adj, directed=False)[1]

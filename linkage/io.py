@@ -192,6 +192,7 @@ class Batch:
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # stages report their own progress
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:

@@ -1,5 +1,13 @@
 """Ring scoring: explainable features per community, and a 0–1 score.
 
+A family counts towards ``diversity`` only when it links at least half of
+the members (one coincidental shared IP between two of fifty accounts is not
+a second kind of evidence) and when the entities doing the linking are
+mostly the community's own: a ring's harness fingerprint, proxies and cards
+are used by its members, while an SDK fingerprint or a common coding phrase
+that happens to tie ten developers is shared with many outsiders. A community tied by fewer than two families is not
+coordinated at all.
+
 A distillation ring is two things at once: *coordinated* (one operator's
 accounts share payment batches, proxies, templates, sign-up scripts and fire in
 lockstep) and *harvesting* (each account sends far more requests than a person
@@ -42,7 +50,13 @@ def community_features(con, config: Config) -> pd.DataFrame:
     wl = int(config.lockstep_window_s)
     hosting = ", ".join(str(int(a)) for a in sorted(config.hosting_asns)) or "NULL"
     internal = ", ".join(f"sum(l.w_{f}) AS w_{f}" for f in fam)
-    diversity = " + ".join(f"CAST(w_{f} >= 0.05 * total AS INTEGER)" for f in fam)
+    ends_cols = ", ".join(f"w_{f}" for f in fam)
+    cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in fam)
+    diversity = " + ".join(
+        f"CAST(cov.c_{f} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= 0.5 AS INTEGER)" for f in fam)
+    exclusivity = ", ".join(
+        f"sum(members) FILTER (WHERE family = '{f}') / sum(accounts) FILTER (WHERE family = '{f}') AS x_{f}"
+        for f in fam)
     con.execute("CREATE OR REPLACE TEMP TABLE acct_volume AS SELECT aid, count(*) AS requests FROM events GROUP BY aid")
     df = con.execute(
         f"""
@@ -51,6 +65,23 @@ def community_features(con, config: Config) -> pd.DataFrame:
             SELECT m1.cid, count(*) AS links, sum(l.weight) AS total, {internal}
             FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
             GROUP BY m1.cid
+        ),
+        inner_pairs AS (
+            SELECT m1.cid, l.a, l.b, {ends_cols}
+            FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+        ),
+        cov AS (  -- per family, how many members it links to another member
+            SELECT cid, {cover} FROM (
+                SELECT cid, a AS aid, {ends_cols} FROM inner_pairs
+                UNION ALL SELECT cid, b AS aid, {ends_cols} FROM inner_pairs
+            ) GROUP BY cid
+        ),
+        excl AS (  -- per family, the share of its linking entities' users who are members
+            SELECT cid, {exclusivity} FROM (
+                SELECT m.cid, i.family, i.entity, count(*) AS members, any_value(e.accounts) AS accounts
+                FROM incidence i JOIN members m USING (aid) JOIN entities e USING (family, entity)
+                WHERE e.pair_weight > 0 GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2
+            ) GROUP BY cid
         ),
         shared_in AS (  -- members sharing an entity of the family with another member
             SELECT i.family, m.cid, i.aid, count(*) OVER (PARTITION BY m.cid, i.family, i.entity) AS k
@@ -99,6 +130,8 @@ def community_features(con, config: Config) -> pd.DataFrame:
                {", ".join(f"coalesce(il.w_{f}, 0) AS w_{f}" for f in fam)}
         FROM size s
         LEFT JOIN inner_links il USING (cid)
+        LEFT JOIN cov USING (cid)
+        LEFT JOIN excl ex USING (cid)
         LEFT JOIN shares sh USING (cid)
         LEFT JOIN lock USING (cid)
         LEFT JOIN host USING (cid)
@@ -121,7 +154,9 @@ def score(features: pd.DataFrame, weights: ScoreWeights | None = None) -> pd.Dat
     coord = np.zeros(len(out))
     for name, w in vars(weights).items():
         coord += w * out[name].to_numpy(dtype=float)
-    out["coordination"] = np.clip(coord / 0.6, 0, 1)
+    # One family alone (a shared phrase, one NAT) is coincidence, not coordination.
+    independent = (out["families"].to_numpy(dtype=float) >= 2) if "families" in out else 1.0
+    out["coordination"] = np.clip(coord / 0.6, 0, 1) * independent
     ratio = np.maximum(out["volume_ratio"].to_numpy(dtype=float), 1.0)
     out["harvesting"] = np.clip(np.log10(ratio) / np.log10(50.0), 0, 1)
     out["score"] = np.round(np.sqrt(out["coordination"] * out["harvesting"]), 4)
