@@ -33,7 +33,13 @@ INTEL_KINDS = ("account", "ip", "asn", "device", "instrument", "email_domain", "
 
 _IPV4 = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
 # Hex groups with at most one '::', optional embedded IPv4 tail; length checked separately.
-_IPV6 = r"^(([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(([0-9a-f]{1,4}:){0,7}[0-9a-f]{0,4})?::(([0-9a-f]{1,4}:){0,7}[0-9a-f]{0,4})?|([0-9a-f]{1,4}:){6}((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))$"
+_H = "[0-9a-f]{1,4}"
+_V4 = "((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# IPv6: full, '::'-compressed (at most 7 groups besides the gap), and both again with an IPv4 tail.
+_IPV6_FULL = f"^({_H}:){{7}}{_H}$"
+_IPV6_GAP = f"^({_H}(:{_H}){{0,6}})?::({_H}(:{_H}){{0,6}})?$"
+_IPV6_FULL4 = f"^({_H}:){{6}}{_V4}$"
+_IPV6_GAP4 = f"^({_H}(:{_H}){{0,4}})?::({_H}:){{0,4}}{_V4}$"
 _CARD_NUMBER = r"^[0-9][0-9 -]{11,22}[0-9]$"
 
 
@@ -56,7 +62,12 @@ def _asn(col: str) -> str:
 
 def _ip_ok(col: str) -> str:
     c = f"lower(trim({col}))"
-    return f"(regexp_full_match({c}, '{_IPV4}') OR (length({c}) <= 45 AND regexp_full_match({c}, '{_IPV6}')))"
+    groups = f"len(regexp_extract_all({c}, '[0-9a-f]+'))"
+    head_groups = f"len(regexp_extract_all(regexp_replace({c}, '[0-9.]+$', ''), '[0-9a-f]+'))"
+    return (f"(regexp_full_match({c}, '{_IPV4}') OR (length({c}) <= 45 AND ("
+            f"regexp_full_match({c}, '{_IPV6_FULL}') OR regexp_full_match({c}, '{_IPV6_FULL4}')"
+            f" OR (regexp_full_match({c}, '{_IPV6_GAP}') AND {groups} <= 7)"
+            f" OR (regexp_full_match({c}, '{_IPV6_GAP4}') AND {head_groups} <= 5))))")
 
 
 @dataclass(frozen=True)

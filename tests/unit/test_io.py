@@ -227,3 +227,15 @@ def test_jsonl_lines_that_are_not_objects_are_rejected(tmp_path):
     rows = batch.con.execute("SELECT line, reason FROM rejected WHERE file = 'events.jsonl' ORDER BY line").fetchall()
     assert rows == [(2, "not a JSON object"), (3, "not a JSON object")]
     assert batch.con.execute("SELECT list(asn ORDER BY asn NULLS FIRST) FROM events").fetchall()[0][0] == [None, 7922]
+
+
+@pytest.mark.parametrize("value", ["::ffff:1.2.3.4", "64:ff9b::192.0.2.33", "::", "::1", "1::", "fe80::1:2:3:4:5:6",
+                                   "1:2:3:4:5:6:1.2.3.4", "0:::", "1:2:3:4:5:6:7:8:9", "1::2::3", "::ffff:1.2.3",
+                                   "1:2:3:4:5:6:7::1.2.3.4", "12345::1"])
+def test_ip_validation_edge_cases(value):
+    try:
+        ipaddress.ip_address(value)
+        expected = True
+    except ValueError:
+        expected = False
+    assert sql_ip_ok(value) == expected
