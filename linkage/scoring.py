@@ -3,7 +3,7 @@
 A family counts towards ``diversity`` only when it links at least half of
 the members (one coincidental shared IP between two of fifty accounts is not
 a second kind of evidence) and when the entities doing the linking are
-mostly the community's own: a ring's harness fingerprint, proxies and cards
+mostly (median share at least 0.6) the community's own: a ring's harness fingerprint, proxies and cards
 are used by its members, while an SDK fingerprint or a common coding phrase
 that happens to tie ten developers is shared with many outsiders. A community tied by fewer than two families is not
 coordinated at all.
@@ -53,10 +53,9 @@ def community_features(con, config: Config) -> pd.DataFrame:
     ends_cols = ", ".join(f"w_{f}" for f in fam)
     cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in fam)
     diversity = " + ".join(
-        f"CAST(cov.c_{f} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= 0.5 AS INTEGER)" for f in fam)
+        f"CAST(cov.c_{f} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= 0.6 AS INTEGER)" for f in fam)
     exclusivity = ", ".join(
-        f"sum(members) FILTER (WHERE family = '{f}') / sum(accounts) FILTER (WHERE family = '{f}') AS x_{f}"
-        for f in fam)
+        f"median(members / accounts) FILTER (WHERE family = '{f}') AS x_{f}" for f in fam)
     con.execute("CREATE OR REPLACE TEMP TABLE acct_volume AS SELECT aid, count(*) AS requests FROM events GROUP BY aid")
     df = con.execute(
         f"""
@@ -76,7 +75,7 @@ def community_features(con, config: Config) -> pd.DataFrame:
                 UNION ALL SELECT cid, b AS aid, {ends_cols} FROM inner_pairs
             ) GROUP BY cid
         ),
-        excl AS (  -- per family, the share of its linking entities' users who are members
+        excl AS (  -- per family, the median linking entity's share of users who are members
             SELECT cid, {exclusivity} FROM (
                 SELECT m.cid, i.family, i.entity, count(*) AS members, any_value(e.accounts) AS accounts
                 FROM incidence i JOIN members m USING (aid) JOIN entities e USING (family, entity)
