@@ -6,27 +6,11 @@ Thin: each command parses options, calls the public API and prints. Every
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 
 import click
 
-from .errors import LinkageError
-
-
-def friendly_errors(fn):
-    """Turn a LinkageError into one line on stderr and its exit code, no traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except LinkageError as exc:
-            click.echo(f"linkage: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper
+from .cliutil import friendly_errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

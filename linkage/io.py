@@ -248,7 +248,6 @@ def _stage_raw(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> set[st
 def _reject(con: duckdb.DuckDBPyConnection, table: str, fname: str, present: set[str]) -> None:
     """Copy every row of ``raw_<table>`` that failed a rule into ``rejected``, naming the column."""
     rules = _rules(table, present)
-    reason = "CASE " + " ".join(f"WHEN {r.bad} THEN '{r.reason}'" for r in rules) + " END"
     column = "CASE " + " ".join(f"WHEN {r.bad} THEN '{r.column}'" for r in rules) + " END"
     shown = "CASE " + " ".join(
         f"WHEN {r.bad} THEN {'left(' + r.column + ', 80)' if r.column in _SHOWABLE else 'NULL'}" for r in rules

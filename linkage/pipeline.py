@@ -115,7 +115,9 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
         "cid": np.concatenate([np.full(len(g), c, dtype=np.int64) for c, g in groups.items()]) if groups else [],
         "aid": np.concatenate(list(groups.values())) if groups else [],
     }).astype({"cid": "int64", "aid": "int64"})
-    con.execute("CREATE OR REPLACE TABLE members AS SELECT * FROM members")
+    con.register("members_df", members)
+    con.execute("CREATE OR REPLACE TABLE members AS SELECT * FROM members_df")
+    con.unregister("members_df")
 
     stages.start("scoring")
     scored = scoring.score(scoring.community_features(con, config))

@@ -1,0 +1,480 @@
+"""A real Neo4j 5.26 Community server for development and CI, without Docker.
+
+Why this exists: the integration tests and investigators need the real
+server (Cypher, constraints, Bolt), and not every machine has Docker or can
+reach Neo4j's download site. Maven Central can be reached and publishes every
+jar of the server, so ``docker/pom.xml`` resolves them into ``<home>/lib``
+(APOC core into ``<home>/plugins``) and this module runs the server's own
+entry point with ``java`` directly, as the ``neo4j console`` launcher would.
+
+Layout of ``<home>`` (default ``<project>/.neo4j``, or ``$LINKAGE_NEO4J_HOME``)::
+
+    lib/ plugins/   jars, downloaded once (a marker records which pom made them)
+    conf/neo4j.conf written on every start from the arguments
+    data/ logs/ run/  database files, console.log + maven.log, neo4j.pid
+
+The initial password is set with Neo4j's admin tool before the first start
+(``NEO4J_PASSWORD``, else ``linkage-dev-password``); it only applies to a
+fresh ``data/``. Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import StoreError
+
+HOST = "127.0.0.1"
+ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+PID_FILE = "neo4j.pid"  # under run/, the name `neo4j status` also reads
+_MARKER = ".linkage-jars.json"
+
+#: JVM flags from the ``server.jvm.additional`` lines of the 5.26 distribution's
+#: neo4j.conf, minus -XX:+AlwaysPreTouch (slow start, no use for a dev heap).
+#: The --add-opens are needed on Java 17+: Netty and the page cache reach into
+#: java.nio / sun.nio.ch internals.
+JVM_FLAGS = (
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Djdk.tls.ephemeralDHKeySize=2048",
+    "-Djdk.tls.rejectClientInitiatedRenegotiation=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
+    "-Dlog4j2.disable.jmx=true",
+)
+
+_CHILDREN: dict[int, subprocess.Popen] = {}  # servers this process launched, to reap them
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """A running local server. Holds no password."""
+
+    home: Path
+    pid: int
+    bolt_port: int
+    http_port: int
+    version: str | None = None
+    apoc: bool = False
+
+    @property
+    def bolt_uri(self) -> str:
+        return f"bolt://{HOST}:{self.bolt_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{HOST}:{self.http_port}"
+
+    @property
+    def console_log(self) -> Path:
+        return self.home / "logs" / "console.log"
+
+    def describe(self) -> str:
+        """One line for the CLI."""
+        name = f"Neo4j {self.version}" if self.version else "Neo4j"
+        plus = " + APOC" if self.apoc else ""
+        return f"{name}{plus} running (pid {self.pid}) at {self.bolt_uri} (http {self.http_url}), home {self.home}"
+
+
+# --- where things are ---------------------------------------------------------------------
+
+
+def project_root() -> Path | None:
+    """The source checkout holding this package, if there is one."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def default_home() -> Path:
+    """``$LINKAGE_NEO4J_HOME``, else ``.neo4j`` in the project root (or the cwd)."""
+    env = os.environ.get("LINKAGE_NEO4J_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    return (project_root() or Path.cwd()).resolve() / ".neo4j"
+
+
+def pom_path() -> Path:
+    """docker/pom.xml: ``$LINKAGE_NEO4J_POM``, the checkout's, or the cwd's."""
+    env = os.environ.get("LINKAGE_NEO4J_POM")
+    candidates = [Path(env).expanduser()] if env else []
+    root = project_root()
+    if root:
+        candidates.append(root / "docker" / "pom.xml")
+    candidates.append(Path.cwd() / "docker" / "pom.xml")
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    raise StoreError(
+        "cannot find docker/pom.xml (it lists the Neo4j jars): run from the linkage checkout or set LINKAGE_NEO4J_POM"
+    )
+
+
+def _home(home: Path | str | None) -> Path:
+    return Path(home).expanduser().resolve() if home is not None else default_home()
+
+
+# --- pure builders ------------------------------------------------------------------------
+
+
+def render_conf(home: Path, *, bolt_port: int, http_port: int, heap: str, pagecache: str, apoc: bool) -> str:
+    """The whole neo4j.conf; Neo4j validates it strictly, so a typo stops the start."""
+    lines = [
+        "# Written by linkage.store.server on every start; edits here are overwritten.",
+        f"server.directories.data={home / 'data'}",
+        f"server.directories.logs={home / 'logs'}",
+        f"server.directories.run={home / 'run'}",
+        f"server.directories.lib={home / 'lib'}",
+        f"server.directories.plugins={home / 'plugins'}",
+        f"server.directories.import={home / 'import'}",
+        f"server.default_listen_address={HOST}",
+        f"server.default_advertised_address={HOST}",
+        "server.bolt.enabled=true",
+        f"server.bolt.listen_address={HOST}:{bolt_port}",
+        f"server.bolt.advertised_address={HOST}:{bolt_port}",
+        "server.http.enabled=true",
+        f"server.http.listen_address={HOST}:{http_port}",
+        f"server.http.advertised_address={HOST}:{http_port}",
+        "server.https.enabled=false",
+        f"server.memory.heap.initial_size={heap}",
+        f"server.memory.heap.max_size={heap}",
+        f"server.memory.pagecache.size={pagecache}",
+        "dbms.usage_report.enabled=false",
+        "db.tx_log.preallocate=false",  # else 256 MB reserved per database log: 0.5 GB for an empty dev store
+    ]
+    if apoc:
+        lines.append("dbms.security.procedures.unrestricted=apoc.*")
+    lines += [f"server.jvm.additional={flag}" for flag in JVM_FLAGS]
+    return "\n".join(lines) + "\n"
+
+
+def java_command(java: str, home: Path, *, heap: str) -> list[str]:
+    """What ``neo4j console`` runs (see ``Neo4jCommand console --dry-run``)."""
+    classpath = os.pathsep.join(str(home / d / "*") for d in ("plugins", "conf", "lib"))
+    return [
+        java, "-cp", classpath, *JVM_FLAGS, "-Dfile.encoding=UTF-8", f"-Xms{heap}", f"-Xmx{heap}",
+        ENTRY_POINT, f"--home-dir={home}", f"--config-dir={home / 'conf'}", "--console-mode",
+    ]  # fmt: skip
+
+
+def read_ports(conf_text: str) -> tuple[int, int] | None:
+    """(bolt, http) ports from a neo4j.conf this module wrote."""
+    found = dict(re.findall(r"^server\.(bolt|http)\.listen_address=.*:(\d+)\s*$", conf_text, re.M))
+    if "bolt" in found and "http" in found:
+        return int(found["bolt"]), int(found["http"])
+    return None
+
+
+# --- the jars -----------------------------------------------------------------------------
+
+
+def ensure_jars(home: Path | str | None = None) -> Path:
+    """Make sure ``<home>/lib`` holds the jars of the current pom; download them if not.
+
+    Runs Maven only when the marker is missing or names another pom, so a
+    warm start touches no network (CI can call this to pre-warm). Returns lib/.
+    """
+    home = _home(home)
+    lib, plugins, marker = home / "lib", home / "plugins", home / "lib" / _MARKER
+    old = _read_json(marker)
+    try:
+        pom = pom_path()
+    except StoreError:
+        if old:  # jars are here, the pom is not: use what we have
+            return lib
+        raise
+    meaning = re.sub(r"<!--.*?-->|\s+", "", pom.read_text(), flags=re.S)  # comments never force a download
+    digest = hashlib.sha256(meaning.encode()).hexdigest()
+    if old.get("pom_sha256") == digest:
+        return lib
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise StoreError("Maven (mvn) is not on PATH: it downloads the Neo4j jars from Maven Central once")
+    shutil.rmtree(lib, ignore_errors=True)  # never mix two Neo4j versions on one classpath
+    for name in old.get("plugins", []):
+        (plugins / name).unlink(missing_ok=True)
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    maven_log = home / "logs" / "maven.log"
+    cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(pom), f"-Dneo4j.home={home}", "package"]
+    with maven_log.open("w") as out:
+        rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    if rc != 0 or not any(lib.glob("neo4j-kernel-*.jar")):
+        raise StoreError(f"downloading the Neo4j jars with Maven failed (exit {rc}): see {maven_log}")
+    names = sorted(p.name for p in plugins.glob("*.jar")) if plugins.is_dir() else []
+    marker.write_text(json.dumps({"pom_sha256": digest, "plugins": names}, indent=1))
+    return lib
+
+
+def _version(home: Path) -> str | None:
+    for jar in (home / "lib").glob("neo4j-kernel-*.jar"):
+        match = re.fullmatch(r"neo4j-kernel-(\d[\w.-]*)\.jar", jar.name)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _has_apoc(home: Path) -> bool:
+    return any((home / "plugins").glob("apoc-core-*.jar"))
+
+
+# --- process bookkeeping ------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _read_pid(home: Path) -> int | None:
+    try:
+        return int((home / "run" / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_our_server(pid: int, home: Path) -> bool:
+    """Alive, and (where /proc tells) really the Neo4j of this home, not a reused pid."""
+    child = _CHILDREN.get(pid)
+    if child is not None:  # launched here: poll() knows, and /proc may still show us mid-exec
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # someone else's process took the pid
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.parent.exists():
+        return True  # no /proc (macOS): trust the pid file
+    try:
+        args = cmdline.read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return ENTRY_POINT.encode() in args and f"--home-dir={home}".encode() in args
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+@contextlib.contextmanager
+def _locked(home: Path):
+    """One start/stop at a time per home (two test sessions, a CLI and a fixture...)."""
+    (home / "run").mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with (home / "run" / "linkage.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _info(home: Path, pid: int) -> ServerInfo:
+    try:
+        ports = read_ports((home / "conf" / "neo4j.conf").read_text())
+    except OSError:
+        ports = None
+    bolt, http = ports or (0, 0)
+    return ServerInfo(home=home, pid=pid, bolt_port=bolt, http_port=http, version=_version(home), apoc=_has_apoc(home))
+
+
+# --- public API ---------------------------------------------------------------------------
+
+
+def status(home: Path | str | None = None) -> ServerInfo | None:
+    """The server running from ``home``, or None. Reads the pid file; no network."""
+    home = _home(home)
+    pid = _read_pid(home)
+    if pid is None or not _is_our_server(pid, home):
+        return None
+    return _info(home, pid)
+
+
+def start(
+    home: Path | str | None = None,
+    *,
+    bolt_port: int = 7687,
+    http_port: int = 7474,
+    password: str | None = None,
+    heap: str = "1g",
+    pagecache: str = "512m",
+    timeout: float = 180,
+) -> ServerInfo:
+    """Start Neo4j from ``home`` and wait until ``RETURN 1`` answers over Bolt.
+
+    Idempotent: if it already runs from this home, wait for it and return its
+    info (its own ports, whatever was asked). Downloads the jars on first use.
+    Raises StoreError with one line pointing at the console log on failure.
+    """
+    from .connection import DEV_PASSWORD
+
+    home = _home(home)
+    password = password or os.environ.get("NEO4J_PASSWORD") or DEV_PASSWORD
+    if len(password) < 8:
+        raise StoreError("Neo4j 5 needs a password of at least 8 characters (NEO4J_PASSWORD)")
+    with _locked(home):
+        running = status(home)
+        if running:
+            _wait_ready(running, password, timeout)
+            return running
+        for port in (bolt_port, http_port):
+            if _port_taken(port):
+                raise StoreError(f"{HOST}:{port} is already in use (another Neo4j?): stop it or choose another port")
+        java = _java()
+        ensure_jars(home)
+        for sub in ("conf", "data", "logs", "run", "plugins", "import"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
+        conf = render_conf(
+            home, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, apoc=_has_apoc(home)
+        )
+        (home / "conf" / "neo4j.conf").write_text(conf)
+        if not (home / "data" / "databases" / "system").exists():
+            _set_initial_password(java, home, password)
+        info = _launch(java, home, heap)
+        try:
+            _wait_ready(info, password, timeout)
+        except StoreError:
+            _terminate(home, info.pid, grace=20)
+            raise
+        return info
+
+
+def stop(home: Path | str | None = None, *, grace: float = 60) -> bool:
+    """Stop the server of ``home``: SIGTERM its pid, wait, then SIGKILL. True if one was running."""
+    home = _home(home)
+    with _locked(home):
+        pid = _read_pid(home)
+        if pid is None:
+            return False
+        if not _is_our_server(pid, home):
+            (home / "run" / PID_FILE).unlink(missing_ok=True)
+            return False
+        _terminate(home, pid, grace=grace)
+        return True
+
+
+# --- steps of start/stop ------------------------------------------------------------------
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise StoreError("java not found (set JAVA_HOME or put java on PATH): Neo4j 5.26 needs Java 17 or 21")
+    return java
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+
+
+def _set_initial_password(java: str, home: Path, password: str) -> None:
+    """``neo4j-admin dbms set-initial-password`` without the script: AdminTool on the classpath.
+
+    Writes data/dbms/auth.ini; Neo4j reads it when it creates the system database.
+    """
+    cmd = [java, "-cp", str(home / "lib" / "*"), ADMIN_TOOL, "dbms", "set-initial-password", password]
+    done = subprocess.run(cmd, env=_env(home), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise StoreError(f"setting the initial Neo4j password failed: {last[0].replace(password, '***')}")
+
+
+def _launch(java: str, home: Path, heap: str) -> ServerInfo:
+    log_path = home / "logs" / "console.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            java_command(java, home, heap=heap),
+            cwd=home, env=_env(home), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the CLI; Ctrl-C in the caller's shell does not reach it
+        )  # fmt: skip
+    _CHILDREN[proc.pid] = proc
+    (home / "run" / PID_FILE).write_text(f"{proc.pid}\n")
+    return _info(home, proc.pid)
+
+
+def _wait_ready(info: ServerInfo, password: str, timeout: float) -> None:
+    """Poll ``RETURN 1`` over Bolt until it answers, the process dies, or time runs out."""
+    import neo4j
+    from neo4j.exceptions import AuthError, DriverError, Neo4jError
+
+    deadline = time.monotonic() + timeout
+    with neo4j.GraphDatabase.driver(info.bolt_uri, auth=("neo4j", password), connection_timeout=2.0) as driver:
+        while True:
+            if not _is_our_server(info.pid, info.home):
+                raise StoreError(f"Neo4j exited during start-up{_first_error(info.console_log)}: see {info.console_log}")
+            try:  # an auto-commit query: execute_query would retry with back-off and log warnings
+                with driver.session() as session:
+                    session.run("RETURN 1").consume()
+                return
+            except AuthError:
+                raise StoreError(
+                    f"Neo4j at {info.bolt_uri} refused the password for user 'neo4j': {info.home / 'data'} was "
+                    "initialised with another one; use it (NEO4J_PASSWORD) or stop the server and delete that folder"
+                ) from None
+            except (DriverError, Neo4jError):
+                pass  # not listening yet, or the database is still coming up
+            if time.monotonic() > deadline:
+                raise StoreError(f"Neo4j did not answer on {info.bolt_uri} within {timeout:.0f}s: see {info.console_log}")
+            time.sleep(0.5)
+
+
+def _first_error(console_log: Path) -> str:
+    """`` (<first error>)`` from the console log: Neo4j's ERROR line, or the JVM's own."""
+    try:
+        lines = console_log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        if " ERROR " in line:
+            return f" ({line.split(' ERROR ', 1)[1].strip()[:200]})"
+        if line.startswith(("Exception in thread", "Error:", "Invalid ")):  # the JVM failed before Neo4j logged
+            message = line.removeprefix('Exception in thread "main" ').strip()
+            return f" ({message[:200]})"
+    return ""
+
+
+def _terminate(home: Path, pid: int, *, grace: float) -> None:
+    """SIGTERM (Neo4j shuts down cleanly), then SIGKILL after ``grace`` seconds. Only this pid."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _is_our_server(pid, home) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    if _is_our_server(pid, home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _is_our_server(pid, home) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=30)
+    (home / "run" / PID_FILE).unlink(missing_ok=True)
