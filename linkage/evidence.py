@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .signals.prompt import shingle_texts_sql
 
 TOP_ENTITIES = 5
 TOP_LINKS = 3
@@ -25,7 +24,7 @@ def _fmt_ts(ts) -> str | None:
 def ring_evidence(con, config, order: pd.DataFrame, ring_members: pd.DataFrame, attr: pd.DataFrame) -> dict:
     """``{ring: {"signals", "paths", "first_seen", "last_seen"}}`` for the flagged rings."""
     con.register("rm_df", ring_members[["aid", "ring", "account_id"]])
-    texts = dict(con.execute(shingle_texts_sql(config)).fetchall())
+    texts = dict(con.execute("SELECT entity, text FROM shingle_texts").fetchall())
     shared = con.execute(
         """SELECT r.ring, i.family, i.entity, count(*) AS members, any_value(e.accounts) AS accounts,
                   any_value(e.pair_weight) AS pair_weight
@@ -52,7 +51,8 @@ def ring_evidence(con, config, order: pd.DataFrame, ring_members: pd.DataFrame, 
            WHERE e.pair_weight > 0 ORDER BY t.a, t.b, e.accounts, i.family, i.entity"""
     ).df()
     span = con.execute(
-        "SELECT r.ring, min(e.ts) AS first, max(e.ts) AS last FROM events e JOIN rm_df r USING (aid) GROUP BY r.ring"
+        "SELECT r.ring, min(v.first_seen) AS first, max(v.last_seen) AS last FROM acct_activity v "
+        "JOIN rm_df r USING (aid) GROUP BY r.ring"
     ).df().set_index("ring")
     con.unregister("rm_df")
 

@@ -14,7 +14,15 @@ from .errors import LinkageError
 
 RINGS_VERSION = 1
 EVIDENCE_TABLES = {
-    "accounts": "SELECT aid, account_id, created_at, email_domain, org_id, country FROM accounts",
+    "accounts": """SELECT a.aid, a.account_id, a.created_at, a.email_domain, a.org_id, a.country,
+                          coalesce(v.requests, 0) AS requests, coalesce(v.hosting_requests, 0) AS hosting_requests,
+                          v.first_seen, v.last_seen
+                   FROM accounts a LEFT JOIN acct_activity v USING (aid) ORDER BY a.aid""",
+    # Activity windows of linked accounts only: the rest can never be in a ring.
+    "windows": """SELECT aid, list(win ORDER BY win) AS windows, list(requests ORDER BY win) AS requests
+                  FROM acct_windows WHERE aid IN (SELECT a FROM links UNION SELECT b FROM links)
+                  GROUP BY aid ORDER BY aid""",
+    "shingle_texts": "SELECT * FROM shingle_texts ORDER BY entity",
     "incidence": "SELECT * FROM incidence ORDER BY aid, family, entity",
     "entities": "SELECT * FROM entities ORDER BY family, entity",
     "links": "SELECT * FROM links ORDER BY a, b",
@@ -42,7 +50,7 @@ def write_outputs(result, out: str | Path, batch) -> Path:
     doc = {
         "version": RINGS_VERSION,
         "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "input": {"folder": str(batch.folder), "files": batch.files, **result.counts},
+        "input": {"folder": str(batch.folder), "files": batch.files, "batch_id": batch.batch_id, **result.counts},
         "params": result.config.to_dict(),
         "summary": result.summary(),
         "rings": result.rings,
@@ -52,7 +60,7 @@ def write_outputs(result, out: str | Path, batch) -> Path:
         con.execute("SELECT aid, created_at FROM accounts").df(), on="aid", how="left"))
     _copy(con, """SELECT m.ring_id, m.account_id, strftime(m.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
                          coalesce(v.requests, 0) AS requests
-                  FROM members_out m LEFT JOIN (SELECT aid, count(*) AS requests FROM events GROUP BY aid) v USING (aid)
+                  FROM members_out m LEFT JOIN acct_activity v USING (aid)
                   ORDER BY m.ring_id, m.account_id""", out / "ring_members.csv", "csv")
     con.unregister("members_out")
     _copy(con, "SELECT * FROM rejected ORDER BY file, line", out / "rejected.csv", "csv")

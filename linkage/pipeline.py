@@ -17,9 +17,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import attribution, graph, io, scoring, signals
+from . import activity, attribution, graph, io, scoring, signals
 from .communities import detect_communities
 from .config import Config
+from .signals.prompt import shingle_texts_sql
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,25 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
 
     stages.start("signals")
     signals.extract(con, config)
+    activity.from_events(con, config)
+    con.execute(f"CREATE OR REPLACE TABLE shingle_texts AS {shingle_texts_sql(config)}")
+    result = analyse(con, config, stages, counts)
+    if out is not None:
+        from .outputs import write_outputs
+
+        stages.start("outputs")
+        write_outputs(result, out, batch)
+        stages.stop()
+        result.timings = stages.timings
+    return result
+
+
+def analyse(con, config: Config, stages: Stages, counts: dict[str, int]) -> Result:
+    """From weighted entities to attributed rings; needs only the tables a stored graph can give back.
+
+    Tables: ``accounts``, ``incidence``, ``entities``, ``acct_activity``,
+    ``acct_windows``, ``intel`` and ``shingle_texts``.
+    """
 
     stages.start("graph")
     graph.build_links(con, config)
@@ -127,16 +147,8 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     rings, ring_members = _assemble(con, config, scored, flagged)
 
     stages.stop()
-    result = Result(rings=rings, members=ring_members, communities=scored, counts=counts,
-                    config=config, timings=stages.timings, con=con)
-    if out is not None:
-        from .outputs import write_outputs
-
-        stages.start("outputs")
-        write_outputs(result, out, batch)
-        stages.stop()
-        result.timings = stages.timings
-    return result
+    return Result(rings=rings, members=ring_members, communities=scored, counts=counts,
+                  config=config, timings=stages.timings, con=con)
 
 
 def _assemble(con, config: Config, scored: pd.DataFrame, flagged: pd.DataFrame):

@@ -16,7 +16,8 @@ class is coordinated but not harvesting; an API developer is harvesting but
 not coordinated. The score is the product of the two sides, so neither alone
 flags a community.
 
-All features are computed in DuckDB over ``members(cid, aid)``.
+All features are computed in DuckDB over ``members(cid, aid)`` and the
+per-account summaries of ``activity`` (never the raw requests).
 """
 
 from __future__ import annotations
@@ -47,8 +48,6 @@ class ScoreWeights:
 def community_features(con, config: Config) -> pd.DataFrame:
     """One row per community with the raw features (see module docstring)."""
     fam = [f for f, p in config.families.items() if p.weight > 0]
-    wl = int(config.lockstep_window_s)
-    hosting = ", ".join(str(int(a)) for a in sorted(config.hosting_asns)) or "NULL"
     internal = ", ".join(f"sum(l.w_{f}) AS w_{f}" for f in fam)
     ends_cols = ", ".join(f"w_{f}" for f in fam)
     cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in fam)
@@ -56,7 +55,6 @@ def community_features(con, config: Config) -> pd.DataFrame:
         f"CAST(cov.c_{f} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= 0.6 AS INTEGER)" for f in fam)
     exclusivity = ", ".join(
         f"median(members / accounts) FILTER (WHERE family = '{f}') AS x_{f}" for f in fam)
-    con.execute("CREATE OR REPLACE TEMP TABLE acct_volume AS SELECT aid, count(*) AS requests FROM events GROUP BY aid")
     df = con.execute(
         f"""
         WITH size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid),
@@ -93,27 +91,26 @@ def community_features(con, config: Config) -> pd.DataFrame:
                    count(DISTINCT aid) FILTER (WHERE family = 'signup' AND k >= 3) AS burst_n
             FROM shared_in GROUP BY cid
         ),
-        ev AS (
-            SELECT m.cid, e.aid, CAST(floor(epoch(e.ts) / {wl}) AS BIGINT) AS win, e.asn
-            FROM events e JOIN members m USING (aid)
+        wins AS (
+            SELECT m.cid, w.win, count(DISTINCT w.aid) AS active, sum(w.requests) AS req
+            FROM acct_windows w JOIN members m USING (aid) GROUP BY m.cid, w.win
         ),
-        wins AS (SELECT cid, win, count(DISTINCT aid) AS active, count(*) AS req FROM ev GROUP BY cid, win),
         lock AS (
             SELECT w.cid, sum(w.req) FILTER (WHERE w.active >= greatest(3, 0.05 * s.size)) / sum(w.req) AS lockstep_share
             FROM wins w JOIN size s USING (cid) GROUP BY w.cid
         ),
         host AS (
-            SELECT cid, avg(CASE WHEN asn IN ({hosting}) THEN 1.0 ELSE 0.0 END) AS hosting_share,
-                   count(*) AS requests
-            FROM ev GROUP BY cid
+            SELECT m.cid, sum(v.hosting_requests) / nullif(sum(v.requests), 0) AS hosting_share,
+                   sum(v.requests) AS requests
+            FROM members m JOIN acct_activity v USING (aid) GROUP BY m.cid
         ),
         vol AS (
             SELECT m.cid, median(coalesce(v.requests, 0)) AS median_requests
-            FROM members m LEFT JOIN acct_volume v USING (aid) GROUP BY m.cid
+            FROM members m LEFT JOIN acct_activity v USING (aid) GROUP BY m.cid
         ),
         pop AS (
             SELECT greatest(1, median(coalesce(v.requests, 0))) AS pop_median
-            FROM accounts a LEFT JOIN acct_volume v USING (aid)
+            FROM accounts a LEFT JOIN acct_activity v USING (aid)
         )
         SELECT s.cid, s.size, coalesce(il.links, 0) AS links,
                coalesce(il.links, 0) / (s.size * (s.size - 1) / 2.0) AS density,

@@ -30,31 +30,44 @@ def _family_params(con, config: Config) -> None:
 
 
 def extract(con, config: Config, progress=None) -> dict[str, int]:
-    """Fill ``incidence`` and ``entities``; return incidences per family.
+    """Fill ``incidence`` from the batch and weigh every entity; return incidences per family."""
+    prepare(con, config)
+    counts = {}
+    for module in MODULES:
+        if module.FAMILY in config.families:
+            if progress:
+                progress(f"signals: {module.FAMILY}")
+            counts[module.FAMILY] = add_family(con, config, module)
+    weigh_entities(con)
+    return counts
 
-    ``entities.pair_weight`` is what one shared entity adds to a pair: it falls
-    as ``weight / (n - 1) ** decay`` with the ``n`` accounts sharing it, and is
-    zero for hubs (``n > cap``) and for entities only one account has.
-    """
+
+def prepare(con, config: Config) -> None:
+    """Parameter tables and an empty ``incidence`` table."""
     _family_params(con, config)
     con.execute(
         "CREATE OR REPLACE TABLE incidence (aid INTEGER, family VARCHAR, entity VARCHAR, "
         "requests BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ)"
     )
-    counts: dict[str, int] = {}
-    for module in MODULES:
-        if module.FAMILY not in config.families:
-            continue
-        if progress:
-            progress(f"signals: {module.FAMILY}")
-        con.execute(
-            f"INSERT INTO incidence SELECT aid, '{module.FAMILY}', entity, requests, first, last "
-            f"FROM ({module.sql(config)})"
-        )
-        counts[module.FAMILY] = con.execute(
-            "SELECT count(*) FROM incidence WHERE family = ?", [module.FAMILY]
-        ).fetchall()[0][0]
-        log.info("signal %s: %d incidences", module.FAMILY, counts[module.FAMILY])
+
+
+def add_family(con, config: Config, module) -> int:
+    """Run one family's query into ``incidence``; return how many incidences it added."""
+    con.execute(
+        f"INSERT INTO incidence SELECT aid, '{module.FAMILY}', entity, requests, first, last "
+        f"FROM ({module.sql(config)})"
+    )
+    n = con.execute("SELECT count(*) FROM incidence WHERE family = ?", [module.FAMILY]).fetchall()[0][0]
+    log.info("signal %s: %d incidences", module.FAMILY, n)
+    return n
+
+
+def weigh_entities(con) -> None:
+    """``entities.pair_weight``: what one shared entity adds to a pair.
+
+    It falls as ``weight / (n - 1) ** decay`` with the ``n`` accounts sharing it,
+    and is zero for hubs (``n > cap``) and for entities only one account has.
+    """
     con.execute(
         """CREATE OR REPLACE TABLE entities AS
            SELECT i.family, i.entity, count(*) AS accounts, sum(i.requests) AS requests,
@@ -65,7 +78,6 @@ def extract(con, config: Config, progress=None) -> dict[str, int]:
            FROM incidence i JOIN family_params p USING (family)
            GROUP BY i.family, i.entity"""
     )
-    return counts
 
 
-__all__ = ["extract", "MODULES", "FAMILY_MODULES"]
+__all__ = ["extract", "prepare", "add_family", "weigh_entities", "MODULES", "FAMILY_MODULES"]
