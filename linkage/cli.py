@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .cliutil import friendly_errors
+from .cliutil import friendly_errors, neo4j_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,33 +19,68 @@ def main() -> None:
     """Find coordinated account rings in an AI platform's logs and attribute them to operators."""
 
 
-def _stage_printer(quiet: bool):
-    if quiet:
-        return None
+class _StageProgress:
+    """Stage events from ``pipeline.Stages`` on stderr with rich: a spinner while a stage runs, a line when it ends.
 
-    def report(stage: str, seconds: float | None) -> None:
-        if seconds is not None:
-            click.echo(f"  {stage:<12} {seconds:7.2f}s", err=True)
+    The spinner is transient, so a run that fails leaves only the finished stages and the error line.
+    """
 
-    return report
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True, highlight=False)
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<12}"), TimeElapsedColumn(),
+                                 console=self.console, transient=True)
+        self.task = None
+
+    def __enter__(self) -> "_StageProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def __call__(self, stage: str, seconds: float | None) -> None:
+        from rich.text import Text
+
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        if seconds is None:
+            self.task = self.progress.add_task(stage)
+        else:
+            self.console.print(Text.assemble(("  ✓ ", "green"), f"{stage:<12}", (f"{seconds:7.2f}s", "cyan")))
 
 
-def _summary_lines(summary: dict) -> list[str]:
-    lines = [
-        f"rings flagged: {summary['rings']}   accounts: {summary['accounts_flagged']}   "
-        f"requests covered: {summary['requests_covered']}   rejected rows: {summary['rejected_rows']}",
-    ]
-    if summary["by_operator"]:
-        lines.append(f"  {'operator':<28} {'rings':>6} {'accounts':>9} {'requests':>11}")
-        for name, e in summary["by_operator"].items():
-            lines.append(f"  {name:<28} {e['rings']:>6} {e['accounts']:>9} {e['requests']:>11}")
-    return lines
+def _print_summary(summary: dict) -> None:
+    """The run's figures and a table by operator, on stdout (no colour when piped)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    console.print(Text(f"rings flagged: {summary['rings']}   accounts: {summary['accounts_flagged']:,}   "
+                       f"requests covered: {summary['requests_covered']:,}   rejected rows: {summary['rejected_rows']:,}"),
+                  soft_wrap=True)
+    if not summary["by_operator"]:
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name, justify in (("operator", "left"), ("kind", "left"), ("rings", "right"), ("accounts", "right"),
+                          ("requests", "right")):
+        table.add_column(name, justify=justify)
+    for name, e in summary["by_operator"].items():  # names come from intel: Text, never markup
+        table.add_row(Text(str(name), style="bold" if e["attributed"] else "italic"),
+                      "intel" if e["attributed"] else "unattributed", f"{e['rings']:,}", f"{e['accounts']:,}",
+                      f"{e['requests']:,}")
+    console.print(table)
 
 
 @main.command()
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Output folder for rings.json, ring_members.csv, rejected.csv.")
+              help="Output folder for rings.json, ring_members.csv, rejected.csv, report.html, evidence/.")
 @click.option("--seed", type=int, default=None, help="Seed for community detection (default 42).")
 @click.option("--threshold", type=float, default=None, help="Ring score at or above which a ring is flagged (default 0.5).")
 @click.option("--min-ring-size", type=int, default=None, help="Smallest community that can be a ring (default 8).")
@@ -53,8 +88,12 @@ def _summary_lines(summary: dict) -> list[str]:
 @click.option("--threads", type=int, default=None, help="DuckDB threads (default: all cores).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--neo4j", "use_neo4j", is_flag=True,
+              help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD).")
+@neo4j_options
 @friendly_errors
-def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, quiet, as_json) -> None:
+def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, quiet, as_json,
+           use_neo4j, settings) -> None:
     """Find and attribute coordinated account rings in the batch folder DATA."""
     import json
 
@@ -64,16 +103,36 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
     overrides = {k: v for k, v in dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size,
                                        resolution=resolution).items() if v is not None}
     config = Config(**overrides)
-    result = run_detect(data, config, out=out_dir, report=_stage_printer(quiet or as_json), threads=threads)
+    if quiet or as_json:
+        result = run_detect(data, config, out=out_dir, threads=threads)
+    else:
+        with _StageProgress() as progress:
+            result = run_detect(data, config, out=out_dir, report=progress, threads=threads)
     summary = result.summary()
+    loaded = None
+    if use_neo4j:
+        from .store.commands import load_to_neo4j
+
+        loaded = load_to_neo4j(out_dir, settings, quiet=quiet or as_json)
     if as_json:
-        click.echo(json.dumps({**summary, "timings": result.timings, "out": str(out_dir)}, indent=2))
+        click.echo(json.dumps({**summary, "timings": result.timings, "out": str(out_dir),
+                               **({"neo4j": loaded} if loaded else {})}, indent=2))
     elif not quiet:
-        for line in _summary_lines(summary):
-            click.echo(line)
+        _print_summary(summary)
         if summary["rejected_rows"]:
             click.echo(f"{summary['rejected_rows']} rows rejected: see {out_dir / 'rejected.csv'}")
-        click.echo(f"wrote {out_dir / 'rings.json'}")
+        click.echo(f"wrote {out_dir / 'rings.json'} and {out_dir / 'report.html'}")
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@friendly_errors
+def report(out_dir: Path) -> None:
+    """Rebuild OUT_DIR/report.html from the files a `linkage detect` run left in OUT_DIR."""
+    from .report import write_report
+
+    path = write_report(out_dir)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 # --- world generator and quality benchmark -------------------------------------------------
@@ -111,13 +170,24 @@ def eval_(out_dir: Path, truth: Path, as_json: bool) -> None:
     click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(metrics))
 
 
-def _register_optional_groups() -> None:
-    from .store.commands import neo4j_group
+# --- investigators: the query library and explain (linkage/query_commands.py) ---------------
+
+from .query_commands import explain as _explain, query_group as _query_group  # noqa: E402
+
+main.add_command(_query_group)
+main.add_command(_explain)
+
+
+def _register_store_commands() -> None:
+    from .store.commands import load_command, neo4j_group, rings_command
 
     main.add_command(neo4j_group)
+    main.add_command(load_command)
+    main.add_command(rings_command)
 
 
-try:
-    _register_optional_groups()
-except ImportError:  # pragma: no cover - store commands arrive with the Neo4j work
-    pass
+_register_store_commands()
+
+
+if __name__ == "__main__":  # python -m linkage.cli
+    main()

@@ -26,3 +26,19 @@ def friendly_errors(fn):
             sys.exit(exc.exit_code)
 
     return wrapper
+
+
+def neo4j_options(fn):
+    """``--neo4j-uri/--neo4j-user/--neo4j-database``; each beats its NEO4J_* variable."""
+
+    @click.option("--neo4j-uri", default=None, metavar="URI", help="Bolt URI (default $NEO4J_URI, else bolt://127.0.0.1:7687).")
+    @click.option("--neo4j-user", default=None, metavar="USER", help="User (default $NEO4J_USER, else neo4j).")
+    @click.option("--neo4j-database", default=None, metavar="DB", help="Database (default $NEO4J_DATABASE, else neo4j).")
+    @functools.wraps(fn)
+    def wrapper(*args, neo4j_uri, neo4j_user, neo4j_database, **kwargs):
+        from .store.connection import Settings
+
+        settings = Settings.from_env(uri=neo4j_uri, user=neo4j_user, database=neo4j_database)
+        return fn(*args, settings=settings, **kwargs)
+
+    return wrapper

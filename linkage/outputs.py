@@ -1,4 +1,4 @@
-"""Write a run's outputs (data contract v1): rings.json, ring_members.csv, rejected.csv.
+"""Write a run's outputs (data contract v1): rings.json, ring_members.csv, rejected.csv, report.html.
 
 Also saves the evidence graph under ``OUT/evidence/`` (Parquet) so that
 ``linkage explain --from OUT`` and a later Neo4j load need no re-run.
@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 
 from .errors import LinkageError
+from .report import write_report
+from .report.tables import ring_tables
 
 RINGS_VERSION = 1
 EVIDENCE_TABLES = {
@@ -28,6 +30,8 @@ EVIDENCE_TABLES = {
     "links": "SELECT * FROM links ORDER BY a, b",
     "ip_asn": "SELECT ip, min(asn) AS asn FROM events WHERE ip IS NOT NULL AND asn IS NOT NULL GROUP BY ip ORDER BY ip",
     "intel": "SELECT * FROM intel",
+    "instruments": """SELECT instrument_id, any_value(instrument_type) AS instrument_type, any_value(bin) AS bin
+                      FROM payments GROUP BY instrument_id ORDER BY instrument_id""",
     "indicator_hits": "SELECT * FROM indicator_hits ORDER BY operator, kind, value, aid",
 }
 
@@ -36,6 +40,33 @@ def _copy(con, query: str, path: Path, fmt: str) -> None:
     target = str(path).replace("'", "''")
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
     con.execute(f"COPY ({query}) TO '{target}' ({options})")
+
+
+def write_rings_files(result, out: str | Path, source) -> None:
+    """``rings.json`` and ``ring_members.csv`` of ``result``; ``source`` says where the input came from."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LinkageError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    con = result.con
+    source = source if isinstance(source, dict) else {"source": source}
+    doc = {
+        "version": RINGS_VERSION,
+        "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "input": {**source, **result.counts},
+        "params": result.config.to_dict(),
+        "summary": result.summary(),
+        "rings": result.rings,
+    }
+    (out / "rings.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    con.register("ring_members_out", result.members.merge(
+        con.execute("SELECT aid, created_at FROM accounts").df(), on="aid", how="left"))
+    _copy(con, """SELECT m.ring_id, m.account_id, strftime(m.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
+                         coalesce(v.requests, 0) AS requests
+                  FROM ring_members_out m LEFT JOIN acct_activity v USING (aid)
+                  ORDER BY m.ring_id, m.account_id""", out / "ring_members.csv", "csv")
+    con.unregister("ring_members_out")
 
 
 def write_outputs(result, out: str | Path, batch) -> Path:
@@ -47,23 +78,15 @@ def write_outputs(result, out: str | Path, batch) -> Path:
     except OSError as exc:
         raise LinkageError(f"{out}: cannot create the output folder ({exc.strerror})") from None
     con = result.con
-    doc = {
-        "version": RINGS_VERSION,
-        "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "input": {"folder": str(batch.folder), "files": batch.files, "batch_id": batch.batch_id, **result.counts},
-        "params": result.config.to_dict(),
-        "summary": result.summary(),
-        "rings": result.rings,
-    }
-    (out / "rings.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    write_rings_files(result, out, {"folder": str(batch.folder), "files": batch.files, "batch_id": batch.batch_id})
     con.register("members_out", result.members.merge(
         con.execute("SELECT aid, created_at FROM accounts").df(), on="aid", how="left"))
-    _copy(con, """SELECT m.ring_id, m.account_id, strftime(m.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
-                         coalesce(v.requests, 0) AS requests
-                  FROM members_out m LEFT JOIN acct_activity v USING (aid)
-                  ORDER BY m.ring_id, m.account_id""", out / "ring_members.csv", "csv")
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'").fetchone()[0]:
+        for name, query in ring_tables(result.config).items():  # the report's timelines and prompt topics
+            _copy(con, query, out / "evidence" / f"{name}.parquet", "parquet")
     con.unregister("members_out")
     _copy(con, "SELECT * FROM rejected ORDER BY file, line", out / "rejected.csv", "csv")
     for name, query in EVIDENCE_TABLES.items():
         _copy(con, query, out / "evidence" / f"{name}.parquet", "parquet")
+    write_report(out)
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..cliutil import friendly_errors
+from ..cliutil import friendly_errors, neo4j_options
 
 #: ``linkage neo4j status`` exit code when nothing runs (LSB "program is not running").
 NOT_RUNNING = 3
@@ -73,3 +73,82 @@ def status(home: Path | None) -> None:
         click.echo(f"Neo4j is not running (home {home.resolve()})")
         sys.exit(NOT_RUNNING)
     click.echo(info.describe())
+
+
+def _stage_echo(stage: str, seconds: float | None) -> None:
+    if seconds is not None:
+        click.echo(f"  {stage:<14} {seconds:7.2f}s", err=True)
+
+
+def load_to_neo4j(out: Path, settings, *, quiet: bool = False) -> dict:
+    """Load a detect run's OUT folder; one summary line unless quiet. Used by ``load`` and ``detect --neo4j``."""
+    from .connection import connect
+    from .load import load_run
+
+    driver = connect(settings)
+    try:
+        stats = load_run(driver, settings, out).as_dict()
+    finally:
+        driver.close()
+    if not quiet:
+        click.echo(f"loaded into {settings.uri} ({settings.database}): {stats['nodes']:,} nodes, "
+                   f"{stats['relationships']:,} relationships in {stats['seconds']:.1f}s "
+                   f"({stats['relationships_per_s']:,} relationships/s)")
+    return stats
+
+
+@click.command(name="load")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@neo4j_options
+@click.option("--json", "as_json", is_flag=True, help="Print the load statistics as JSON.")
+@friendly_errors
+def load_command(out_dir: Path, settings, as_json: bool) -> None:
+    """Load the evidence graph and rings of a `linkage detect` run (OUT_DIR) into Neo4j.
+
+    Idempotent: loading the same run again changes nothing, and a load that was
+    interrupted is completed by running it again. Password: $NEO4J_PASSWORD.
+    """
+    import json
+
+    stats = load_to_neo4j(out_dir, settings, quiet=as_json)
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+
+
+@click.command(name="rings")
+@click.option("--neo4j", "use_neo4j", is_flag=True, required=True,
+              help="Recompute over the stored graph (required: the embedded engine is `linkage detect`).")
+@neo4j_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write rings.json and ring_members.csv of the recomputed rings here.")
+@click.option("--seed", type=int, default=None, help="Seed for community detection (default 42).")
+@click.option("--threshold", type=float, default=None, help="Ring score at or above which a ring is flagged.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@friendly_errors
+def rings_command(use_neo4j: bool, settings, out_dir: Path | None, seed, threshold, quiet: bool) -> None:
+    """Recompute rings over every batch stored in Neo4j and write them back.
+
+    Reads the stored evidence graph, weighs entities, links accounts, finds,
+    scores and attributes rings exactly as `linkage detect` does, then replaces
+    the stored ring assignment (no stale MEMBER_OF survives).
+    """
+    from ..config import Config
+    from .connection import connect
+    from .rings import recompute
+
+    config = Config(**{k: v for k, v in dict(seed=seed, threshold=threshold).items() if v is not None})
+    driver = connect(settings)
+    try:
+        result, _ = recompute(driver, settings, config, report=None if quiet else _stage_echo)
+    finally:
+        driver.close()
+    if out_dir is not None:
+        from ..outputs import write_rings_files
+
+        write_rings_files(result, out_dir, source=f"neo4j {settings.uri} ({settings.database})")
+    if not quiet:
+        s = result.summary()
+        click.echo(f"rings flagged: {s['rings']}   accounts: {s['accounts_flagged']}   "
+                   f"requests covered: {s['requests_covered']}   (written back to {settings.uri})")
+        for name, e in s["by_operator"].items():
+            click.echo(f"  {name:<28} {e['rings']:>6} {e['accounts']:>9} {e['requests']:>11}")

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import neo4j
 from neo4j.exceptions import AuthError, ClientError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -119,16 +119,25 @@ def run_query(
     def work(tx: neo4j.ManagedTransaction) -> list[neo4j.Record]:
         return list(tx.run(cypher, params or {}))
 
+    return run_transaction(driver, settings, name, work, write=write)
+
+
+def run_transaction(driver: neo4j.Driver, settings: Settings, name: str,
+                    work: Callable[[neo4j.ManagedTransaction], Any], *, write: bool = False) -> Any:
+    """Run a transaction function (several statements, one transaction) with the same logging and errors.
+
+    ``work`` may be retried by the driver, so it must be idempotent.
+    """
     started = time.perf_counter()
-    log.debug("neo4j query %s (%s) starting", name, "write" if write else "read")
+    log.debug("neo4j transaction %s (%s) starting", name, "write" if write else "read")
     try:
         with driver.session(database=settings.database) as session:
-            records = session.execute_write(work) if write else session.execute_read(work)
+            result = session.execute_write(work) if write else session.execute_read(work)
     except (Neo4jError, DriverError) as exc:
-        log.debug("neo4j query %s failed: %s", name, type(exc).__name__)
+        log.debug("neo4j transaction %s failed: %s", name, type(exc).__name__)
         raise _translate(exc, settings, during=name) from exc
-    log.info("neo4j query %s: %d record(s) in %.2fs", name, len(records), time.perf_counter() - started)
-    return records
+    log.info("neo4j transaction %s done in %.2fs", name, time.perf_counter() - started)
+    return result
 
 
 def _translate(exc: Exception, settings: Settings, *, during: str | None) -> StoreError:

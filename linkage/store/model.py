@@ -22,7 +22,7 @@ class NodeType:
 NODES: dict[str, NodeType] = {n.label: n for n in (
     NodeType("Account", "account_id",
              ("account_id", "created_at", "email_domain", "org_id", "country", "requests", "first_seen",
-              "last_seen", "hosting_requests", "windows", "batches", "ring_id", "ring_score")),
+              "last_seen", "hosting_requests", "windows", "window_requests", "ring_id", "ring_score")),
     NodeType("PaymentInstrument", "instrument_id",
              ("instrument_id", "instrument_type", "bin", "accounts", "hub", "pair_weight"), "payment"),
     NodeType("IP", "address", ("address", "accounts", "hub", "pair_weight"), "ip"),
@@ -37,6 +37,8 @@ NODES: dict[str, NodeType] = {n.label: n for n in (
               "median_requests", "evidence", "run_id")),
     NodeType("Operator", "name", ("name", "known", "rings", "accounts")),
     NodeType("Indicator", "indicator_id", ("indicator_id", "operator", "kind", "value", "note", "matched")),
+    # Bookkeeping: which input batches are loaded, and which chunks of a batch's additive steps are done.
+    NodeType("LoadBatch", "batch_id", ("batch_id", "chunks", "chunk_rows", "started", "completed", "source")),
 )}
 
 
@@ -49,12 +51,12 @@ class RelType:
 
 
 RELATIONSHIPS: dict[str, RelType] = {r.type: r for r in (
-    RelType("PAID_WITH", "Account", "PaymentInstrument", ("payments", "first", "last", "batches")),
-    RelType("USED_IP", "Account", "IP", ("requests", "first", "last", "batches")),
+    RelType("PAID_WITH", "Account", "PaymentInstrument", ("payments", "first", "last")),
+    RelType("USED_IP", "Account", "IP", ("requests", "first", "last")),
     RelType("IN_ASN", "IP", "ASN"),
-    RelType("USED_DEVICE", "Account", "Device", ("requests", "first", "last", "batches")),
+    RelType("USED_DEVICE", "Account", "Device", ("requests", "first", "last")),
     RelType("HAS_EMAIL_DOMAIN", "Account", "EmailDomain"),
-    RelType("REUSED", "Account", "PromptTemplate", ("count", "batches")),
+    RelType("REUSED", "Account", "PromptTemplate", ("count",)),
     RelType("LINKED", "Account", "Account", ("weight", "signals", "w_payment", "w_ip", "w_device", "w_prompt",
                                              "w_email", "w_signup")),
     RelType("MEMBER_OF", "Account", "Ring"),

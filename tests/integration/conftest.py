@@ -90,17 +90,24 @@ def neo4j_driver(neo4j_settings):
         driver.close()
 
 
+def wipe(driver, settings) -> None:
+    """Delete everything in bounded transactions: relationships first (dense nodes are costly to detach)."""
+    for name, cypher in (
+        ("test_wipe_rels", "MATCH ()-[r]->() WITH r LIMIT 50000 DELETE r RETURN count(*) AS deleted"),
+        ("test_wipe_nodes", "MATCH (n) WITH n LIMIT 50000 DELETE n RETURN count(*) AS deleted"),
+    ):
+        while run_query(driver, settings, name, cypher, write=True)[0]["deleted"]:
+            pass
+
+
 @pytest.fixture
 def clean_db(neo4j_driver, neo4j_settings):
     """An empty database for the test: every node and relationship deleted, in batches."""
-    while True:
-        records = run_query(
-            neo4j_driver,
-            neo4j_settings,
-            "test_clean_db",
-            "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted",
-            write=True,
-        )
-        if records[0]["deleted"] == 0:
-            break
+    wipe(neo4j_driver, neo4j_settings)
     return neo4j_driver
+
+
+@pytest.fixture
+def wiper(neo4j_driver, neo4j_settings):
+    """Empty the database again in the middle of a test."""
+    return lambda: wipe(neo4j_driver, neo4j_settings)

@@ -1,0 +1,125 @@
+"""``linkage query list|show|run`` and ``linkage explain``: the investigator's commands.
+
+Registered on the main group by ``cli.py``. Thin: options in, library and
+explain functions called, text out. The Neo4j password comes only from
+``NEO4J_PASSWORD`` (never an option, never echoed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .cliutil import friendly_errors, neo4j_options
+from .errors import ConfigError
+
+
+_library_option = click.option(
+    "--library", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="Folder of *.cypher query files (default: the shipped cypher/queries).")
+
+
+@click.group(name="query")
+def query_group() -> None:
+    """The investigator query library (cypher/queries/*.cypher) against Neo4j.
+
+    Values are always passed as query parameters, never spliced into the Cypher.
+    The password is read from $NEO4J_PASSWORD only.
+    """
+
+
+@query_group.command(name="list")
+@_library_option
+@click.option("--json", "as_json", is_flag=True, help="Print the library as JSON.")
+@friendly_errors
+def list_(library: Path | None, as_json: bool) -> None:
+    """List every query: id, mode, parameters and name."""
+    from . import queries
+
+    lib = queries.load_library(library)
+    if as_json:
+        click.echo(json.dumps([{"id": q.id, "name": q.name, "description": q.description, "mode": q.mode,
+                                "bloom": q.bloom, "params": [{"name": p.name, "type": p.type, "example": p.example,
+                                                              "one_of": list(p.choices)} for p in q.params]}
+                               for q in lib.values()], indent=2, default=str))
+        return
+    rows = [{"id": q.id, "mode": q.mode, "params": ", ".join(f"{p.name}:{p.type}" for p in q.params) or "-",
+             "name": q.name} for q in lib.values()]
+    click.echo(queries.format_rows(["id", "mode", "params", "name"], rows, width=100))
+
+
+@query_group.command()
+@click.argument("name")
+@_library_option
+@friendly_errors
+def show(name: str, library: Path | None) -> None:
+    """Show one query: description, parameters with examples, and its Cypher."""
+    from . import queries
+
+    q = queries.get(queries.load_library(library), name)
+    click.echo(f"{q.id}: {q.name} ({q.mode})")
+    click.echo(q.description)
+    for p in q.params:
+        click.echo(f"  --param {p.name}=…   {p.describe()}")
+    if q.bloom:
+        click.echo(f"Bloom search phrase: {q.bloom}")
+    click.echo("")
+    click.echo(q.cypher)
+
+
+@query_group.command()
+@click.argument("name")
+@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
+              help="A query parameter; repeat for each. Typed from the query's header.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--allow-write", is_flag=True, help="Allow a query whose header says 'mode: write'.")
+@_library_option
+@neo4j_options
+@friendly_errors
+def run(name: str, params: tuple[str, ...], fmt: str, allow_write: bool, library: Path | None, settings) -> None:
+    """Run the library query NAME against Neo4j and print its rows."""
+    from . import queries
+    from .store.connection import connect
+
+    q = queries.get(queries.load_library(library), name)
+    bound = queries.bind(q, queries.split_assignments(params))
+    if q.mode == "write" and not allow_write:
+        raise ConfigError(f"query {q.id} writes to the graph: pass --allow-write to run it")
+    with connect(settings) as driver:
+        records = queries.run(driver, settings, q, bound, allow_write=allow_write)
+    columns, rows = queries.records_to_rows(records)
+    click.echo(queries.format_rows(columns, rows, fmt))
+
+
+@click.command()
+@click.argument("account_a")
+@click.argument("account_b")
+@click.option("--from", "out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A `linkage detect` output folder (its evidence/*.parquet).")
+@click.option("--neo4j", "use_neo4j", is_flag=True, help="Ask the Neo4j graph instead (see the --neo4j-* options).")
+@click.option("--paths", "top", type=click.IntRange(1, 25), default=5, show_default=True,
+              help="How many evidence paths to show when the two are not directly linked.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@_library_option
+@neo4j_options
+@friendly_errors
+def explain(account_a: str, account_b: str, out_dir: Path | None, use_neo4j: bool, top: int, as_json: bool,
+            library: Path | None, settings) -> None:
+    """Why are ACCOUNT_A and ACCOUNT_B linked? The direct link, every shared entity with its rarity,
+    and, when they are not directly linked, the shortest evidence paths (at most 2 intermediate accounts)."""
+    from . import explain as ex
+
+    if (out_dir is None) == (not use_neo4j):
+        raise ConfigError("give exactly one of --from OUT or --neo4j")
+    if out_dir is not None:
+        result = ex.explain_from_out(out_dir, account_a, account_b, top=top)
+    else:
+        from . import queries
+        from .store.connection import connect
+
+        lib = queries.load_library(library)
+        with connect(settings) as driver:
+            result = ex.explain_from_neo4j(driver, settings, account_a, account_b, library=lib, top=top)
+    click.echo(json.dumps(result.to_dict(), indent=2, default=str) if as_json else ex.format_explanation(result))

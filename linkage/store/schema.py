@@ -1,0 +1,29 @@
+"""Apply ``cypher/schema/*.cypher``: constraints and indexes, idempotently (``IF NOT EXISTS``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .connection import Settings, run_query
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "cypher" / "schema"
+
+
+def statements(folder: Path = SCHEMA_DIR) -> list[tuple[str, str]]:
+    """``(name, statement)`` for every statement of every schema file, in file order."""
+    out = []
+    for path in sorted(folder.glob("*.cypher")):
+        body = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("//"))
+        for i, stmt in enumerate(s.strip() for s in body.split(";")):
+            if stmt:
+                out.append((f"schema {path.stem}#{i + 1}", stmt))
+    return out
+
+
+def apply(driver, settings: Settings, folder: Path = SCHEMA_DIR) -> int:
+    """Create every constraint and index (schema changes need one auto-commit statement each)."""
+    items = statements(folder)
+    for name, stmt in items:
+        run_query(driver, settings, name, stmt, write=True)
+    run_query(driver, settings, "schema await", "CALL db.awaitIndexes(300)", write=True)
+    return len(items)

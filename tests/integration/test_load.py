@@ -1,0 +1,194 @@
+"""Loading detect runs into a real Neo4j: counts, idempotence, repair after a kill, stored-graph rings."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from linkage.cli import main
+from linkage.store.connection import run_query
+from linkage.store.load import load_run
+from linkage.store.model import NODES, RELATIONSHIPS
+from linkage.synth import generate
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "world"
+
+
+@pytest.fixture(scope="module")
+def fixture_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("load") / "out"
+    res = CliRunner().invoke(main, ["detect", str(FIXTURE), "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory) -> Path:
+    """Another, smaller batch: a different world whose account ids do not collide with the fixture's."""
+    base = tmp_path_factory.mktemp("second")
+    generate(base / "world", seed=99, accounts=800, fmt="csv")
+    out = base / "out"
+    res = CliRunner().invoke(main, ["detect", str(base / "world"), "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def census(driver, settings) -> dict:
+    """Node count per label, relationship count per type, and every additive total."""
+    nodes = {r["l"]: r["c"] for r in run_query(
+        driver, settings, "census nodes", "MATCH (n) RETURN labels(n)[0] AS l, count(*) AS c")}
+    rels = {r["t"]: r["c"] for r in run_query(
+        driver, settings, "census rels", "MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS c")}
+    totals = run_query(driver, settings, "census totals", """
+        MATCH (a:Account) WITH sum(a.requests) AS requests, sum(size(coalesce(a.windows, []))) AS windows
+        OPTIONAL MATCH ()-[r:USED_IP]->() WITH requests, windows, sum(r.requests) AS ip_requests
+        OPTIONAL MATCH ()-[p:PAID_WITH]->() RETURN requests, windows, ip_requests, sum(p.payments) AS payments""")[0]
+    return {"nodes": nodes, "rels": rels, **dict(totals)}
+
+
+def expected(out: Path) -> dict:
+    """What the run's own files imply the graph must hold."""
+    ev = out / "evidence"
+    q = lambda sql: duckdb.sql(sql.replace("EV/", str(ev) + "/")).fetchall()[0][0]  # noqa: E731
+    doc = json.loads((out / "rings.json").read_text())
+    return {
+        "Account": q("SELECT count(*) FROM 'EV/accounts.parquet'"),
+        "USED_IP": q("SELECT count(*) FROM 'EV/incidence.parquet' WHERE family = 'ip'"),
+        "PAID_WITH": q("SELECT count(*) FROM 'EV/incidence.parquet' WHERE family = 'payment'"),
+        "USED_DEVICE": q("SELECT count(*) FROM 'EV/incidence.parquet' WHERE family = 'device'"),
+        "PaymentInstrument": q("SELECT count(*) FROM 'EV/entities.parquet' WHERE family = 'payment'"),
+        "IP": q("SELECT count(*) FROM 'EV/entities.parquet' WHERE family = 'ip'"),
+        "LINKED": q("SELECT count(*) FROM 'EV/links.parquet'"),
+        "requests": q("SELECT sum(requests) FROM 'EV/accounts.parquet'"),
+        "events": doc["input"]["events"],
+        "Ring": len(doc["rings"]),
+        "MEMBER_OF": sum(r["size"] for r in doc["rings"]),
+        "Indicator": q("SELECT count(DISTINCT (operator, kind, value)) FROM 'EV/intel.parquet'"),
+    }
+
+
+def test_counts_after_loading_equal_what_the_input_implies(neo4j_driver, neo4j_settings, clean_db, fixture_run):
+    stats = load_run(neo4j_driver, neo4j_settings, fixture_run).as_dict()
+    got, want = census(neo4j_driver, neo4j_settings), expected(fixture_run)
+    for label in ("Account", "PaymentInstrument", "IP", "Ring", "Indicator"):
+        assert got["nodes"][label] == want[label], label
+    for rtype in ("USED_IP", "PAID_WITH", "USED_DEVICE", "LINKED", "MEMBER_OF"):
+        assert got["rels"][rtype] == want[rtype], rtype
+    assert got["requests"] == want["requests"] == want["events"]  # every request counted exactly once
+    assert got["ip_requests"] == want["events"]
+    assert set(got["nodes"]) <= set(NODES) and set(got["rels"]) <= set(RELATIONSHIPS)
+    assert stats["relationships"] > 0 and stats["relationships_per_s"] > 0
+
+
+def test_loading_the_same_run_again_changes_nothing(neo4j_driver, neo4j_settings, clean_db, fixture_run):
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    first = census(neo4j_driver, neo4j_settings)
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    assert census(neo4j_driver, neo4j_settings) == first
+
+
+def test_entity_rarity_is_computed_from_the_stored_graph(neo4j_driver, neo4j_settings, clean_db, fixture_run):
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    ents = pd.read_parquet(fixture_run / "evidence" / "entities.parquet")
+    row = ents[(ents.family == "ip")].sort_values(["accounts", "entity"], ascending=[False, True]).iloc[0]
+    ip = run_query(neo4j_driver, neo4j_settings, "ip", "MATCH (i:IP {address: $a}) RETURN i", {"a": row.entity})[0]["i"]
+    assert ip["accounts"] == row.accounts and ip["hub"] == bool(row.hub)
+    assert ip["pair_weight"] == pytest.approx(row.pair_weight)
+
+
+def test_a_killed_load_rerun_ends_with_exactly_the_right_counts(neo4j_driver, neo4j_settings, clean_db, wiper,
+                                                                 fixture_run):
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    reference = census(neo4j_driver, neo4j_settings)
+    wiper()
+    env = {**os.environ, "LINKAGE_LOAD_BATCH_ROWS": "300", "NEO4J_URI": neo4j_settings.uri,
+           "NEO4J_DATABASE": neo4j_settings.database}
+    proc = subprocess.Popen([sys.executable, "-m", "linkage.cli", "load", str(fixture_run)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:  # kill it once some, but not all, chunks are committed
+        while time.monotonic() < deadline:
+            done = run_query(neo4j_driver, neo4j_settings, "chunks",
+                             "MATCH (b:LoadBatch) RETURN sum(size(b.chunks)) AS n")[0]["n"] or 0
+            if done >= 5:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    partial = census(neo4j_driver, neo4j_settings)
+    assert partial != reference  # it really was interrupted midway
+    res = CliRunner().invoke(main, ["load", str(fixture_run)], env={"LINKAGE_LOAD_BATCH_ROWS": "5000"})
+    assert res.exit_code == 0, res.output
+    assert census(neo4j_driver, neo4j_settings) == reference
+
+
+def test_rings_over_the_stored_graph_equal_the_embedded_run(neo4j_driver, neo4j_settings, clean_db, fixture_run,
+                                                            tmp_path):
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    res = CliRunner().invoke(main, ["rings", "--neo4j", "--out", str(tmp_path), "--quiet"])
+    assert res.exit_code == 0, res.output
+    embedded = json.loads((fixture_run / "rings.json").read_text())["rings"]
+    stored = json.loads((tmp_path / "rings.json").read_text())["rings"]
+    key = lambda r: (r["ring_id"], r["members"], r["score"], r["operator"])  # noqa: E731
+    assert [key(r) for r in stored] == [key(r) for r in embedded]
+    # Written back in place of the old assignment: exactly these rings and members, no stale MEMBER_OF.
+    got = {(r["r"], r["a"]) for r in run_query(
+        neo4j_driver, neo4j_settings, "members", "MATCH (a:Account)-[:MEMBER_OF]->(r:Ring) "
+                                                 "RETURN r.ring_id AS r, a.account_id AS a")}
+    assert got == {(r["ring_id"], m) for r in embedded for m in r["members"]}
+
+
+def test_rings_rewrite_leaves_no_stale_membership(neo4j_driver, neo4j_settings, clean_db, fixture_run):
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    run_query(neo4j_driver, neo4j_settings, "stale ring", """
+        MATCH (a:Account) WITH a ORDER BY a.account_id LIMIT 3
+        MERGE (r:Ring {ring_id: 'ring-stale'}) MERGE (a)-[:MEMBER_OF]->(r)""", write=True)
+    res = CliRunner().invoke(main, ["rings", "--neo4j", "--quiet"])
+    assert res.exit_code == 0, res.output
+    stale = run_query(neo4j_driver, neo4j_settings, "stale", "MATCH (r:Ring {ring_id: 'ring-stale'}) RETURN count(r) AS n")
+    assert stale[0]["n"] == 0
+    rings = run_query(neo4j_driver, neo4j_settings, "rings", "MATCH (r:Ring) RETURN count(r) AS n")[0]["n"]
+    assert rings == len(json.loads((fixture_run / "rings.json").read_text())["rings"])
+
+
+def test_a_second_batch_adds_to_the_stored_graph(neo4j_driver, neo4j_settings, clean_db, fixture_run, second_run):
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    load_run(neo4j_driver, neo4j_settings, second_run)
+    got = census(neo4j_driver, neo4j_settings)
+    one, two = expected(fixture_run), expected(second_run)
+    assert got["nodes"]["Account"] == one["Account"] + two["Account"]
+    assert got["requests"] == one["events"] + two["events"]
+    assert got["nodes"]["LoadBatch"] == 2
+    res = CliRunner().invoke(main, ["rings", "--neo4j", "--quiet"])
+    assert res.exit_code == 0, res.output
+    flagged = run_query(neo4j_driver, neo4j_settings, "flagged", "MATCH (a:Account)-[:MEMBER_OF]->() "
+                                                                 "RETURN collect(a.account_id) AS ids")[0]["ids"]
+    truth = pd.concat([pd.read_csv(FIXTURE / "truth.csv"), pd.read_csv(second_run.parent / "world" / "truth.csv")])
+    ring_accounts = set(truth.loc[truth.operator.notna(), "account_id"])
+    hits = set(flagged) & ring_accounts
+    assert len(hits) >= 0.95 * len(ring_accounts)  # both batches' rings are found over the combined graph
+    assert len(hits) >= 0.9 * len(flagged)
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"NEO4J_URI": "bolt://127.0.0.1:1"}, "cannot reach Neo4j"),
+    ({"NEO4J_PASSWORD": "definitely-wrong-password"}, "refused the credentials"),
+    ({"NEO4J_DATABASE": "nosuchdb"}, "no database named"),
+])
+def test_store_failures_give_one_line_and_non_zero_exit(neo4j_settings, fixture_run, env, message):
+    res = CliRunner().invoke(main, ["load", str(fixture_run)], env=env)
+    assert res.exit_code != 0
+    assert message in res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    assert "definitely-wrong-password" not in res.output
