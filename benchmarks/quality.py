@@ -23,7 +23,7 @@ from pathlib import Path
 from linkage.evaluate import evaluate
 from linkage.synth import generate
 
-# Several seeds and parameter mixes; G and H were never used while tuning the engine.
+# Several seeds and parameter mixes; G, H and J were never used while tuning the engine.
 WORLDS = {
     "A": dict(seed=11, accounts=20000),
     "B": dict(seed=23, accounts=20000, ring_share=0.03, proxy_reuse=0.5, lockstep=0.5),
@@ -34,6 +34,9 @@ WORLDS = {
     "F": dict(seed=77, accounts=20000, proxy_benign_overlap=0.1, ring_size=200),
     "G": dict(seed=101, accounts=20000),
     "H": dict(seed=202, accounts=15000, ring_share=0.04, proxy_reuse=0.7, intel_coverage=0.4, prompt_rate=0.2),
+    # Many small rings: operators spread over 20-account rings whose siblings share infrastructure.
+    "I": dict(seed=5, accounts=40000, ring_size=20),
+    "J": dict(seed=303, accounts=30000, ring_size=40, prompt_rate=0.15, intel_coverage=0.3),
 }
 
 

@@ -10,7 +10,9 @@
    that are used mostly by flagged rings (a harness fingerprint, a card batch,
    a proxy, a template), and each ring takes a damped share of its
    neighbours' evidence (personalised-PageRank style).
-4. Rings with no operator evidence get ``operator = None`` and are grouped into
+4. A ring is attributed only when one operator's evidence is both sufficient
+   and clearly ahead (twice the runner-up); rings with no or ambiguous
+   operator evidence get ``operator = None`` and are grouped into
    unattributed operator clusters by the same ring graph.
 """
 
@@ -32,6 +34,7 @@ RING_TIE_FAMILIES = ("payment", "ip", "device", "prompt", "email")
 ALPHA = 0.85  # how much of a neighbour's evidence flows along a full-strength tie
 KAPPA = 3.0  # ties weaker than this many shared entities pass on proportionally less
 MIN_EVIDENCE = 0.2  # below this a ring stays unattributed
+MARGIN = 2.0  # the top operator must score this many times the runner-up, or the ring stays unattributed
 TEMPLATE_TIE = 0.1  # what sharing template n-grams adds to a ring tie, however many
 
 
@@ -158,6 +161,24 @@ def clusters(n_rings: int, ties: pd.DataFrame, min_shared: int = 2) -> np.ndarra
     return connected_components(adj, directed=False)[1]
 
 
+def choose_operator(scores: np.ndarray, operators: list[str]) -> tuple[str | None, float]:
+    """The ring's operator and confidence from its per-operator scores; pure.
+
+    Attributed only when the best score is sufficient (``MIN_EVIDENCE``) and
+    clearly ahead (``MARGIN`` times the runner-up): weak ties to several
+    operators' rings are ambiguity, not attribution. Confidence is the best
+    score times its share of all operator scores.
+    """
+    if not operators or len(scores) == 0:
+        return None, 0.0
+    best = int(np.argmax(scores))
+    top = float(scores[best])
+    runner_up = float(np.sort(scores)[-2]) if len(scores) > 1 else 0.0
+    if top < MIN_EVIDENCE or top < MARGIN * runner_up:
+        return None, 0.0
+    return operators[best], round(top * top / float(scores.sum()), 4)
+
+
 def attribute(con, config: Config, rings: pd.DataFrame, ring_members: pd.DataFrame) -> pd.DataFrame:
     """Return per flagged ring: ``operator``, ``operator_confidence``, ``operator_cluster``, ``attribution``.
 
@@ -176,14 +197,11 @@ def attribute(con, config: Config, rings: pd.DataFrame, ring_members: pd.DataFra
     groups = clusters(n, ties)
     out = []
     for r in range(n):
-        best = int(np.argmax(total[r])) if operators else -1
-        top = float(total[r, best]) if operators else 0.0
-        attributed = top >= MIN_EVIDENCE
-        share = top / float(total[r].sum()) if attributed else 0.0
+        operator, confidence = choose_operator(total[r], operators)
         out.append({
             "ring": r,
-            "operator": operators[best] if attributed else None,
-            "operator_confidence": round(top * share, 4) if attributed else 0.0,
+            "operator": operator,
+            "operator_confidence": confidence,
             "direct_evidence": {op: round(float(direct[r, j]), 4) for j, op in enumerate(operators) if direct[r, j] > 0},
             "operator_scores": {op: round(float(total[r, j]), 4) for j, op in enumerate(operators) if total[r, j] > 0},
             "group": int(groups[r]),

@@ -29,6 +29,15 @@ import pandas as pd
 
 from .config import Config
 
+#: Communities sharing this many infrastructure entities are siblings (one operator's rings): their
+#: accounts do not count as outsiders when judging how exclusive an entity is to a community.
+SIBLING_TIES = 3
+#: Families an operator has to obtain (proxies, cards, domains), as opposed to software that benign
+#: groups legitimately share (SDK fingerprints, public templates).
+INFRASTRUCTURE = ("ip", "payment", "email")
+#: Least median exclusivity for a family to count (templates overlap with ordinary phrasing more).
+EXCLUSIVE = {"prompt": 0.3}
+
 FEATURES = ("diversity", "payment_share", "template_share", "burst_share", "lockstep_share",
             "hosting_share", "volume_ratio", "density")
 
@@ -51,10 +60,27 @@ def community_features(con, config: Config) -> pd.DataFrame:
     internal = ", ".join(f"sum(l.w_{f}) AS w_{f}" for f in fam)
     ends_cols = ", ".join(f"w_{f}" for f in fam)
     cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in fam)
-    diversity = " + ".join(
-        f"CAST(cov.c_{f} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= 0.6 AS INTEGER)" for f in fam)
+    passes = {f: f"(cov.c_{f} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= {EXCLUSIVE.get(f, 0.6)})" for f in fam}
+    diversity = " + ".join(f"CAST({p} AS INTEGER)" for p in passes.values())
+    infra = " + ".join(f"CAST({passes[f]} AS INTEGER)" for f in fam if f in INFRASTRUCTURE) or "0"
     exclusivity = ", ".join(
         f"median(members / accounts) FILTER (WHERE family = '{f}') AS x_{f}" for f in fam)
+    # Sibling communities: tied by at least SIBLING_TIES shared infrastructure entities (an operator's
+    # rings share proxies, cards, harness fingerprints; developers on one SDK share only that).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE comm_entities AS
+            SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
+            JOIN entities e USING (family, entity)
+            WHERE e.pair_weight > 0 GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE siblings AS
+            SELECT cid, cid AS sib FROM (SELECT DISTINCT cid FROM members)
+            UNION ALL
+            SELECT x.cid, y.cid FROM comm_entities x JOIN comm_entities y
+              ON x.family = y.family AND x.entity = y.entity AND x.cid <> y.cid
+            WHERE x.family IN ('ip', 'payment', 'email') GROUP BY x.cid, y.cid HAVING count(*) >= {SIBLING_TIES}"""
+    )
     df = con.execute(
         f"""
         WITH size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid),
@@ -73,11 +99,17 @@ def community_features(con, config: Config) -> pd.DataFrame:
                 UNION ALL SELECT cid, b AS aid, {ends_cols} FROM inner_pairs
             ) GROUP BY cid
         ),
-        excl AS (  -- per family, the median linking entity's share of users who are members
+        sib_use AS (  -- per community and linking entity: its users in the community or its siblings
+            SELECT ce.cid, ce.family, ce.entity, count(*) AS members
+            FROM comm_entities ce JOIN siblings s ON s.cid = ce.cid
+            JOIN members m ON m.cid = s.sib
+            JOIN incidence i ON i.aid = m.aid AND i.family = ce.family AND i.entity = ce.entity
+            GROUP BY ce.cid, ce.family, ce.entity
+        ),
+        excl AS (  -- per family, the median linking entity's share of users inside (community + siblings)
             SELECT cid, {exclusivity} FROM (
-                SELECT m.cid, i.family, i.entity, count(*) AS members, any_value(e.accounts) AS accounts
-                FROM incidence i JOIN members m USING (aid) JOIN entities e USING (family, entity)
-                WHERE e.pair_weight > 0 GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2
+                SELECT su.cid, su.family, su.entity, su.members, e.accounts
+                FROM sib_use su JOIN entities e USING (family, entity)
             ) GROUP BY cid
         ),
         shared_in AS (  -- members sharing an entity of the family with another member
@@ -115,6 +147,7 @@ def community_features(con, config: Config) -> pd.DataFrame:
         SELECT s.cid, s.size, coalesce(il.links, 0) AS links,
                coalesce(il.links, 0) / (s.size * (s.size - 1) / 2.0) AS density,
                coalesce({diversity}, 0) AS families,
+               coalesce({infra}, 0) AS infra_families,
                coalesce(sh.pay_n, 0) / s.size AS payment_share,
                coalesce(sh.tpl_n, 0) / s.size AS template_share,
                coalesce(sh.burst_n, 0) / s.size AS burst_share,
@@ -150,8 +183,11 @@ def score(features: pd.DataFrame, weights: ScoreWeights | None = None) -> pd.Dat
     coord = np.zeros(len(out))
     for name, w in vars(weights).items():
         coord += w * out[name].to_numpy(dtype=float)
-    # One family alone (a shared phrase, one NAT) is coincidence, not coordination.
-    independent = (out["families"].to_numpy(dtype=float) >= 2) if "families" in out else 1.0
+    # One family alone (a shared phrase, one NAT) is coincidence, not coordination; and software alone
+    # (an SDK fingerprint plus common phrasing) is what developers share: infrastructure must be in it.
+    independent = 1.0
+    if "families" in out:
+        independent = (out["families"].to_numpy(dtype=float) >= 2) & (out["infra_families"].to_numpy(dtype=float) >= 1)
     out["coordination"] = np.clip(coord / 0.6, 0, 1) * independent
     ratio = np.maximum(out["volume_ratio"].to_numpy(dtype=float), 1.0)
     out["harvesting"] = np.clip(np.log10(ratio) / np.log10(50.0), 0, 1)

@@ -153,3 +153,25 @@ def test_cli_contract_breaks_give_one_line_and_non_zero_exit(world, tmp_path, br
     assert res.exit_code == 2
     assert message in res.output
     assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_software_alone_is_not_coordination():
+    """Developers on one SDK with common phrasing share a device and a template, nothing an operator buys."""
+    coordinated = dict(diversity=0.67, template_share=1.0, hosting_share=1.0, volume_ratio=40.0)
+    software = score(features(**coordinated, families=2, infra_families=0))
+    infrastructure = score(features(**coordinated, families=2, infra_families=1))
+    single = score(features(**coordinated, families=1, infra_families=1))
+    assert software["score"][0] == 0 and single["score"][0] == 0
+    assert infrastructure["score"][0] > 0.5
+
+
+def test_attribution_needs_sufficient_and_clearly_leading_evidence():
+    from linkage.attribution import choose_operator
+
+    ops = ["A", "B", "C"]
+    assert choose_operator(np.array([0.9, 0.0, 0.0]), ops) == ("A", 0.9)
+    assert choose_operator(np.array([0.26, 0.23, 0.17]), ops) == (None, 0.0)  # ambiguous: several weak ties
+    assert choose_operator(np.array([0.15, 0.0, 0.0]), ops) == (None, 0.0)  # too little evidence
+    op, conf = choose_operator(np.array([0.8, 0.3, 0.0]), ops)
+    assert op == "A" and conf == pytest.approx(0.8 * 0.8 / 1.1, abs=1e-4)
+    assert choose_operator(np.array([]), []) == (None, 0.0)
