@@ -107,7 +107,7 @@ def clean_db(neo4j_driver, neo4j_settings):
     return neo4j_driver
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def wiper(neo4j_driver, neo4j_settings):
     """Empty the database again in the middle of a test."""
     return lambda: wipe(neo4j_driver, neo4j_settings)

@@ -25,11 +25,8 @@ FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "world"
 
 
 @pytest.fixture(scope="module")
-def fixture_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("load") / "out"
-    res = CliRunner().invoke(main, ["detect", str(FIXTURE), "--out", str(out), "--quiet"])
-    assert res.exit_code == 0, res.output
-    return out
+def fixture_run(fixture_world_run) -> Path:
+    return fixture_world_run
 
 
 @pytest.fixture(scope="module")

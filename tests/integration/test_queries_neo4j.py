@@ -26,26 +26,17 @@ FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "world"
 HOSTILE = ["'", '"', "}) DETACH DELETE n //", "') MATCH (n) DETACH DELETE n //", "$a", "\\'", "a" * 100_000]
 
 
-def _wipe(driver, settings) -> None:
-    while run_query(driver, settings, "test wipe", "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n",
-                    write=True)[0]["n"]:
-        pass
+@pytest.fixture(scope="module")
+def run_dir(fixture_world_run):
+    return fixture_world_run
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("queries_fixture_run")
-    res = CliRunner().invoke(main, ["detect", str(FIXTURE), "--out", str(out), "--quiet"])
-    assert res.exit_code == 0, res.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def loaded(neo4j_driver, neo4j_settings, run_dir):
+def loaded(neo4j_driver, neo4j_settings, run_dir, wiper):
     """The fixture run in Neo4j (the database is wiped first)."""
     from linkage.store.load import load_run
 
-    _wipe(neo4j_driver, neo4j_settings)
+    wiper()
     load_run(neo4j_driver, neo4j_settings, run_dir)
     return neo4j_driver
 

@@ -14,11 +14,8 @@ FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "world"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fixture_run")
-    res = CliRunner().invoke(main, ["detect", str(FIXTURE), "--out", str(out), "--quiet"])
-    assert res.exit_code == 0, res.output
-    return out
+def run(fixture_world_run):
+    return fixture_world_run
 
 
 def test_fixture_rings_meet_the_quality_targets(run):

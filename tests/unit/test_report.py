@@ -23,11 +23,8 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report_run")
-    res = CliRunner().invoke(main, ["detect", str(FIXTURE), "--out", str(out), "--quiet"])
-    assert res.exit_code == 0, res.output
-    return out
+def run(fixture_world_run):
+    return fixture_world_run
 
 
 def _sections(html: str) -> dict[str, str]:
