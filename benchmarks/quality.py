@@ -5,7 +5,7 @@ Not a test: it reports. Run from the repository root:
     python benchmarks/quality.py [--worlds A,B,...] [--out benchmarks/results]
 
 For each world it records wall time per stage and peak memory of the detect
-process (from /usr/bin/time-free `resource` accounting) and the quality
+process (its own rusage, from os.wait4) and the quality
 metrics of `linkage.evaluate`, then writes `results.json` and `results.md`.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import shutil
 import subprocess
 import sys
@@ -45,27 +45,32 @@ def run_world(name: str, knobs: dict, work: Path) -> dict:
     shutil.rmtree(world, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     generate(world, fmt="csv.gz", **knobs)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    proc = subprocess.run(["linkage", "detect", str(world), "--out", str(out), "--json"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.Popen(["linkage", "detect", str(world), "--out", str(out), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout = proc.stdout.read()
+    proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory, not the running maximum
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    summary = json.loads(proc.stdout)
+    if proc.returncode:
+        raise SystemExit(f"linkage detect failed on world {name}")
+    summary = json.loads(stdout)
     metrics = evaluate(out, world / "truth.csv")
     counts = json.loads((out / "rings.json").read_text())["input"]
     return {"world": name, "knobs": knobs, "accounts": counts["accounts"], "requests": counts["events"],
-            "wall_s": round(wall, 2), "peak_rss_mb": round(max(peak_kb, before) / 1024) if peak_kb > before else None,
+            "wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024),
             "stages": summary["timings"], **{k: metrics[k] for k in (
                 "precision", "recall", "ring_purity", "attribution_accuracy", "unattributed_correct",
                 "max_benign_false_flag_rate")}}
 
 
 def to_markdown(rows: list[dict]) -> str:
-    head = ("| world | accounts | requests | wall s | precision | recall | purity | attribution | "
-            "unattributed ok | max benign flag |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| world | accounts | requests | wall s | peak MB | precision | recall | purity | attribution | "
+            "unattributed ok | max benign flag |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(
-        f"| {r['world']} | {r['accounts']:,} | {r['requests']:,} | {r['wall_s']} | {r['precision']:.3f} | "
+        f"| {r['world']} | {r['accounts']:,} | {r['requests']:,} | {r['wall_s']} | {r['peak_rss_mb']} | "
+        f"{r['precision']:.3f} | "
         f"{r['recall']:.3f} | {r['ring_purity']:.3f} | {r['attribution_accuracy']:.3f} | "
         f"{r['unattributed_correct']:.3f} | {r['max_benign_false_flag_rate']:.4f} |\n" for r in rows)
     return head + body
