@@ -1,0 +1,237 @@
+"""Neo4j load benchmark: the batched loader against the bulk (neo4j-admin import) first load.
+
+Not a test: it reports. Run from the repository root:
+
+    python benchmarks/neo4j_load.py [--accounts 20000 | --scale seed] [--no-batched]
+    python benchmarks/neo4j_load.py --accounts 100000 --replicate 10 --no-batched   # seed-sized graph
+
+It generates a synthetic world, runs detect, then loads the run twice into
+a server of its own (``--home``, default a folder under the system temp dir,
+on ports 7692/7478 so a developer's server is never touched; its ``data/`` is
+deleted at the start, so every run begins with an empty store):
+
+(a) batched ``load.load_run`` into the empty database, timed end to end;
+(b) bulk ``bulk.import_run``: CSV export, server stop, import, start, schema.
+
+``--replicate K`` loads K copies of the detect run's evidence instead (ids
+suffixed, so K times the accounts, entities and relationships with the same
+shapes): a seed-sized graph without running detect at seed scale.
+
+Results are merged (by world size) into ``benchmarks/results/neo4j_load.json``
+and ``neo4j_load.md``. The server is stopped at the end unless ``--keep-server``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from linkage import detect
+from linkage.store import bulk, server
+from linkage.store.connection import DEV_PASSWORD, Settings, connect, run_query
+from linkage.store.load import load_run
+from linkage.synth import generate
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def share_jars(home: Path) -> None:
+    """Hard-link the Neo4j jars of the default home, if it has them (else ensure_jars downloads them)."""
+    donor = server.default_home()
+    if (home / "lib").exists() or not (donor / "lib" / ".linkage-jars.json").is_file():
+        return
+    for sub in ("lib", "plugins"):
+        if (donor / sub).is_dir():
+            try:
+                shutil.copytree(donor / sub, home / sub, copy_function=os.link)
+            except OSError:
+                shutil.rmtree(home / sub, ignore_errors=True)
+                shutil.copytree(donor / sub, home / sub)
+
+
+def replicate(src: Path, dst: Path, k: int) -> None:
+    """``k`` copies of the evidence in ``src/evidence`` (ids suffixed ``-<copy>``) and its rings, into ``dst``."""
+    import duckdb
+
+    (dst / "evidence").mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    ev = src / "evidence"
+    n = con.execute(f"SELECT max(aid) + 1 FROM '{ev}/accounts.parquet'").fetchone()[0]
+
+    def sfx(col: str) -> str:
+        return f"CASE WHEN c = 0 THEN {col} ELSE {col} || '-' || c END AS {col}"
+
+    changes = {"accounts": [f"aid + c * {n} AS aid", sfx("account_id")],
+               "incidence": [f"aid + c * {n} AS aid", sfx("entity")], "entities": [sfx("entity")],
+               "links": [f"a + c * {n} AS a", f"b + c * {n} AS b"], "ip_asn": [sfx("ip")],
+               "windows": [f"aid + c * {n} AS aid"], "shingle_texts": [sfx("entity")],
+               "instruments": [sfx("instrument_id")]}
+    for table, replace in changes.items():
+        con.execute(f"""COPY (SELECT * EXCLUDE (c) REPLACE ({', '.join(replace)})
+                              FROM '{ev}/{table}.parquet', (SELECT range AS c FROM range({k})))
+                        TO '{dst}/evidence/{table}.parquet' (FORMAT parquet)""")
+    shutil.copy(ev / "intel.parquet", dst / "evidence" / "intel.parquet")
+    for name in ("rings.json", "ring_members.csv"):  # rings stay those of the first copy
+        shutil.copy(src / name, dst / name)
+
+
+def fresh_store(home: Path) -> None:
+    """Stop the benchmark's server and delete its store: deleting millions of nodes with Cypher is slower."""
+    if home == server.default_home() or not (home / "lib").is_dir() and any(home.iterdir()):
+        sys.exit(f"{home}: not a benchmark server home (use --home with a folder this script may wipe)")
+    server.stop(home)
+    shutil.rmtree(home / "data", ignore_errors=True)
+
+
+def counts(driver, settings) -> tuple[int, int]:
+    nodes = run_query(driver, settings, "bench nodes", "MATCH (n) RETURN count(n) AS n")[0]["n"]
+    rels = run_query(driver, settings, "bench rels", "MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"]
+    return nodes, rels
+
+
+def run(args) -> dict:
+    work = Path(args.work)
+    world, out = work / "world", work / "out"
+    home = Path(args.home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    fresh_store(home)
+    share_jars(home)
+    password = os.environ.get("NEO4J_PASSWORD") or DEV_PASSWORD
+    result: dict = {"accounts": None, "scale": args.scale}
+
+    if args.reuse_world and (out / "rings.json").is_file():
+        print(f"reusing the detect run in {out}")
+    else:
+        shutil.rmtree(world, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+        t = time.perf_counter()
+        generate(world, seed=args.seed, accounts=args.accounts, scale=args.scale, fmt="parquet")
+        result["generate_s"] = round(time.perf_counter() - t, 1)
+        t = time.perf_counter()
+        detect(world, out=out)
+        result["detect_s"] = round(time.perf_counter() - t, 1)
+        print(f"world and detect: {result['generate_s']}s + {result['detect_s']}s")
+    doc = json.loads((out / "rings.json").read_text())
+    result["accounts"], result["requests"] = doc["input"]["accounts"], doc["input"]["events"]
+    if args.replicate > 1:
+        t = time.perf_counter()
+        shutil.rmtree(work / "replicated", ignore_errors=True)
+        replicate(out, work / "replicated", args.replicate)
+        out = work / "replicated"
+        result["replicated"] = args.replicate
+        result["accounts"] *= args.replicate
+        result["requests"] *= args.replicate
+        print(f"replicated the evidence {args.replicate} times in {time.perf_counter() - t:.1f}s")
+
+    info = server.start(home, bolt_port=args.bolt_port, http_port=args.http_port, password=password,
+                        heap=args.heap, pagecache=args.pagecache)
+    settings = Settings(uri=info.bolt_uri, password=password)
+    result["neo4j"] = info.version
+    try:
+        if not args.no_batched:
+            with connect(settings) as driver:
+                print("batched load_run ...", flush=True)
+                t = time.perf_counter()
+                stats = load_run(driver, settings, out)
+                wall = time.perf_counter() - t
+                nodes, rels = counts(driver, settings)
+            result["batched"] = {"nodes": nodes, "relationships": rels, "seconds": round(wall, 1),
+                                 "relationships_per_s": round(rels / wall),
+                                 "steps": {k: v["seconds"] for k, v in stats.steps.items()}}
+            print(f"batched: {rels:,} relationships in {wall:.1f}s = {rels / wall:,.0f}/s")
+
+        print("bulk import_run ...", flush=True)
+        t = time.perf_counter()
+        done = bulk.import_run(out, home, password=password, csv_dir=work / "csv", compress=args.gzip)
+        wall = time.perf_counter() - t
+        info = server.status(home)
+        settings = Settings(uri=info.bolt_uri, password=password)
+        with connect(settings) as driver:
+            nodes, rels = counts(driver, settings)
+        result["bulk"] = {"nodes": nodes, "relationships": rels, "seconds": round(wall, 1),
+                          "relationships_per_s": round(rels / wall),
+                          **{k: done[k] for k in ("csv_s", "stop_s", "import_s", "start_s", "schema_s")},
+                          "import_relationships_per_s": done["import_relationships_per_s"],
+                          "gzip": args.gzip}
+        result["command"] = done["command"]
+        print(f"bulk: {rels:,} relationships in {wall:.1f}s = {rels / wall:,.0f}/s "
+              f"(csv {done['csv_s']}s, stop {done['stop_s']}s, import {done['import_s']}s = "
+              f"{done['import_relationships_per_s']:,}/s, start {done['start_s']}s, schema {done['schema_s']}s)")
+        if "batched" in result and (result["batched"]["nodes"], result["batched"]["relationships"]) != (nodes, rels):
+            print("WARNING: bulk and batched graphs differ in size", file=sys.stderr)
+    finally:
+        if not args.keep_server:
+            server.stop(home)
+        shutil.rmtree(work / "csv", ignore_errors=True)
+    return result
+
+
+def write_results(result: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "neo4j_load.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        doc = {"runs": []}
+    doc["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
+    doc["generated_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    doc["runs"] = sorted([r for r in doc["runs"] if r.get("accounts") != result["accounts"]] + [result],
+                         key=lambda r: r["accounts"])
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+
+    lines = ["# Neo4j load: batched load_run vs bulk import_run", "",
+             f"{doc['machine']['cpus']} CPUs, Neo4j server and client on the same machine; "
+             f"updated {doc['generated_at']}. `python benchmarks/neo4j_load.py --accounts N`.", "",
+             "| accounts | requests | loader | nodes | relationships | seconds | relationships/s | detail |",
+             "| ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"]
+    for r in doc["runs"]:
+        for name in ("batched", "bulk"):
+            x = r.get(name)
+            if not x:
+                continue
+            detail = "" if name == "batched" else (
+                f"csv {x['csv_s']}s, stop {x['stop_s']}s, import {x['import_s']}s "
+                f"({x['import_relationships_per_s']:,}/s), start {x['start_s']}s, schema {x['schema_s']}s")
+            size = f"{r['accounts']:,}" + (f" ({r['replicated']}× copies)" if r.get("replicated") else "")
+            lines.append(f"| {size} | {r['requests']:,} | {name} | {x['nodes']:,} | "
+                         f"{x['relationships']:,} | {x['seconds']} | {x['relationships_per_s']:,} | {detail} |")
+    lines += ["", "Bulk seconds are end to end: CSV export (DuckDB), server stop, `neo4j-admin database import "
+              "full`, server start, constraints and indexes. The import alone is the `import` figure. "
+              "`N× copies`: the evidence of a detect run loaded N times with suffixed ids (`--replicate`), "
+              "a seed-sized graph without running detect at seed scale.", ""]
+    (RESULTS / "neo4j_load.md").write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--scale", choices=["custom", "seed"], default="custom")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "linkage-bench-neo4j-load"))
+    parser.add_argument("--home", default=str(Path(tempfile.gettempdir()) / "linkage-bench-neo4j"))
+    parser.add_argument("--bolt-port", type=int, default=7692)
+    parser.add_argument("--http-port", type=int, default=7478)
+    parser.add_argument("--heap", default="2g")
+    parser.add_argument("--pagecache", default="2g")
+    parser.add_argument("--replicate", type=int, default=1, help="load K suffixed copies of the run's evidence")
+    parser.add_argument("--gzip", action="store_true", help="gzip the import CSV files")
+    parser.add_argument("--no-batched", action="store_true", help="skip the batched load (slow at seed scale)")
+    parser.add_argument("--reuse-world", action="store_true", help="reuse the detect run left in --work")
+    parser.add_argument("--keep-server", action="store_true")
+    args = parser.parse_args()
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    result = run(args)
+    write_results(result)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
