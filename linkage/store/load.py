@@ -210,11 +210,21 @@ SET o.rings = rings, o.accounts = coalesce(accounts, 0)
 
 
 def _batches(con, query: str, params: list | None = None, size: int = BATCH_ROWS) -> Iterator[list[dict]]:
-    """The query's rows as lists of dicts, ``size`` at a time (Arrow record batches, no per-row SQL)."""
-    reader = con.execute(query, params or []).to_arrow_reader(size) if params else con.sql(query).to_arrow_reader(size)
+    """The query's rows, exactly ``size`` at a time (the last chunk may be shorter).
+
+    Chunks must be exact slices of the ordered rows, not Arrow record batches,
+    whose boundaries move with DuckDB's thread count: chunk ``k`` is recorded as
+    done, and a re-run must cut the very same chunk ``k``.
+    """
+    reader = con.execute(query, params).to_arrow_reader(size) if params else con.sql(query).to_arrow_reader(size)
+    buffer: list[dict] = []
     for rb in reader:
-        if rb.num_rows:
-            yield rb.to_pylist()
+        buffer.extend(rb.to_pylist())
+        while len(buffer) >= size:
+            yield buffer[:size]
+            buffer = buffer[size:]
+    if buffer:
+        yield buffer
 
 
 class _Evidence:

@@ -76,11 +76,9 @@ def bulk_db(run_out, neo4j_server, neo4j_settings, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def batched_db(run_out, neo4j_driver, neo4j_settings):
+def batched_db(run_out, neo4j_driver, neo4j_settings, wiper):
     """The shared test server, emptied, loaded with the batched ``load_run``."""
-    while run_query(neo4j_driver, neo4j_settings, "test_bulk_clean",
-                    "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n", write=True)[0]["n"]:
-        pass
+    wiper()
     load_run(neo4j_driver, neo4j_settings, run_out)
     return neo4j_driver, neo4j_settings
 

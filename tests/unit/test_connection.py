@@ -125,3 +125,19 @@ def test_connection_lost_mid_run_says_rerun(exc):
 def test_malformed_address_is_a_store_error():
     with pytest.raises(StoreError, match="invalid Neo4j URI 'bolt://host:notaport'"):
         connect(Settings(uri="bolt://host:notaport"))
+
+
+def test_load_chunks_are_exact_slices_whatever_duckdb_threads():
+    """Chunk k is recorded as loaded, so it must be the same rows on every run (see load._batches)."""
+    import duckdb
+
+    from linkage.store.load import _batches
+
+    sizes = []
+    for threads in (1, 2):
+        con = duckdb.connect()
+        con.execute(f"SET threads = {threads}")
+        chunks = list(_batches(con, "SELECT range AS i FROM range(6943) ORDER BY i", size=1000))
+        sizes.append([len(c) for c in chunks])
+        assert [r["i"] for c in chunks for r in c] == list(range(6943))
+    assert sizes[0] == sizes[1] == [1000] * 6 + [943]
