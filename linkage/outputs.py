@@ -81,7 +81,7 @@ def write_outputs(result, out: str | Path, batch) -> Path:
     write_rings_files(result, out, {"folder": str(batch.folder), "files": batch.files, "batch_id": batch.batch_id})
     con.register("members_out", result.members.merge(
         con.execute("SELECT aid, created_at FROM accounts").df(), on="aid", how="left"))
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'").fetchall()[0][0]:
         for name, query in ring_tables(result.config).items():  # the report's timelines and prompt topics
             _copy(con, query, out / "evidence" / f"{name}.parquet", "parquet")
     con.unregister("members_out")

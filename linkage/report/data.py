@@ -86,7 +86,7 @@ def _count_rejected(path: Path) -> int | None:
         return None
     try:  # a CSV reader, not a line count: a quoted value may hold a newline
         return int(duckdb.connect().execute(
-            f"SELECT count(*) FROM read_csv('{_q(path)}', header = true, all_varchar = true)").fetchone()[0])
+            f"SELECT count(*) FROM read_csv('{_q(path)}', header = true, all_varchar = true)").fetchall()[0][0])
     except duckdb.Error:
         return max(0, sum(1 for _ in path.open("rb")) - 1)
 

@@ -216,7 +216,7 @@ def _write(con, csv_dir: Path, stem: str, cols: list[Col], source: str, *,
     select = ", ".join(f"{c.select} AS c{i}" for i, c in enumerate(cols))
     path = str(data).replace("'", "''")
     options = "FORMAT csv, HEADER false" + (", COMPRESSION gzip" if compress else "")
-    rows = con.execute(f"COPY (SELECT {select} FROM {source}) TO '{path}' ({options})").fetchone()[0]
+    rows = con.execute(f"COPY (SELECT {select} FROM {source}) TO '{path}' ({options})").fetchall()[0][0]
     return int(rows), (head, data)
 
 
@@ -370,7 +370,7 @@ def _load_batch(con, batch_id: str, source: str) -> list[str]:
     for step, sql in steps.items():
         if step == "LINKED relationships":
             chunks += ["LINKED clearing", "LINKED clear"]
-        chunks += [f"{step}#{k}" for k in range(math.ceil(con.execute(sql).fetchone()[0] / BATCH_ROWS))]
+        chunks += [f"{step}#{k}" for k in range(math.ceil(con.execute(sql).fetchall()[0][0] / BATCH_ROWS))]
     now = datetime.now(timezone.utc)
     con.execute("CREATE TEMP TABLE load_batch AS SELECT ? AS batch_id, ?::VARCHAR[] AS chunks, ? AS chunk_rows, "
                 "?::TIMESTAMPTZ AS started, ?::TIMESTAMPTZ AS completed, ? AS source",
