@@ -50,7 +50,7 @@ class _StageProgress:
         if seconds is None:
             self.task = self.progress.add_task(stage)
         else:
-            self.console.print(Text.assemble(("  ✓ ", "green"), f"{stage:<12}", (f"{seconds:7.2f}s", "cyan")))
+            self.console.print(Text.assemble(("  ✓ ", "green"), f"{stage:<15}", (f"{seconds:7.2f}s", "cyan")))
 
 
 def _print_summary(summary: dict) -> None:

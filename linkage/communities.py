@@ -18,6 +18,24 @@ import leidenalg
 import numpy as np
 
 
+#: Leiden passes stop once a pass improves the partition's quality by less than this share,
+#: or after MAX_PASSES. Running to a strict fixed point costs many passes on a large benign
+#: component (148 s against 8 s on a 48k-account one) for a quality gain under 1%.
+MIN_GAIN = 1e-3
+MAX_PASSES = 10
+
+
+def _optimise(graph: ig.Graph, resolution: float, seed: int) -> leidenalg.VertexPartition.MutableVertexPartition:
+    partition = leidenalg.CPMVertexPartition(graph, weights="weight", resolution_parameter=resolution)
+    optimiser = leidenalg.Optimiser()
+    optimiser.set_rng_seed(seed)
+    for _ in range(MAX_PASSES):
+        gain = optimiser.optimise_partition(partition, n_iterations=1)
+        if gain <= MIN_GAIN * abs(partition.quality()):
+            break
+    return partition
+
+
 def detect_communities(a: np.ndarray, b: np.ndarray, w: np.ndarray, *, min_size: int,
                        resolution: float = 0.02, seed: int = 42) -> dict[int, np.ndarray]:
     """Return ``{community_index: sorted vertex ids}`` for communities of at least ``min_size``.
@@ -38,14 +56,7 @@ def detect_communities(a: np.ndarray, b: np.ndarray, w: np.ndarray, *, min_size:
             continue
         component = sorted(component)
         sub = graph.subgraph(component)
-        partition = leidenalg.find_partition(
-            sub,
-            leidenalg.CPMVertexPartition,
-            weights="weight",
-            resolution_parameter=resolution,
-            seed=seed,
-            n_iterations=-1,
-        )
+        partition = _optimise(sub, resolution, seed)
         local = np.asarray(partition.membership)
         comp = np.asarray(component)
         for label in np.unique(local):

@@ -13,6 +13,8 @@ prompt spanning several physical lines is one record.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,26 +51,29 @@ def _blank(col: str) -> str:
 
 
 def _ts(col: str) -> str:
-    """ISO 8601 (Z, offset, or naive = UTC) or integer epoch seconds -> TIMESTAMPTZ, NULL when unparseable."""
-    return (
-        f"CASE WHEN regexp_full_match(trim({col}), '-?[0-9]{{1,12}}') "
-        f"THEN to_timestamp(CAST(trim({col}) AS BIGINT)) "
-        f"ELSE TRY_CAST(trim({col}) AS TIMESTAMPTZ) END"
-    )
+    """ISO 8601 (Z, offset, or naive = UTC) or integer epoch seconds -> TIMESTAMPTZ, NULL when unparseable.
+
+    Digits alone never cast as a timestamp, so the epoch rule only runs on what the cast
+    left NULL (COALESCE evaluates lazily): the common ISO case costs one cast.
+    """
+    t = f"trim({col})"
+    return (f"coalesce(TRY_CAST({t} AS TIMESTAMPTZ), CASE WHEN regexp_full_match({t}, '-?[0-9]{{1,12}}') "
+            f"THEN to_timestamp(CAST({t} AS BIGINT)) END)")
 
 
 def _asn(col: str) -> str:
     return f"TRY_CAST(regexp_replace(trim({col}), '^(?i)as', '') AS UBIGINT)"
 
 
-def _ip_ok(col: str) -> str:
-    c = f"lower(trim({col}))"
+def _ip_ok(col: str, normalised: bool = False) -> str:
+    """IPv4 or IPv6 text; a CASE so the IPv6 patterns only run on what is not IPv4 (OR is not lazy)."""
+    c = col if normalised else f"lower(trim({col}))"
     groups = f"len(regexp_extract_all({c}, '[0-9a-f]+'))"
     head_groups = f"len(regexp_extract_all(regexp_replace({c}, '[0-9.]+$', ''), '[0-9a-f]+'))"
-    return (f"(regexp_full_match({c}, '{_IPV4}') OR (length({c}) <= 45 AND ("
+    return (f"CASE WHEN regexp_full_match({c}, '{_IPV4}') THEN true ELSE (length({c}) <= 45 AND ("
             f"regexp_full_match({c}, '{_IPV6_FULL}') OR regexp_full_match({c}, '{_IPV6_FULL4}')"
             f" OR (regexp_full_match({c}, '{_IPV6_GAP}') AND {groups} <= 7)"
-            f" OR (regexp_full_match({c}, '{_IPV6_GAP4}') AND {head_groups} <= 5))))")
+            f" OR (regexp_full_match({c}, '{_IPV6_GAP4}') AND {head_groups} <= 5))) END")
 
 
 @dataclass(frozen=True)
@@ -203,31 +208,52 @@ class Batch:
         return {t: self.count(t) for t in ("accounts", "events", "payments", "intel", "rejected")}
 
 
+#: Share of the machine's memory DuckDB may hold before it spills to disk. The rest is headroom for
+#: the Python side (the link arrays, igraph, pandas frames of communities) and the page cache.
+MEMORY_SHARE = 0.5
+
+
+def default_memory_limit() -> str:
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1, int(total * MEMORY_SHARE / 1024 ** 3))}GB"
+
+
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB bounded to ``memory_limit`` (default: half the machine), spilling to the temp dir."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # stages report their own progress
+    # Row order is always stated where it matters (ORDER BY); not keeping it lets big writes stream.
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET temp_directory = ?", [str(Path(tempfile.gettempdir()) / f"linkage-duckdb-{os.getpid()}")])
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET memory_limit = ?", [memory_limit or default_memory_limit()])
     return con
 
 
-def _stage_raw(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> set[str]:
-    """Scan the file into ``raw_<table>`` as VARCHAR with line and failing rule; return the columns present."""
+def _open(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The file's scan, its contract columns (lower-cased name -> name in the file) and their types."""
     try:
         scan = _scan(path, table, con)
-        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall() if r[0] != "line"]
+        described = [r for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall() if r[0] != "line"]
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{path.name}: cannot read the file ({first})") from None
-    lowered = {c.lower(): c for c in cols}
+    lowered = {r[0].lower(): r[0] for r in described}
     required, optional = CONTRACT[table]
     missing = [c for c in required if c not in lowered]
     if missing:
         plural = "columns" if len(missing) > 1 else "column"
         raise InputError(f"{path.name}: missing required {plural} {', '.join(missing)}")
+    types = {r[0].lower(): str(r[1]).upper() for r in described}
+    return scan, lowered, types
+
+
+def _stage_raw(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> set[str]:
+    """Scan the file into ``raw_<table>`` as VARCHAR with line and failing rule; return the columns present."""
+    scan, lowered, _ = _open(con, table, path)
+    required, optional = CONTRACT[table]
     present = {c for c in (*required, *optional) if c in lowered}
     select = ", ".join(
         f'CAST("{lowered[c]}" AS VARCHAR) AS {c}' if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
@@ -277,11 +303,12 @@ def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None)
                 continue
             raise InputError(f"{folder}: no {table} table (expected {table}.csv, .csv.gz, .parquet or .jsonl)")
         batch.files[table] = path.name
-        present[table] = _stage_raw(con, table, path)
+        if table != "events":  # the big table is read in one pass once accounts exist
+            present[table] = _stage_raw(con, table, path)
     for table, cols in present.items():
         _reject(con, table, batch.files[table], cols)
     _build_accounts(con, batch.files["accounts"])
-    _build_events(con, batch.files["events"])
+    _build_events(con, folder / batch.files["events"])
     _build_payments(con, batch.files["payments"])
     _build_intel(con, "intel" in present)
     for table in present:
@@ -332,19 +359,87 @@ def _unknown_account(con, table: str, fname: str) -> None:
     )
 
 
-def _build_events(con, fname: str) -> None:
-    _unknown_account(con, "events", fname)
+def _typed_ts(col: str, sql_type: str) -> str:
+    """``ts`` as TIMESTAMPTZ: Parquet may already carry a timestamp or epoch seconds; text is parsed."""
+    if sql_type.startswith("TIMESTAMP") or sql_type == "DATE":
+        return f"CAST({col} AS TIMESTAMPTZ)"
+    if sql_type in ("BIGINT", "INTEGER", "UBIGINT", "UINTEGER", "SMALLINT", "HUGEINT"):
+        return f"to_timestamp(CAST({col} AS BIGINT))"
+    return _ts(f"CAST({col} AS VARCHAR)")
+
+
+def _typed_asn(col: str, sql_type: str) -> str:
+    """``asn`` as BIGINT, NULL when it is not an AS number."""
+    if sql_type in ("BIGINT", "INTEGER", "UBIGINT", "UINTEGER", "SMALLINT", "HUGEINT"):
+        return f"CASE WHEN {col} BETWEEN 0 AND 4294967295 THEN CAST({col} AS BIGINT) END"
+    text = f"CAST({col} AS VARCHAR)"
+    return f"CASE WHEN {_asn(text)} <= 4294967295 THEN CAST({_asn(text)} AS BIGINT) END"
+
+
+def _build_events(con, path: Path) -> None:
+    """Scan, validate, type and key the requests in one pass: the table is tens of millions of rows.
+
+    The other tables are staged as text and checked rule by rule; doing that here
+    would hold every request twice. Instead each row is normalised once (typed
+    timestamps and AS numbers pass through from Parquet unparsed), its first failed
+    rule is named, and ``events`` is a view over the rows that passed.
+    ``user_agent`` is accepted but not kept: no signal reads it.
+    """
+    scan, lowered, types = _open(con, "events", path)
+    src = {c: f'e."{lowered[c]}"' if c in lowered else "NULL" for c in ("account_id", "ts", "ip", "asn", "device_id",
+                                                                      "prompt")}
+    text = {c: f"CAST({v} AS VARCHAR)" for c, v in src.items()}
+    ts_type, asn_type = types.get("ts", "VARCHAR"), types.get("asn", "VARCHAR")
+    # Blank tests and shown values read the source column; casts to text only where it is text already,
+    # or lazily, inside a CASE branch that only rejected rows reach.
+    blank = {c: _blank(f"{c}_src") if t == "VARCHAR" else f"{c}_src IS NULL"
+             for c, t in (("account_id", "VARCHAR"), ("ts", ts_type), ("asn", asn_type))}
+    shown = {c: f"left(CAST({c}_src AS VARCHAR), 80)" for c in ("account_id", "ts", "ip", "asn")}
+    rules = [  # (failed when, reason, column, value shown): the first failing rule names the row
+        (f"CASE WHEN aid IS NULL THEN {blank['account_id']} ELSE false END", "missing account_id", "account_id",
+         shown["account_id"]),
+        (f"CASE WHEN ts IS NULL THEN {blank['ts']} ELSE false END", "missing ts", "ts", shown["ts"]),
+        ("ts IS NULL", "unparseable ts", "ts", shown["ts"]),
+        (f"CASE WHEN ip IS NULL THEN false ELSE NOT {_ip_ok('ip', normalised=True)} END", "malformed ip", "ip", shown["ip"]),
+        (f"CASE WHEN asn IS NULL THEN NOT {blank['asn']} ELSE false END", "asn is not an integer AS number", "asn",
+         shown["asn"]),
+        ("aid IS NULL", "unknown account_id (not in accounts)", "account_id", "left(account_id, 80)"),
+    ]
+    reason = "CASE " + " ".join(f"WHEN {bad} THEN '{why}'" for bad, why, _, _ in rules) + " END"
+    column = "CASE reason " + " ".join(f"WHEN '{why}' THEN '{col}'" for _, why, col, _ in rules) + " END"
+    value = "CASE reason " + " ".join(f"WHEN '{why}' THEN {val}" for _, why, _, val in rules) + " END"
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TABLE events_checked AS
+                SELECT line, aid, ts, ip, asn, device_id, prompt, reason,
+                       CASE WHEN reason IS NOT NULL THEN {column} END AS "column",
+                       CASE WHEN reason IS NOT NULL THEN {value} END AS value
+                FROM (
+                    SELECT *, {reason} AS reason FROM (
+                        SELECT CAST(e.line AS BIGINT) AS line, a.aid, trim({text['account_id']}) AS account_id,
+                               {_typed_ts(src['ts'], ts_type)} AS ts, nullif(lower(trim({text['ip']})), '') AS ip,
+                               {_typed_asn(src['asn'], asn_type) if 'asn' in lowered else 'CAST(NULL AS BIGINT)'} AS asn,
+                               nullif(trim({text['device_id']}), '') AS device_id,
+                               nullif({text['prompt']}, '') AS prompt,
+                               {src['account_id']} AS account_id_src, {src['ts']} AS ts_src,
+                               {src['ip']} AS ip_src, {src['asn']} AS asn_src
+                        FROM {scan} e LEFT JOIN accounts a ON a.account_id = trim({text['account_id']})
+                    )
+                )""")
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"{path.name}: cannot read the file ({first})") from None
     con.execute(
-        f"""CREATE OR REPLACE TABLE events AS
-            SELECT a.aid, {_ts('e.ts')} AS ts,
-                   nullif(lower(trim(e.ip)), '') AS ip,
-                   CAST({_asn('e.asn')} AS BIGINT) AS asn,
-                   nullif(trim(e.device_id), '') AS device_id,
-                   nullif(trim(e.user_agent), '') AS user_agent,
-                   nullif(trim(e.prompt), '') AS prompt
-            FROM raw_events e JOIN accounts a ON a.account_id = trim(e.account_id)
-            WHERE e.reason IS NULL"""
+        """INSERT INTO rejected SELECT ?, line, "column", reason, value FROM events_checked
+           WHERE reason IS NOT NULL ORDER BY line""",
+        [path.name],
     )
+    con.execute(
+        """CREATE OR REPLACE VIEW events AS
+           SELECT aid, ts, ip, asn, device_id, prompt FROM events_checked WHERE reason IS NULL"""
+    )
+    for temp in ("csv_events", "lines_events", "badlines_events"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
 
 
 def _build_payments(con, fname: str) -> None:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import time
 from pathlib import Path
 
 from .errors import LinkageError
 from .report import write_report
 from .report.tables import ring_tables
+
+log = logging.getLogger(__name__)
 
 RINGS_VERSION = 1
 EVIDENCE_TABLES = {
@@ -39,7 +43,9 @@ EVIDENCE_TABLES = {
 def _copy(con, query: str, path: Path, fmt: str) -> None:
     target = str(path).replace("'", "''")
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
+    started = time.perf_counter()
     con.execute(f"COPY ({query}) TO '{target}' ({options})")
+    log.info("outputs: wrote %s in %.1fs", path.name, time.perf_counter() - started)
 
 
 def write_rings_files(result, out: str | Path, source) -> None:
@@ -81,7 +87,7 @@ def write_outputs(result, out: str | Path, batch) -> Path:
     write_rings_files(result, out, {"folder": str(batch.folder), "files": batch.files, "batch_id": batch.batch_id})
     con.register("members_out", result.members.merge(
         con.execute("SELECT aid, created_at FROM accounts").df(), on="aid", how="left"))
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'").fetchall()[0][0]:
+    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'").fetchall()[0][0]:
         for name, query in ring_tables(result.config).items():  # the report's timelines and prompt topics
             _copy(con, query, out / "evidence" / f"{name}.parquet", "parquet")
     con.unregister("members_out")

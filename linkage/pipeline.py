@@ -1,6 +1,6 @@
 """``detect``: the batch ring-detection pipeline, from an input folder to flagged rings.
 
-read + validate → signals → evidence graph → communities → scoring → attribution → outputs.
+read + validate → signals (one stage per family) → activity → evidence graph → communities → scoring → attribution → outputs.
 Every stage but communities is SQL on one in-process DuckDB connection; the
 result object keeps that connection so a notebook user can query any stage.
 """
@@ -102,10 +102,16 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     batch = io.read_batch(data, con)
     counts = batch.counts()
 
-    stages.start("signals")
-    signals.extract(con, config)
-    activity.from_events(con, config)
+    signals.prepare(con, config)
+    for module in signals.MODULES:  # one stage per family, so a slow signal shows by name
+        if module.FAMILY in config.families:
+            stages.start(f"signal.{module.FAMILY}")
+            signals.add_family(con, config, module)
+    stages.start("signal.weigh")
+    signals.weigh_entities(con)
     con.execute(f"CREATE OR REPLACE TABLE shingle_texts AS {shingle_texts_sql(config)}")
+    stages.start("activity")
+    activity.from_events(con, config)
     result = analyse(con, config, stages, counts)
     if out is not None:
         from .outputs import write_outputs

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .config import Config
 
@@ -37,6 +39,13 @@ SIBLING_TIES = 3
 INFRASTRUCTURE = ("ip", "payment", "email")
 #: Least median exclusivity for a family to count (templates overlap with ordinary phrasing more).
 EXCLUSIVE = {"prompt": 0.3}
+#: Families whose entities are pieces of one artefact an operator copies into every ring (a
+#: template's shingles). Used by thousands of one operator's accounts, such an entity is past the
+#: pair cap and links no pair, yet it is still the operator's when hardly anyone else uses it. So
+#: for these families a member is covered when it uses ``min_shared`` entities that other members
+#: use too, whatever their size, and exclusivity counts users in the community's whole sibling
+#: cluster (siblings of siblings), since an operator's template spans all its rings.
+TEMPLATE_FAMILIES = ("prompt",)
 
 FEATURES = ("diversity", "payment_share", "template_share", "burst_share", "lockstep_share",
             "hosting_share", "volume_ratio", "density")
@@ -60,18 +69,25 @@ def community_features(con, config: Config) -> pd.DataFrame:
     internal = ", ".join(f"sum(l.w_{f}) AS w_{f}" for f in fam)
     ends_cols = ", ".join(f"w_{f}" for f in fam)
     cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in fam)
-    passes = {f: f"(cov.c_{f} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= {EXCLUSIVE.get(f, 0.6)})" for f in fam}
+    covered = {f: f"coalesce(tc.c_{f}, 0)" if f in TEMPLATE_FAMILIES else f"cov.c_{f}" for f in fam}
+    passes = {f: f"({covered[f]} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= {EXCLUSIVE.get(f, 0.6)})" for f in fam}
+    tpl = [f for f in TEMPLATE_FAMILIES if f in fam]
+    tpl_cover = ", ".join(
+        f"count(*) FILTER (WHERE family = '{f}' AND n >= {config.families[f].min_shared}) AS c_{f}" for f in tpl
+    ) or "NULL AS c_none"
     diversity = " + ".join(f"CAST({p} AS INTEGER)" for p in passes.values())
     infra = " + ".join(f"CAST({passes[f]} AS INTEGER)" for f in fam if f in INFRASTRUCTURE) or "0"
     exclusivity = ", ".join(
         f"median(members / accounts) FILTER (WHERE family = '{f}') AS x_{f}" for f in fam)
     # Sibling communities: tied by at least SIBLING_TIES shared infrastructure entities (an operator's
     # rings share proxies, cards, harness fingerprints; developers on one SDK share only that).
+    templates = ", ".join(f"'{f}'" for f in TEMPLATE_FAMILIES if f in fam) or "NULL"
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE comm_entities AS
+        f"""CREATE OR REPLACE TEMP TABLE comm_entities AS
             SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
             JOIN entities e USING (family, entity)
-            WHERE e.pair_weight > 0 GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
+            WHERE e.pair_weight > 0 OR (i.family IN ({templates}) AND e.accounts >= 2)
+            GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE siblings AS
@@ -81,6 +97,7 @@ def community_features(con, config: Config) -> pd.DataFrame:
               ON x.family = y.family AND x.entity = y.entity AND x.cid <> y.cid
             WHERE x.family IN ('ip', 'payment', 'email') GROUP BY x.cid, y.cid HAVING count(*) >= {SIBLING_TIES}"""
     )
+    _sibling_clusters(con)
     df = con.execute(
         f"""
         WITH size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid),
@@ -104,7 +121,25 @@ def community_features(con, config: Config) -> pd.DataFrame:
             FROM comm_entities ce JOIN siblings s ON s.cid = ce.cid
             JOIN members m ON m.cid = s.sib
             JOIN incidence i ON i.aid = m.aid AND i.family = ce.family AND i.entity = ce.entity
+            WHERE ce.family NOT IN ({templates})
             GROUP BY ce.cid, ce.family, ce.entity
+            UNION ALL  -- templates: users anywhere in the community's sibling cluster
+            SELECT ce.cid, ce.family, ce.entity, cu.members
+            FROM comm_entities ce JOIN sibling_cluster sc USING (cid)
+            JOIN (SELECT sc.cluster, i.family, i.entity, count(*) AS members
+                  FROM incidence i JOIN members m USING (aid) JOIN sibling_cluster sc USING (cid)
+                  WHERE i.family IN ({templates})
+                    AND i.entity IN (SELECT entity FROM comm_entities WHERE family IN ({templates}))
+                  GROUP BY ALL) cu
+              ON cu.cluster = sc.cluster AND cu.family = ce.family AND cu.entity = ce.entity
+        ),
+        tpl_cov AS (  -- template families: members using min_shared entities other members use
+            SELECT cid, {tpl_cover} FROM (
+                SELECT m.cid, i.family, i.aid, count(*) AS n
+                FROM incidence i JOIN members m USING (aid)
+                JOIN comm_entities ce ON ce.cid = m.cid AND ce.family = i.family AND ce.entity = i.entity
+                WHERE i.family IN ({templates}) GROUP BY ALL
+            ) GROUP BY cid
         ),
         excl AS (  -- per family, the median linking entity's share of users inside (community + siblings)
             SELECT cid, {exclusivity} FROM (
@@ -160,6 +195,7 @@ def community_features(con, config: Config) -> pd.DataFrame:
         FROM size s
         LEFT JOIN inner_links il USING (cid)
         LEFT JOIN cov USING (cid)
+        LEFT JOIN tpl_cov tc USING (cid)
         LEFT JOIN excl ex USING (cid)
         LEFT JOIN shares sh USING (cid)
         LEFT JOIN lock USING (cid)
@@ -170,6 +206,19 @@ def community_features(con, config: Config) -> pd.DataFrame:
     ).df()
     df["diversity"] = np.clip(df["families"] / 3.0, 0, 1)
     return df
+
+
+def _sibling_clusters(con) -> None:
+    """``sibling_cluster(cid, cluster)``: communities joined through chains of sibling ties."""
+    cids = con.execute("SELECT DISTINCT cid FROM members ORDER BY cid").fetchnumpy()["cid"]
+    ties = con.execute("SELECT cid, sib FROM siblings WHERE cid < sib").fetchnumpy()
+    index = np.searchsorted(cids, ties["cid"]), np.searchsorted(cids, ties["sib"])
+    adjacency = coo_matrix((np.ones(len(index[0])), index), shape=(len(cids), len(cids)))
+    _, label = connected_components(adjacency, directed=False)
+    frame = pd.DataFrame({"cid": cids.astype(np.int64), "cluster": label.astype(np.int64)})
+    con.register("sibling_cluster_df", frame)
+    con.execute("CREATE OR REPLACE TEMP TABLE sibling_cluster AS SELECT * FROM sibling_cluster_df")
+    con.unregister("sibling_cluster_df")
 
 
 def score(features: pd.DataFrame, weights: ScoreWeights | None = None) -> pd.DataFrame:

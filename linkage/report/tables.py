@@ -15,6 +15,8 @@ for reasoning, not for an agent, and is dropped before matching.
 
 from __future__ import annotations
 
+from ..signals.prompt import sampled_prompts_sql
+
 CODING_WORDS = (
     "code", "coding", "codebase", "function", "functions", "method", "class", "python", "typescript",
     "javascript", "java", "rust", "golang", "kotlin", "swift", "ruby", "scala", "sql", "bug", "bugs", "debug",
@@ -46,13 +48,7 @@ def prompt_topics_sql(config) -> str:
     """``(aid, topic, prompts)``: how many of a member's sampled prompts fall in each topic."""
     text = r"regexp_replace(lower(prompt), 'step[- ]by[- ]step', ' ', 'g')"
     return f"""
-        WITH sample AS (
-            SELECT aid, prompt FROM (
-                SELECT DISTINCT aid, prompt FROM events
-                WHERE prompt IS NOT NULL AND aid IN (SELECT aid FROM members_out)
-            ) QUALIFY row_number() OVER (PARTITION BY aid ORDER BY hash(prompt), prompt)
-                      <= {int(config.prompts_per_account)}
-        ),
+        WITH sample AS ({sampled_prompts_sql(config, accounts="SELECT aid FROM members_out")}),
         hits AS (
             SELECT aid, len(regexp_extract_all({text}, '{_words_regex(CODING_WORDS)}')) AS c,
                         len(regexp_extract_all({text}, '{_words_regex(AGENTIC_WORDS)}')) AS g

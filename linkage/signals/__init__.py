@@ -53,6 +53,9 @@ def prepare(con, config: Config) -> None:
 
 def add_family(con, config: Config, module) -> int:
     """Run one family's query into ``incidence``; return how many incidences it added."""
+    stage = getattr(module, "prepare", None)  # a family may stage a table its query reads
+    if stage:
+        stage(con, config)
     con.execute(
         f"INSERT INTO incidence SELECT aid, '{module.FAMILY}', entity, requests, first, last "
         f"FROM ({module.sql(config)})"

@@ -239,3 +239,31 @@ def test_ip_validation_edge_cases(value):
     except ValueError:
         expected = False
     assert sql_ip_ok(value) == expected
+
+
+def test_typed_parquet_columns_pass_through_and_are_still_checked(tmp_path):
+    """Parquet may carry real timestamps and integer AS numbers: they are used as they are (no text
+    round trip at fifty million rows), and an AS number out of range or a missing ts is still rejected."""
+    folder = tmp_path / "typed"
+    folder.mkdir()
+    pd.DataFrame({"account_id": ["a1", "a2"], "created_at": ["2026-04-01T00:00:00Z"] * 2}).to_parquet(
+        folder / "accounts.parquet")
+    pd.DataFrame({"account_id": ["a1"], "instrument_id": ["tok_1"]}).to_parquet(folder / "payments.parquet")
+    ts = pd.to_datetime(["2026-04-01T01:00:00", "2026-04-01T02:00:00", None, "2026-04-01T03:00:00",
+                         "2026-04-01T04:00:00"])
+    pd.DataFrame({
+        "account_id": ["a1", "a2", "a1", "a2", "zz"],
+        "ts": ts,  # naive: UTC by the contract
+        "ip": ["1.2.3.4", " 2001:DB8::1 ", "1.2.3.4", "1.2.3.4", "1.2.3.4"],
+        "asn": pd.array([7922, None, 7922, 2 ** 40, 7922], dtype="Int64"),
+    }).to_parquet(folder / "events.parquet")
+    batch = read_batch(folder)
+    rows = batch.con.execute("SELECT aid, epoch(ts), ip, asn FROM events ORDER BY ts").fetchall()
+    assert rows == [(0, 1775005200.0, "1.2.3.4", 7922), (1, 1775008800.0, "2001:db8::1", None)]
+    rejected = batch.con.execute(
+        "SELECT line, \"column\", reason, value FROM rejected WHERE file = 'events.parquet' ORDER BY line").fetchall()
+    assert rejected == [
+        (3, "ts", "missing ts", None),
+        (4, "asn", "asn is not an integer AS number", str(2 ** 40)),
+        (5, "account_id", "unknown account_id (not in accounts)", "zz"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -175,3 +176,57 @@ def test_attribution_needs_sufficient_and_clearly_leading_evidence():
     op, conf = choose_operator(np.array([0.8, 0.3, 0.0]), ops)
     assert op == "A" and conf == pytest.approx(0.8 * 0.8 / 1.1, abs=1e-4)
     assert choose_operator(np.array([]), []) == (None, 0.0)
+
+
+def _stealth_ring(w: World, name: str, ips: list[str], template: str, n: int = 12) -> list[str]:
+    """A GLASS-HERON-like ring: residential proxies shared in the ring, own device, free mail, no shared
+    card, no sign-up burst; what ties it is its proxy pool and the operator's template."""
+    ids = [f"{name}-{i:03d}" for i in range(n)]
+    for i, aid in enumerate(ids):
+        w.account(aid, START - pd.Timedelta(days=30 + 3 * i), f"{name}{i}@gmail.com", name)
+        for k in range(240):
+            prompt = template.format(w.rng.choice(WORDS_), w.rng.randrange(10 ** 6)) if k % 3 == 0 else ""
+            w.request(aid, START + pd.Timedelta(days=5, hours=k, seconds=i), ips[(i + k) % len(ips)], 7922,
+                      f"browser-{aid}", prompt)
+    return ids
+
+
+WORDS_ = ("sorting", "parsing", "caching")
+OPERATOR_TEMPLATE = "as a senior engineer write production code for {} covering edge case number {} with tests"
+
+
+def _template_world(outsiders_use_template: bool) -> World:
+    w = World(seed=9)
+    pool = [f"100.70.1.{k}" for k in range(1, 13)]
+    _stealth_ring(w, "glassa", pool[:8], OPERATOR_TEMPLATE)
+    _stealth_ring(w, "glassb", pool[4:], OPERATOR_TEMPLATE)  # shares four proxies: a sibling ring
+    users = add_regulars(w, n=250)
+    if outsiders_use_template:  # a public template: 200 ordinary users fill it as often as the rings do
+        for i, aid in enumerate(users[:200]):
+            for k in range(8):
+                w.request(aid, START + pd.Timedelta(days=10 + k, minutes=i), f"10.0.{i}.7", 7922, f"dev-user-{i}",
+                          OPERATOR_TEMPLATE.format(w.rng.choice(WORDS_), w.rng.randrange(10 ** 6)))
+    return w
+
+
+@pytest.mark.parametrize("outsiders_use_template", [False, True])
+def test_an_operator_wide_template_past_the_pair_cap_counts_only_while_it_is_the_operators(
+        tmp_path, outsiders_use_template):
+    """At seed scale one operator's template is used by thousands of its accounts: past the prompt cap it
+    links no pair, yet it still ties the operator's rings as long as hardly anyone else uses it."""
+    w = _template_world(outsiders_use_template)
+    folder = w.write(tmp_path / "batch")
+    families = Config().families
+    small_cap = Config(families={**families, "prompt": dataclasses.replace(families["prompt"], cap=10)})
+    result = detect(folder, small_cap)
+    assert result.con.execute(  # the template's shingles are hubs here: no pair weight at all
+        "SELECT max(pair_weight) FROM entities WHERE family = 'prompt' AND accounts >= 24").fetchall()[0][0] == 0
+    flagged = {m for r in result.rings for m in r["members"]}
+    ring_accounts = {a for a, label in w.truth.items() if label.startswith("glass")}
+    rings = result.communities[result.communities["size"] >= 12]
+    assert len(rings) >= 1 and (rings["infra_families"] == 1).all()  # the proxy pool, either way
+    if outsiders_use_template:
+        assert (rings["families"] == 1).all() and flagged == set()  # proxies alone are not coordination
+    else:
+        assert (rings["families"] == 2).all() and flagged == ring_accounts
+        assert all("prompt" in r["signals"] for r in result.rings)
