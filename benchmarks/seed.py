@@ -1,9 +1,9 @@
 """Seed-scale benchmark: a million accounts and fifty million requests on one machine.
 
-Not a test: it reports. Run from the repository root (about 25 minutes with the baseline):
+Not a test: it reports. Run from the repository root (about 25 minutes in all):
 
     python benchmarks/seed.py [--world /tmp/linkage-seed/world] [--baseline-time-limit 900]
-                              [--no-baseline] [--no-neo4j]
+                              [--parts detect,baseline,ratio,neo4j]
 
 1. **World**: ``linkage synth --scale seed`` (seed 7, Parquet) into ``--world`` unless it is
    already there; generation time and peak memory are recorded when it runs.
@@ -12,8 +12,10 @@ Not a test: it reports. Run from the repository root (about 25 minutes with the 
    ``/proc/self/clear_refs``), so every stage's own peak shows, not just the run's; the
    run's peak is the child's ``ru_maxrss``. Then ``linkage.evaluate`` against ``truth.csv``.
 3. **Baseline**: ``benchmarks/baseline.py`` (pandas pair expansion, networkx components and
-   Louvain) on the same world, in its own child stopped at a time and memory limit; the
-   ratio is baseline time over detect time (a lower bound when the baseline was stopped).
+   Louvain) on the same world, in its own child stopped at a time and memory limit. Where it
+   cannot finish at seed scale, the same comparison runs on a smaller world of the same
+   make-up (``--ratio-accounts``, default 100,000) so that there is a ratio (baseline time
+   over detect time; a lower bound when the baseline hit the time limit).
 4. **Neo4j**: the bulk first load (``linkage load --bulk``: neo4j-admin import) of the
    detect run into a server of its own, then an incremental batched reload of one day's
    flagged rings with ``load_run`` (what a daily batch costs after the first load); both in
@@ -42,6 +44,7 @@ import baseline  # noqa: E402  (benchmarks/ is not a package)
 
 RESULTS = HERE / "results"
 GB = 1024 ** 3
+PARTS = ("detect", "baseline", "ratio", "neo4j")
 TARGETS = {"seconds": 300, "peak_gb": 16, "precision": 0.97, "recall": 0.95, "attribution": 0.95,
            "max_benign": 0.01, "neo4j_seconds": 600}
 
@@ -79,10 +82,10 @@ def run_child(args: list[str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss * 1024 / GB
 
 
-def generate_world(world: Path) -> dict | None:
+def generate_world(world: Path, accounts: int | None = None) -> dict | None:
     if (world / "truth.csv").is_file():
         return None
-    seconds, peak = run_child(["--child-generate", str(world)])
+    seconds, peak = run_child(["--child-generate", str(world), *([str(accounts)] if accounts else [])])
     return {"seconds": round(seconds, 1), "peak_gb": round(peak, 2)}
 
 
@@ -101,36 +104,48 @@ def run_detect(world: Path, out: Path) -> dict:
 
 
 def run_neo4j(out: Path, world: Path, work: Path) -> dict:
-    """Bulk first load of the detect run, then a batched incremental reload of one day's rings."""
-    import neo4j_load  # noqa: E402
+    """Bulk first load of the detect run, then a batched incremental load of one day's batch on top."""
+    import shutil
+
+    import neo4j_load
 
     from linkage.store import bulk, server
-    from linkage.store.connection import DEV_PASSWORD, Settings, connect, run_query
+    from linkage.store.connection import DEV_PASSWORD, Settings, connect
     from linkage.store.load import load_run
 
     home = work / "neo4j"
-    neo4j_load.share_jars(home)
+    home.mkdir(parents=True, exist_ok=True)
     neo4j_load.fresh_store(home)
-    password = os.environ.get("NEO4J_PASSWORD", DEV_PASSWORD)
-    t0 = time.perf_counter()
-    done = bulk.import_run(out, home, password=password, csv_dir=work / "csv", bolt_port=7693, http_port=7479)
-    bulk_s = time.perf_counter() - t0
-    settings = Settings(uri="bolt://127.0.0.1:7693", user="neo4j", password=password, database="neo4j")
-    result = {"bulk": {"seconds": round(bulk_s, 1), **done}}
+    neo4j_load.share_jars(home)
+    password = os.environ.get("NEO4J_PASSWORD") or DEV_PASSWORD
+    day = work / "day"
+    shutil.rmtree(day, ignore_errors=True)
+    day_detect_s, _ = run_child(["--child-day", str(world), str(day)])
+    server.start(home, bolt_port=7693, http_port=7479, password=password, heap="2g", pagecache="2g")
+    result: dict = {}
     try:
-        day = work / "day"
-        seconds, _ = run_child(["--child-day", str(world), str(day)])
+        t0 = time.perf_counter()
+        done = bulk.import_run(out, home, password=password, csv_dir=work / "csv")
+        wall = time.perf_counter() - t0
+        settings = Settings(uri=server.status(home).bolt_uri, password=password)
         with connect(settings) as driver:
+            nodes, rels = neo4j_load.counts(driver, settings)
+            result["bulk"] = {"nodes": nodes, "relationships": rels, "seconds": round(wall, 1),
+                              "relationships_per_s": round(rels / wall),
+                              **{k: done[k] for k in ("csv_s", "stop_s", "import_s", "start_s", "schema_s")}}
+            print(f"  bulk: {rels:,} relationships in {wall:.1f} s", flush=True)
             t0 = time.perf_counter()
             stats = load_run(driver, settings, day)
-            batched_s = time.perf_counter() - t0
-            rels = run_query(driver, settings, "MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"]
-        written = sum(v for k, v in stats.items() if k.endswith("relationships")) if isinstance(stats, dict) else None
-        result["batched_incremental"] = {"seconds": round(batched_s, 1), "detect_seconds": round(seconds, 1),
-                                         "stats": stats, "relationships_after": rels,
-                                         "relationships_per_s": round(written / batched_s) if written else None}
+            wall = time.perf_counter() - t0
+            nodes_after, rels_after = neo4j_load.counts(driver, settings)
+        result["batched_incremental"] = {
+            "seconds": round(wall, 1), "day_detect_s": round(day_detect_s, 1), "sent": stats.as_dict(),
+            "relationships_per_s": round(stats.relationships / wall), "nodes_after": nodes_after,
+            "relationships_after": rels_after}
+        print(f"  batched incremental: {stats.relationships:,} relationships sent in {wall:.1f} s", flush=True)
     finally:
         server.stop(home)
+        shutil.rmtree(work / "csv", ignore_errors=True)
     return result
 
 
@@ -153,6 +168,15 @@ def child_day(world: Path, day: Path) -> None:
     detect(src, out=day)
 
 
+def _versus(b: dict, detect_s: float) -> str:
+    """The baseline against detect: a ratio when it finished, a lower bound at the time limit, none past memory."""
+    if b["finished"]:
+        return f"{b['elapsed_s']:.0f} s, {b['peak_rss_gb']:.1f} GB: {b['elapsed_s'] / detect_s:.1f}× detect's time"
+    if b["stopped"].startswith("time"):
+        return f"stopped at {b['elapsed_s']:.0f} s in {b['stage']}: ≥ {b['elapsed_s'] / detect_s:.1f}× detect's time"
+    return f"did not finish: {b['stopped']} reached in {b['stage']} after {b['elapsed_s']:.0f} s"
+
+
 def write_results(result: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "seed.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -169,13 +193,15 @@ def write_results(result: dict) -> None:
     if "neo4j" in result:
         n = result["neo4j"]
         lines.append(f"| Neo4j first load (bulk) | ≤ {TARGETS['neo4j_seconds']} s | {n['bulk']['seconds']} s |")
+        lines.append(f"| Neo4j incremental day (batched) | — | {n['batched_incremental']['seconds']} s |")
     b = result.get("baseline")
     if b:
-        ratio = b["elapsed_s"] / d["seconds"]
-        bound = "≥ " if not b["finished"] else ""
-        lines.append(f"| baseline (pandas pairs + networkx) | — | {b['elapsed_s']:.0f} s"
-                     f"{' (stopped: ' + b['stopped'] + ' in ' + str(b['stage']) + ')' if not b['finished'] else ''}"
-                     f", {bound}{ratio:.1f}× detect |")
+        lines.append(f"| baseline (pandas pairs + networkx) | — | {_versus(b, d['seconds'])} |")
+    r = result.get("ratio_world")
+    if r:
+        rd, rb = r["detect"], r["baseline"]
+        lines.append(f"| baseline at {r['accounts']:,} accounts (detect {rd['seconds']} s, {rd['peak_gb']} GB) | — | "
+                     f"{_versus(rb, rd['seconds'])} |")
     lines += ["", "## Detect by stage", "", "| stage | seconds | peak RSS GB |", "|---|---|---|"]
     lines += [f"| {k} | {v['seconds']} | {v['peak_rss_gb']} |" for k, v in d["stages"].items()]
     lines += ["", "## Per operator", "", "| operator | accounts | flagged | recall |", "|---|---|---|---|"]
@@ -188,15 +214,15 @@ def write_results(result: dict) -> None:
             lines.append(f"| {b['stage']} | stopped ({b['stopped']}) | {b['peak_rss_gb']:.2f} |")
     if "neo4j" in result:
         n = result["neo4j"]
-        bulk_rels = n["bulk"].get("relationships")
+        bk, inc = n["bulk"], n["batched_incremental"]
         lines += ["", "## Neo4j", "",
-                  f"- bulk first load: {n['bulk']['seconds']} s end to end"
-                  + (f", {bulk_rels:,} relationships, {bulk_rels / n['bulk']['seconds']:,.0f}/s" if bulk_rels else "")]
-        inc = n.get("batched_incremental")
-        if inc:
-            lines.append(f"- batched incremental reload of one day's run: {inc['seconds']} s, "
-                         f"{inc['relationships_per_s']}/s relationships written; "
-                         f"{inc['relationships_after']:,} relationships stored after it")
+                  f"- bulk first load (`linkage load OUT --bulk`): {bk['seconds']} s end to end for {bk['nodes']:,} nodes "
+                  f"and {bk['relationships']:,} relationships, {bk['relationships_per_s']:,}/s (csv {bk['csv_s']} s, "
+                  f"stop {bk['stop_s']} s, import {bk['import_s']} s, start {bk['start_s']} s, schema {bk['schema_s']} s)",
+                  f"- batched incremental load of one day's batch (`linkage load`, requests of 2026-05-01, "
+                  f"detect {inc['day_detect_s']} s): {inc['seconds']} s, {inc['sent']['relationships']:,} relationships "
+                  f"sent ({inc['relationships_per_s']:,}/s); {inc['nodes_after']:,} nodes and "
+                  f"{inc['relationships_after']:,} relationships stored after it"]
     if result.get("generate"):
         g = result["generate"]
         lines += ["", f"World generation: {g['seconds']} s, {g['peak_gb']} GB peak."]
@@ -208,7 +234,10 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] == "--child-generate":
         from linkage.synth import generate
 
-        print(generate(argv[1], seed=7, scale="seed", fmt="parquet"))
+        if len(argv) > 2:  # a smaller world of the same make-up, for a ratio the baseline can finish
+            print(generate(argv[1], seed=7, accounts=int(argv[2]), fmt="parquet"))
+        else:
+            print(generate(argv[1], seed=7, scale="seed", fmt="parquet"))
         return
     if argv and argv[0] == "--child-detect":
         child_detect(Path(argv[1]), Path(argv[2]), Path(argv[3]))
@@ -221,30 +250,48 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: beside the world)")
     parser.add_argument("--baseline-time-limit", type=float, default=900.0)
     parser.add_argument("--baseline-memory-limit-gb", type=float, default=20.0)
-    parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--no-neo4j", action="store_true")
+    parser.add_argument("--ratio-accounts", type=int, default=100_000,
+                        help="also compare on a world this size, where the baseline can finish")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated subset of {','.join(PARTS)}; the others keep their last results")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
     work = args.work or args.world.parent
     work.mkdir(parents=True, exist_ok=True)
-    result: dict = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                    "machine": f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GB:.0f} GB, "
-                               f"{platform.system()} {platform.machine()}",
-                    "targets": TARGETS}
+    previous = RESULTS / "seed.json"
+    result: dict = json.loads(previous.read_text()) if previous.is_file() and parts != set(PARTS) else {}
+    result.update({"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                   "machine": f"{os.cpu_count()} cores, "
+                              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GB:.0f} GB, "
+                              f"{platform.system()} {platform.machine()}",
+                   "targets": TARGETS})
     print(f"world {args.world} ...", flush=True)
-    result["generate"] = generate_world(args.world)
-    print("detect ...", flush=True)
-    result["detect"] = run_detect(args.world, work / "out")
-    print(f"  {result['detect']['seconds']} s, {result['detect']['peak_gb']} GB", flush=True)
-    write_results(result)
-    if not args.no_baseline:
+    generated = generate_world(args.world)
+    if generated:
+        result["generate"] = generated
+    if "detect" in parts:
+        print("detect ...", flush=True)
+        result["detect"] = run_detect(args.world, work / "out")
+        print(f"  {result['detect']['seconds']} s, {result['detect']['peak_gb']} GB", flush=True)
+        write_results(result)
+    if "baseline" in parts:
         print("baseline ...", flush=True)
         result["baseline"] = baseline.run(args.world, time_limit=args.baseline_time_limit,
                                           memory_limit_gb=args.baseline_memory_limit_gb)
         write_results(result)
-    if not args.no_neo4j:
+    if "ratio" in parts:
+        print(f"baseline and detect on {args.ratio_accounts:,} accounts ...", flush=True)
+        small = work / f"ratio-{args.ratio_accounts}"
+        generate_world(small / "world", args.ratio_accounts)
+        result["ratio_world"] = {"accounts": args.ratio_accounts,
+                                 "detect": run_detect(small / "world", small / "out"),
+                                 "baseline": baseline.run(small / "world", time_limit=args.baseline_time_limit,
+                                                          memory_limit_gb=args.baseline_memory_limit_gb)}
+        write_results(result)
+    if "neo4j" in parts:
         print("neo4j ...", flush=True)
         result["neo4j"] = run_neo4j(work / "out", args.world, work)
-        write_results(result)
+    write_results(result)
     print((RESULTS / "seed.md").read_text())
 
 

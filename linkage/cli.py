@@ -86,14 +86,16 @@ def _print_summary(summary: dict) -> None:
 @click.option("--min-ring-size", type=int, default=None, help="Smallest community that can be a ring (default 8).")
 @click.option("--resolution", type=float, default=None, help="Leiden CPM resolution: least mean link weight per member pair (default 0.02).")
 @click.option("--threads", type=int, default=None, help="DuckDB threads (default: all cores).")
+@click.option("--memory-limit", default=None, metavar="SIZE",
+              help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: half the machine).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--neo4j", "use_neo4j", is_flag=True,
               help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD).")
 @neo4j_options
 @friendly_errors
-def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, quiet, as_json,
-           use_neo4j, settings) -> None:
+def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit, quiet,
+           as_json, use_neo4j, settings) -> None:
     """Find and attribute coordinated account rings in the batch folder DATA."""
     import json
 
@@ -104,10 +106,11 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
                                        resolution=resolution).items() if v is not None}
     config = Config(**overrides)
     if quiet or as_json:
-        result = run_detect(data, config, out=out_dir, threads=threads)
+        result = run_detect(data, config, out=out_dir, threads=threads, memory_limit=memory_limit)
     else:
         with _StageProgress() as progress:
-            result = run_detect(data, config, out=out_dir, report=progress, threads=threads)
+            result = run_detect(data, config, out=out_dir, report=progress, threads=threads,
+                                    memory_limit=memory_limit)
     summary = result.summary()
     loaded = None
     if use_neo4j:

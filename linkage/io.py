@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import InputError
+from .errors import ConfigError, InputError
 
 SUFFIXES = (".parquet", ".csv.gz", ".csv", ".jsonl")
 
@@ -228,7 +228,10 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     con.execute("SET temp_directory = ?", [str(Path(tempfile.gettempdir()) / f"linkage-duckdb-{os.getpid()}")])
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    con.execute("SET memory_limit = ?", [memory_limit or default_memory_limit()])
+    try:
+        con.execute("SET memory_limit = ?", [memory_limit or default_memory_limit()])
+    except duckdb.Error:
+        raise ConfigError(f"memory limit {memory_limit!r} is not a size like 8GB or 512MB") from None
     return con
 
 

@@ -88,7 +88,8 @@ def ring_id(account_ids) -> str:
 
 
 def detect(data: str | Path, config: Config | None = None, *, out: str | Path | None = None,
-           report: Callable[[str, float | None], None] | None = None, threads: int | None = None) -> Result:
+           report: Callable[[str, float | None], None] | None = None, threads: int | None = None,
+           memory_limit: str | None = None) -> Result:
     """Run the whole pipeline on the batch folder ``data``; write outputs to ``out`` if given.
 
     >>> from linkage import detect
@@ -98,7 +99,7 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     config = config or Config()
     stages = Stages(report)
     stages.start("read")
-    con = io.connect(threads=threads)
+    con = io.connect(threads=threads, memory_limit=memory_limit)
     batch = io.read_batch(data, con)
     counts = batch.counts()
 
@@ -135,8 +136,9 @@ def analyse(con, config: Config, stages: Stages, counts: dict[str, int]) -> Resu
 
     stages.start("communities")
     links = con.execute("SELECT a, b, weight FROM links").fetchnumpy()
+    workers = con.execute("SELECT current_setting('threads')").fetchall()[0][0]  # one knob: --threads
     groups = detect_communities(links["a"], links["b"], links["weight"], min_size=config.min_ring_size,
-                                resolution=config.resolution, seed=config.seed)
+                                resolution=config.resolution, seed=config.seed, workers=int(workers))
     members = pd.DataFrame({
         "cid": np.concatenate([np.full(len(g), c, dtype=np.int64) for c, g in groups.items()]) if groups else [],
         "aid": np.concatenate(list(groups.values())) if groups else [],

@@ -83,13 +83,21 @@ def prepare(con, config) -> None:
 
 
 def sql(config) -> str:
-    n = int(config.shingle_size)
+    """Shingles in at least ``template_min_prompts`` distinct prompts of the account.
+
+    Each prompt's shingles are not de-duplicated first (that costs more than the rest of
+    the shingling); the prompt's ``rowid`` tells repeats within one prompt from recurrence
+    across prompts, and ``requests`` counts occurrences.
+    """
+    n, m = int(config.shingle_size), int(config.template_min_prompts)
+    grams = f"list_transform(range(1, len(w) - {n} + 2), lambda i: {_gram_hash('w', n, 'i')})"
+    recurs = "min(pid) < max(pid)" if m == 2 else f"count(DISTINCT pid) >= {m}"  # the same test; min/max is cheap
     return f"""
         SELECT aid, printf('%016x', h) AS entity, count(*) AS requests,
                CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last
-        FROM (SELECT aid, unnest({shingles_expr('w', n)}) AS h FROM prompt_words)
+        FROM (SELECT aid, rowid AS pid, unnest({grams}) AS h FROM prompt_words)
         GROUP BY aid, h
-        HAVING count(*) >= {int(config.template_min_prompts)}
+        HAVING {recurs}
     """
 
 

@@ -216,7 +216,7 @@ def _batches(con, query: str, params: list | None = None, size: int = BATCH_ROWS
     whose boundaries move with DuckDB's thread count: chunk ``k`` is recorded as
     done, and a re-run must cut the very same chunk ``k``.
     """
-    reader = con.execute(query, params).to_arrow_reader(size) if params else con.sql(query).to_arrow_reader(size)
+    reader = con.sql(query, params=params or None).to_arrow_reader(size)
     buffer: list[dict] = []
     for rb in reader:
         buffer.extend(rb.to_pylist())

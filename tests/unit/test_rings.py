@@ -230,3 +230,12 @@ def test_an_operator_wide_template_past_the_pair_cap_counts_only_while_it_is_the
     else:
         assert (rings["families"] == 2).all() and flagged == ring_accounts
         assert all("prompt" in r["signals"] for r in result.rings)
+
+
+def test_cli_memory_limit_bounds_duckdb_and_a_bad_size_is_one_line(world, tmp_path):
+    _, folder = world
+    ok = CliRunner().invoke(main, ["detect", str(folder), "--out", str(tmp_path / "o"), "--memory-limit", "1GB",
+                                   "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.output)["rings"] == len(detect(folder).rings) >= 2
+    bad = CliRunner().invoke(main, ["detect", str(folder), "--out", str(tmp_path / "p"), "--memory-limit", "lots"])
+    assert bad.exit_code == 2 and bad.output.strip() == "linkage: error: memory limit 'lots' is not a size like 8GB or 512MB"

@@ -181,3 +181,26 @@ def test_communities_are_deterministic_and_inside_connected_components():
     component_of = {v: i for i, comp in enumerate(nx.connected_components(g)) for v in comp}
     for members in first.values():  # differential check against networkx components
         assert len({component_of[int(v)] for v in members}) == 1
+
+
+def test_worker_processes_give_the_same_communities(monkeypatch, caplog):
+    """Components shared out to worker processes come back exactly as optimised in-process."""
+    import linkage.communities as communities
+
+    rng = np.random.default_rng(5)
+    parts = []
+    for base in range(0, 600, 60):  # ten separate components, each a noisy pair of cliques
+        a = rng.integers(base, base + 60, 900)
+        b = rng.integers(base, base + 60, 900)
+        parts.append((a, b))
+    a = np.concatenate([p[0] for p in parts])
+    b = np.concatenate([p[1] for p in parts])
+    keep = a < b
+    a, b = a[keep], b[keep]
+    w = np.where((a % 60 < 30) == (b % 60 < 30), 1.0, 0.01)
+    alone = communities.detect_communities(a, b, w, min_size=4, seed=3, workers=1)
+    monkeypatch.setattr(communities, "PARALLEL_MIN_EDGES", 0)
+    shared = communities.detect_communities(a, b, w, min_size=4, seed=3, workers=3)
+    assert len(alone) >= 10
+    assert {k: v.tolist() for k, v in alone.items()} == {k: v.tolist() for k, v in shared.items()}
+    assert "worker failed" not in caplog.text  # the workers ran; no in-process fallback
