@@ -87,7 +87,7 @@ def _print_summary(summary: dict) -> None:
 @click.option("--resolution", type=float, default=None, help="Leiden CPM resolution: least mean link weight per member pair (default 0.02).")
 @click.option("--threads", type=int, default=None, help="DuckDB threads (default: all cores).")
 @click.option("--memory-limit", default=None, metavar="SIZE",
-              help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: half the machine).")
+              help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: 60% of the machine).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--neo4j", "use_neo4j", is_flag=True,

@@ -32,27 +32,30 @@ def build_links(con, config: Config) -> int:
            FROM inc x JOIN inc y ON x.eid = y.eid AND x.aid < y.aid
            GROUP BY ALL"""
     )
-    per_family = ",\n".join(
-        f"coalesce(sum(c) FILTER (WHERE family = '{f}'), 0) * any_value(k) AS w_{f}" for f in families
-    )
+    per_family = ",\n".join(f"coalesce(sum(c) FILTER (WHERE family = '{f}'), 0) AS w_{f}" for f in families)
     total = " + ".join(f"w_{f}" for f in families) or "0"
+    discounted = ", ".join(f"w_{f} * k AS w_{f}" for f in families)
     signals = ", ".join(f"CASE WHEN w_{f} > 0 THEN '{f}' END" for f in families)
+    # The org discount is per pair and only ever lowers a weight, so pairs already below the cut
+    # are dropped before the two account lookups it needs.
     con.execute(
         f"""CREATE OR REPLACE TABLE links AS
             WITH capped AS (
                 SELECT pf.a, pf.b, pf.family,
-                       least(CASE WHEN p.combine = 'mean' THEN pf.w / pf.shared ELSE pf.w END, p.weight) AS c,
-                       CASE WHEN x.org_id IS NOT NULL AND x.org_id = y.org_id THEN ? ELSE 1.0 END AS k
-                FROM pair_family pf
-                JOIN family_params p USING (family)
-                JOIN accounts x ON x.aid = pf.a
-                JOIN accounts y ON y.aid = pf.b
+                       least(CASE WHEN p.combine = 'mean' THEN pf.w / pf.shared ELSE pf.w END, p.weight) AS c
+                FROM pair_family pf JOIN family_params p USING (family)
                 WHERE pf.shared >= p.min_shared
             ),
-            wide AS (SELECT a, b, {per_family} FROM capped GROUP BY a, b)
+            wide AS (SELECT a, b, {per_family} FROM capped GROUP BY a, b),
+            candidates AS (SELECT * FROM wide WHERE {total} >= ?),
+            weighed AS (
+                SELECT c.a, c.b, {discounted}
+                FROM (SELECT c.*, CASE WHEN x.org_id IS NOT NULL AND x.org_id = y.org_id THEN ? ELSE 1.0 END AS k
+                      FROM candidates c JOIN accounts x ON x.aid = c.a JOIN accounts y ON y.aid = c.b) c
+            )
             SELECT *, {total} AS weight, array_to_string(list_value({signals}), ',') AS signals
-            FROM wide WHERE {total} >= ?
+            FROM weighed WHERE {total} >= ?
             ORDER BY a, b""",
-        [config.org_discount, config.min_link_weight],
+        [config.min_link_weight, config.org_discount, config.min_link_weight],
     )
     return con.execute("SELECT count(*) FROM links").fetchall()[0][0]

@@ -210,7 +210,7 @@ class Batch:
 
 #: Share of the machine's memory DuckDB may hold before it spills to disk. The rest is headroom for
 #: the Python side (the link arrays, igraph, pandas frames of communities) and the page cache.
-MEMORY_SHARE = 0.5
+MEMORY_SHARE = 0.6
 
 
 def default_memory_limit() -> str:
@@ -219,7 +219,7 @@ def default_memory_limit() -> str:
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB bounded to ``memory_limit`` (default: half the machine), spilling to the temp dir."""
+    """An in-memory DuckDB bounded to ``memory_limit`` (default: 60% of the machine), spilling to the temp dir."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # stages report their own progress
@@ -384,8 +384,8 @@ def _build_events(con, path: Path) -> None:
 
     The other tables are staged as text and checked rule by rule; doing that here
     would hold every request twice. Instead each row is normalised once (typed
-    timestamps and AS numbers pass through from Parquet unparsed), its first failed
-    rule is named, and ``events`` is a view over the rows that passed.
+    timestamps and AS numbers pass through from Parquet unparsed) and flagged when a
+    rule fails, and ``events`` is a view over the rows that passed.
     ``user_agent`` is accepted but not kept: no signal reads it.
     """
     scan, lowered, types = _open(con, "events", path)
@@ -411,35 +411,37 @@ def _build_events(con, path: Path) -> None:
     reason = "CASE " + " ".join(f"WHEN {bad} THEN '{why}'" for bad, why, _, _ in rules) + " END"
     column = "CASE reason " + " ".join(f"WHEN '{why}' THEN '{col}'" for _, why, col, _ in rules) + " END"
     value = "CASE reason " + " ".join(f"WHEN '{why}' THEN {val}" for _, why, _, val in rules) + " END"
+    checked = f"""
+        SELECT line, aid, ts, ip, asn, device_id, prompt, reason,
+               CASE WHEN reason IS NOT NULL THEN {column} END AS "column",
+               CASE WHEN reason IS NOT NULL THEN {value} END AS value
+        FROM (
+            SELECT *, {reason} AS reason FROM (
+                SELECT CAST(e.line AS BIGINT) AS line, a.aid, trim({text['account_id']}) AS account_id,
+                       {_typed_ts(src['ts'], ts_type)} AS ts, nullif(lower(trim({text['ip']})), '') AS ip,
+                       {_typed_asn(src['asn'], asn_type) if 'asn' in lowered else 'CAST(NULL AS BIGINT)'} AS asn,
+                       nullif(trim({text['device_id']}), '') AS device_id,
+                       nullif({text['prompt']}, '') AS prompt,
+                       {src['account_id']} AS account_id_src, {src['ts']} AS ts_src,
+                       {src['ip']} AS ip_src, {src['asn']} AS asn_src
+                FROM {scan} e LEFT JOIN accounts a ON a.account_id = trim({text['account_id']})
+            )
+        )"""
     try:
-        con.execute(
-            f"""CREATE OR REPLACE TABLE events_checked AS
-                SELECT line, aid, ts, ip, asn, device_id, prompt, reason,
-                       CASE WHEN reason IS NOT NULL THEN {column} END AS "column",
-                       CASE WHEN reason IS NOT NULL THEN {value} END AS value
-                FROM (
-                    SELECT *, {reason} AS reason FROM (
-                        SELECT CAST(e.line AS BIGINT) AS line, a.aid, trim({text['account_id']}) AS account_id,
-                               {_typed_ts(src['ts'], ts_type)} AS ts, nullif(lower(trim({text['ip']})), '') AS ip,
-                               {_typed_asn(src['asn'], asn_type) if 'asn' in lowered else 'CAST(NULL AS BIGINT)'} AS asn,
-                               nullif(trim({text['device_id']}), '') AS device_id,
-                               nullif({text['prompt']}, '') AS prompt,
-                               {src['account_id']} AS account_id_src, {src['ts']} AS ts_src,
-                               {src['ip']} AS ip_src, {src['asn']} AS asn_src
-                        FROM {scan} e LEFT JOIN accounts a ON a.account_id = trim({text['account_id']})
-                    )
-                )""")
+        # Kept rows carry one flag, not the line, column and value of a rejection (those would cost
+        # more memory than the requests themselves); rejected rows are described by a second pass,
+        # made only when there are any.
+        con.execute(f"""CREATE OR REPLACE TABLE events_checked AS
+                        SELECT aid, ts, ip, asn, device_id, prompt, reason IS NOT NULL AS rejected FROM ({checked})""")
+        if con.execute("SELECT count(*) FROM events_checked WHERE rejected").fetchall()[0][0]:
+            con.execute(f"""INSERT INTO rejected SELECT ?, line, "column", reason, value FROM ({checked})
+                            WHERE reason IS NOT NULL ORDER BY line""", [path.name])
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{path.name}: cannot read the file ({first})") from None
     con.execute(
-        """INSERT INTO rejected SELECT ?, line, "column", reason, value FROM events_checked
-           WHERE reason IS NOT NULL ORDER BY line""",
-        [path.name],
-    )
-    con.execute(
         """CREATE OR REPLACE VIEW events AS
-           SELECT aid, ts, ip, asn, device_id, prompt FROM events_checked WHERE reason IS NULL"""
+           SELECT aid, ts, ip, asn, device_id, prompt FROM events_checked WHERE NOT rejected"""
     )
     for temp in ("csv_events", "lines_events", "badlines_events"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")

@@ -158,8 +158,8 @@ def community_features(con, config: Config) -> pd.DataFrame:
                    count(DISTINCT aid) FILTER (WHERE family = 'signup' AND k >= 3) AS burst_n
             FROM shared_in GROUP BY cid
         ),
-        wins AS (
-            SELECT m.cid, w.win, count(DISTINCT w.aid) AS active, sum(w.requests) AS req
+        wins AS (  -- (aid, win) is unique in acct_windows, so count(*) counts active members
+            SELECT m.cid, w.win, count(*) AS active, sum(w.requests) AS req
             FROM acct_windows w JOIN members m USING (aid) GROUP BY m.cid, w.win
         ),
         lock AS (
