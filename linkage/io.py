@@ -97,15 +97,6 @@ def _rules(table: str, present: set[str]) -> list[Rule]:
                 Rule(f"NOT {_blank('email')} AND NOT regexp_full_match(trim(email), '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')",
                      "malformed email", "email")
             )
-    elif table == "events":
-        rules.append(Rule(f"{_ts('ts')} IS NULL", "unparseable ts", "ts"))
-        if "ip" in present:
-            rules.append(Rule(f"NOT {_blank('ip')} AND NOT {_ip_ok('ip')}", "malformed ip", "ip"))
-        if "asn" in present:
-            rules.append(
-                Rule(f"NOT {_blank('asn')} AND ({_asn('asn')} IS NULL OR {_asn('asn')} > 4294967295)",
-                     "asn is not an integer AS number", "asn")
-            )
     elif table == "payments":
         rules.append(
             Rule(f"regexp_full_match(trim(instrument_id), '{_CARD_NUMBER}')",

@@ -103,13 +103,8 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     batch = io.read_batch(data, con)
     counts = batch.counts()
 
-    signals.prepare(con, config)
-    for module in signals.MODULES:  # one stage per family, so a slow signal shows by name
-        if module.FAMILY in config.families:
-            stages.start(f"signal.{module.FAMILY}")
-            signals.add_family(con, config, module)
-    stages.start("signal.weigh")
-    signals.weigh_entities(con)
+    # One stage per family, so a slow signal shows by name.
+    signals.extract(con, config, progress=lambda step: stages.start(f"signal.{step}"))
     con.execute(f"CREATE OR REPLACE TABLE shingle_texts AS {shingle_texts_sql(config)}")
     stages.start("activity")
     activity.from_events(con, config)

@@ -81,12 +81,15 @@ def community_features(con, config: Config) -> pd.DataFrame:
         f"median(members / accounts) FILTER (WHERE family = '{f}') AS x_{f}" for f in fam)
     # Sibling communities: tied by at least SIBLING_TIES shared infrastructure entities (an operator's
     # rings share proxies, cards, harness fingerprints; developers on one SDK share only that).
-    templates = ", ".join(f"'{f}'" for f in TEMPLATE_FAMILIES if f in fam) or "NULL"
+    # "family IN (...)" for the template families in play; false when there are none ("NOT IN (NULL)" would
+    # be NULL and silently drop every row).
+    in_tpl = ", ".join(f"'{f}'" for f in TEMPLATE_FAMILIES if f in fam)
+    is_template = (lambda col: f"{col} IN ({in_tpl})") if in_tpl else (lambda col: "false")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE comm_entities AS
             SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
             JOIN entities e USING (family, entity)
-            WHERE e.pair_weight > 0 OR (i.family IN ({templates}) AND e.accounts >= 2)
+            WHERE e.pair_weight > 0 OR ({is_template('i.family')} AND e.accounts >= 2)
             GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
     )
     con.execute(
@@ -121,15 +124,15 @@ def community_features(con, config: Config) -> pd.DataFrame:
             FROM comm_entities ce JOIN siblings s ON s.cid = ce.cid
             JOIN members m ON m.cid = s.sib
             JOIN incidence i ON i.aid = m.aid AND i.family = ce.family AND i.entity = ce.entity
-            WHERE ce.family NOT IN ({templates})
+            WHERE NOT {is_template('ce.family')}
             GROUP BY ce.cid, ce.family, ce.entity
             UNION ALL  -- templates: users anywhere in the community's sibling cluster
             SELECT ce.cid, ce.family, ce.entity, cu.members
             FROM comm_entities ce JOIN sibling_cluster sc USING (cid)
             JOIN (SELECT sc.cluster, i.family, i.entity, count(*) AS members
                   FROM incidence i JOIN members m USING (aid) JOIN sibling_cluster sc USING (cid)
-                  WHERE i.family IN ({templates})
-                    AND i.entity IN (SELECT entity FROM comm_entities WHERE family IN ({templates}))
+                  WHERE {is_template('i.family')}
+                    AND i.entity IN (SELECT entity FROM comm_entities WHERE {is_template('family')})
                   GROUP BY ALL) cu
               ON cu.cluster = sc.cluster AND cu.family = ce.family AND cu.entity = ce.entity
         ),
@@ -138,7 +141,7 @@ def community_features(con, config: Config) -> pd.DataFrame:
                 SELECT m.cid, i.family, i.aid, count(*) AS n
                 FROM incidence i JOIN members m USING (aid)
                 JOIN comm_entities ce ON ce.cid = m.cid AND ce.family = i.family AND ce.entity = i.entity
-                WHERE i.family IN ({templates}) GROUP BY ALL
+                WHERE {is_template('i.family')} GROUP BY ALL
             ) GROUP BY cid
         ),
         excl AS (  -- per family, the median linking entity's share of users inside (community + siblings)

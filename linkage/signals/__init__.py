@@ -30,14 +30,19 @@ def _family_params(con, config: Config) -> None:
 
 
 def extract(con, config: Config, progress=None) -> dict[str, int]:
-    """Fill ``incidence`` from the batch and weigh every entity; return incidences per family."""
+    """Fill ``incidence`` from the batch and weigh every entity; return incidences per family.
+
+    ``progress`` is called with each step's name (a family, then ``weigh``) as it starts.
+    """
     prepare(con, config)
     counts = {}
     for module in MODULES:
         if module.FAMILY in config.families:
             if progress:
-                progress(f"signals: {module.FAMILY}")
+                progress(module.FAMILY)
             counts[module.FAMILY] = add_family(con, config, module)
+    if progress:
+        progress("weigh")
     weigh_entities(con)
     return counts
 

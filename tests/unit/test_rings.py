@@ -239,3 +239,12 @@ def test_cli_memory_limit_bounds_duckdb_and_a_bad_size_is_one_line(world, tmp_pa
     assert ok.exit_code == 0 and json.loads(ok.output)["rings"] == len(detect(folder).rings) >= 2
     bad = CliRunner().invoke(main, ["detect", str(folder), "--out", str(tmp_path / "p"), "--memory-limit", "lots"])
     assert bad.exit_code == 2 and bad.output.strip() == "linkage: error: memory limit 'lots' is not a size like 8GB or 512MB"
+
+
+def test_rings_are_still_found_with_the_template_family_switched_off(world):
+    """With no template family in play, exclusivity of the other families must still be measured."""
+    w, folder = world
+    families = Config().families
+    no_prompt = Config(families={**families, "prompt": dataclasses.replace(families["prompt"], weight=0.0)})
+    flagged = {m for r in detect(folder, no_prompt).rings for m in r["members"]}
+    assert flagged == {a for a, label in w.truth.items() if label.startswith("ring")}
