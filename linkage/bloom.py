@@ -1,13 +1,13 @@
 """The Neo4j Bloom perspective, built from the graph model and the query library.
 
-``cypher/bloom/linkage-perspective.json`` is generated, not hand-written, so it
+``linkage/cypher/bloom/linkage-perspective.json`` is generated, not hand-written, so it
 cannot drift: one category per node label of ``store.model`` (caption, colour,
 size; a Ring grows with its score, a hub entity is greyed), every relationship
 type, and one search phrase per library query with a ``// bloom:`` header line,
 whose Cypher is that query's text exactly. A test compares the committed file
 with :func:`perspective`. Regenerate after changing the model or a phrase::
 
-    python -m linkage.bloom > cypher/bloom/linkage-perspective.json
+    python -m linkage.bloom > linkage/cypher/bloom/linkage-perspective.json
 
 The layout follows perspectives exported by Bloom 2.x (``categories``,
 ``labels``, ``relationshipTypes``, ``templates``, ``metadata``); ids and
@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from pathlib import Path
 
+from .resources import cypher_dir
 from .store.model import INDICATOR_TARGET, NODES, RELATIONSHIPS
 
-PERSPECTIVE_FILE = Path(__file__).resolve().parents[1] / "cypher" / "bloom" / "linkage-perspective.json"
+PERSPECTIVE_FILE = cypher_dir("bloom") / "linkage-perspective.json"
 NAME = "linkage: account rings"
 VERSION = "2.15.0"
 STAMP = 1767225600000  # 2026-01-01T00:00:00Z, fixed so the file only changes when its content does
@@ -182,5 +182,5 @@ def render(doc: dict) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-if __name__ == "__main__":  # python -m linkage.bloom > cypher/bloom/linkage-perspective.json
+if __name__ == "__main__":  # python -m linkage.bloom > linkage/cypher/bloom/linkage-perspective.json
     sys.stdout.write(render(perspective()))

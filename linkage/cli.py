@@ -34,7 +34,7 @@ class _StageProgress:
                                  console=self.console, transient=True)
         self.task = None
 
-    def __enter__(self) -> "_StageProgress":
+    def __enter__(self) -> _StageProgress:
         self.progress.start()
         return self
 
@@ -175,7 +175,8 @@ def eval_(out_dir: Path, truth: Path, as_json: bool) -> None:
 
 # --- investigators: the query library and explain (linkage/query_commands.py) ---------------
 
-from .query_commands import explain as _explain, query_group as _query_group  # noqa: E402
+from .query_commands import explain as _explain  # noqa: E402
+from .query_commands import query_group as _query_group  # noqa: E402
 
 main.add_command(_query_group)
 main.add_command(_explain)

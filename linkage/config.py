@@ -132,7 +132,7 @@ class Config:
     def family(self, name: str) -> FamilyParams:
         return self.families[name]
 
-    def replace(self, **changes) -> "Config":
+    def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:

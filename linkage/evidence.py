@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-
 TOP_ENTITIES = 5
 TOP_LINKS = 3
 LABEL = {"payment": "card", "ip": "IP", "asn": "ASN", "device": "device", "prompt": "template n-gram",

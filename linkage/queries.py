@@ -1,4 +1,4 @@
-"""The investigator query library: ``cypher/queries/*.cypher``, one query per file.
+"""The investigator query library: ``linkage/cypher/queries/*.cypher``, one query per file.
 
 Each file opens with a header of ``// field: value`` comment lines, then the
 Cypher::
@@ -34,14 +34,16 @@ import io
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .errors import ConfigError
+from .resources import cypher_dir
 
-#: ``cypher/queries`` of the source tree (the package is installed editable, or run from a checkout).
-LIBRARY_DIR = Path(__file__).resolve().parents[1] / "cypher" / "queries"
+#: ``linkage/cypher/queries``, shipped as package data.
+LIBRARY_DIR = cypher_dir("queries")
 
 TYPES = ("string", "int", "float", "bool", "date", "datetime", "list<string>")
 MODES = ("read", "write")
@@ -431,7 +433,8 @@ def records_to_rows(records: Iterable[Any]) -> tuple[list[str], list[dict[str, A
 
 
 def plain(value: Any) -> Any:
-    from neo4j.graph import Node, Path as GraphPath, Relationship
+    from neo4j.graph import Node, Relationship
+    from neo4j.graph import Path as GraphPath
 
     if value is None or isinstance(value, (str, bool, int, float)):
         return value

@@ -15,15 +15,14 @@ import click
 from .cliutil import friendly_errors, neo4j_options
 from .errors import ConfigError
 
-
 _library_option = click.option(
     "--library", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-    help="Folder of *.cypher query files (default: the shipped cypher/queries).")
+    help="Folder of *.cypher query files (default: the shipped linkage/cypher/queries).")
 
 
 @click.group(name="query")
 def query_group() -> None:
-    """The investigator query library (cypher/queries/*.cypher) against Neo4j.
+    """The investigator query library (linkage/cypher/queries/*.cypher) against Neo4j.
 
     Values are always passed as query parameters, never spliced into the Cypher.
     The password is read from $NEO4J_PASSWORD only.

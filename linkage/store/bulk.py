@@ -41,7 +41,7 @@ from ..config import Config
 from ..errors import StoreError
 from ..signals.prompt import shingles_expr, words_expr
 from . import server
-from .load import BATCH_ROWS, _Evidence, _epoch, _indicator_id, _prompt_keep, ring_rows
+from .load import BATCH_ROWS, _epoch, _Evidence, _indicator_id, _prompt_keep, ring_rows
 from .model import FAMILY_ENTITY, INDICATOR_TARGET, NODES, label, rel_type
 
 log = logging.getLogger(__name__)

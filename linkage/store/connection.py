@@ -14,8 +14,9 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import neo4j
 from neo4j.exceptions import AuthError, ClientError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -51,7 +52,7 @@ class Settings:
     database: str = DEFAULT_DATABASE
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "Settings":
+    def from_env(cls, **overrides: Any) -> Settings:
         """Read ``NEO4J_*`` variables; a non-None keyword beats the environment.
 
         Empty variables count as unset, so ``NEO4J_PASSWORD=`` in a compose
@@ -64,7 +65,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**{k: v for k, v in values.items() if v is not None})
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     def __repr__(self) -> str:

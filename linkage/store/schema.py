@@ -1,22 +1,30 @@
-"""Apply ``cypher/schema/*.cypher``: constraints and indexes, idempotently (``IF NOT EXISTS``)."""
+"""Apply the packaged ``linkage/cypher/schema/*.cypher``: constraints and indexes, idempotently (``IF NOT EXISTS``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ConfigError
+from ..resources import cypher_dir
 from .connection import Settings, run_query
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "cypher" / "schema"
+SCHEMA_DIR = cypher_dir("schema")
 
 
 def statements(folder: Path = SCHEMA_DIR) -> list[tuple[str, str]]:
-    """``(name, statement)`` for every statement of every schema file, in file order."""
+    """``(name, statement)`` for every statement of every schema file, in file order.
+
+    An empty schema is an error, never a silent no-op: a load without its
+    uniqueness constraints would MERGE slowly and could duplicate nodes.
+    """
     out = []
     for path in sorted(folder.glob("*.cypher")):
         body = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("//"))
         for i, stmt in enumerate(s.strip() for s in body.split(";")):
             if stmt:
                 out.append((f"schema {path.stem}#{i + 1}", stmt))
+    if not out:
+        raise ConfigError(f"{folder}: no schema statements found (is the linkage package installed completely?)")
     return out
 
 

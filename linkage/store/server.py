@@ -3,7 +3,7 @@
 Why this exists: the integration tests and investigators need the real
 server (Cypher, constraints, Bolt), and not every machine has Docker or can
 reach Neo4j's download site. Maven Central can be reached and publishes every
-jar of the server, so ``docker/pom.xml`` resolves them into ``<home>/lib``
+jar of the server, so ``linkage/store/neo4j-pom.xml`` resolves them into ``<home>/lib``
 (APOC core into ``<home>/plugins``) and this module runs the server's own
 entry point with ``java`` directly, as the ``neo4j console`` launcher would.
 
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StoreError
+from ..resources import as_folder
 
 HOST = "127.0.0.1"
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
@@ -113,19 +114,13 @@ def default_home() -> Path:
 
 
 def pom_path() -> Path:
-    """docker/pom.xml: ``$LINKAGE_NEO4J_POM``, the checkout's, or the cwd's."""
+    """The pom listing the Neo4j jars: ``$LINKAGE_NEO4J_POM``, else the one shipped in the package."""
     env = os.environ.get("LINKAGE_NEO4J_POM")
-    candidates = [Path(env).expanduser()] if env else []
-    root = project_root()
-    if root:
-        candidates.append(root / "docker" / "pom.xml")
-    candidates.append(Path.cwd() / "docker" / "pom.xml")
-    for path in candidates:
-        if path.is_file():
-            return path.resolve()
-    raise StoreError(
-        "cannot find docker/pom.xml (it lists the Neo4j jars): run from the linkage checkout or set LINKAGE_NEO4J_POM"
-    )
+    path = Path(env).expanduser() if env else as_folder("store", "neo4j-pom.xml")
+    if not path.is_file():
+        raise StoreError(f"cannot find the Neo4j pom at {path} (it lists the Neo4j jars): reinstall linkage "
+                         "or set LINKAGE_NEO4J_POM")
+    return path.resolve()
 
 
 def _home(home: Path | str | None) -> Path:
@@ -213,7 +208,10 @@ def ensure_jars(home: Path | str | None = None) -> Path:
         (plugins / name).unlink(missing_ok=True)
     (home / "logs").mkdir(parents=True, exist_ok=True)
     maven_log = home / "logs" / "maven.log"
-    cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(pom), f"-Dneo4j.home={home}", "package"]
+    build = home / "build"  # Maven runs on a copy: nothing is ever written beside the installed package
+    build.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(pom, build / "pom.xml")
+    cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(build / "pom.xml"), f"-Dneo4j.home={home}", "package"]
     with maven_log.open("w") as out:
         rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
     if rc != 0 or not any(lib.glob("neo4j-kernel-*.jar")):

@@ -19,8 +19,18 @@ import numpy as np
 
 from .people import countries, free_domains, leases, localparts, residential_asn, signup_times
 from .plan import GEN_CODING, GEN_GENERAL, GEN_PUBLIC, Plan, groups_of, pick_distinct
-from .vocab import (BROWSER_UAS, CLOUD_ASNS_DEV, CLOUD_WEIGHTS_DEV, CONSUMER_BINS, FIRST, LAST, MOBILE_ASNS,
-                    MOBILE_UAS, PREPAID_BINS, SDKS)
+from .vocab import (
+    BROWSER_UAS,
+    CLOUD_ASNS_DEV,
+    CLOUD_WEIGHTS_DEV,
+    CONSUMER_BINS,
+    FIRST,
+    LAST,
+    MOBILE_ASNS,
+    MOBILE_UAS,
+    PREPAID_BINS,
+    SDKS,
+)
 
 ALL_UAS = np.concatenate([BROWSER_UAS, BROWSER_UAS, MOBILE_UAS])
 TLDS = np.array([".dev", ".io", ".me", ".net", ".com"], dtype=object)

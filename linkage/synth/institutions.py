@@ -16,8 +16,21 @@ from .benign import SDK_WEIGHTS, lognormal, pay_own, sdk_devices
 from .people import leases, localparts, residential_asn, signup_times, spread_burst
 from .plan import DAY, GEN_CLASS, GEN_CODING, GEN_GENERAL, GEN_ORG, T0, T1, Plan, groups_of, hash64, hex_tokens, ragged
 from .prompts import ORG_TEMPLATES
-from .vocab import (ASSIGNMENTS, BROWSER_UAS, CLOUD_ASNS_DEV, CLOUD_WEIGHTS_DEV, CONSUMER_BINS, CORPORATE_BINS,
-                    COURSES, EDU_ASNS, MOBILE_UAS, OFFICE_ASNS, ORG_STEMS, ORG_SUFFIXES, UNIVERSITIES)
+from .vocab import (
+    ASSIGNMENTS,
+    BROWSER_UAS,
+    CLOUD_ASNS_DEV,
+    CLOUD_WEIGHTS_DEV,
+    CONSUMER_BINS,
+    CORPORATE_BINS,
+    COURSES,
+    EDU_ASNS,
+    MOBILE_UAS,
+    OFFICE_ASNS,
+    ORG_STEMS,
+    ORG_SUFFIXES,
+    UNIVERSITIES,
+)
 
 
 def group_sizes(rng: np.random.Generator, n: int, lo: int, hi: int, median: float) -> np.ndarray:

@@ -19,9 +19,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .plan import (DAY, GEN_CLASS, GEN_CODING, GEN_GENERAL, GEN_ORG, GEN_PUBLIC, T0, T1, Plan, hex_tokens, ip_strings,
-                   mix32)
 from .operators import OPERATOR_GEN
+from .plan import (
+    DAY,
+    GEN_CLASS,
+    GEN_CODING,
+    GEN_GENERAL,
+    GEN_ORG,
+    GEN_PUBLIC,
+    T0,
+    T1,
+    Plan,
+    hex_tokens,
+    ip_strings,
+    mix32,
+)
 from .prompts import COMPILED, fill, fill_choice, words
 from .vocab import COUNTRY_TZ_S
 

@@ -49,7 +49,7 @@ class TableWriter:
             self._sink.close()
             self._file.close()
 
-    def __enter__(self) -> "TableWriter":
+    def __enter__(self) -> TableWriter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -93,7 +93,8 @@ def test_queries_and_perspective_name_only_the_model(library):
 
 
 def test_bloom_search_phrases_return_graph_elements(loaded, neo4j_settings, library):
-    from neo4j.graph import Node, Path as GraphPath, Relationship
+    from neo4j.graph import Node, Relationship
+    from neo4j.graph import Path as GraphPath
 
     for q in library.values():
         if not q.bloom:

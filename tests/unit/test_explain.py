@@ -7,12 +7,12 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from worldkit import START, World, add_regulars, add_ring
 
 from linkage import Config, detect
 from linkage.cli import main
 from linkage.errors import InputError
 from linkage.explain import explain_from_out, format_explanation
-from worldkit import START, World, add_regulars, add_ring
 
 
 def _bridge(w: World) -> tuple[str, str, str]:

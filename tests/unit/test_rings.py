@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from worldkit import START, World, add_campus, add_family, add_regulars, add_ring
 
 from linkage import Config, detect
 from linkage.attribution import propagate
 from linkage.cli import main
 from linkage.scoring import score
-from worldkit import START, World, add_campus, add_family, add_regulars, add_ring
 
 
 def features(**kw) -> pd.DataFrame:

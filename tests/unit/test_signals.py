@@ -6,11 +6,11 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from worldkit import START, World
 
 from linkage import Config, read_batch, signals
 from linkage.communities import detect_communities
 from linkage.graph import build_links
-from worldkit import START, World
 
 
 def run(w: World, tmp_path, config: Config | None = None):
