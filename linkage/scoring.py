@@ -3,10 +3,10 @@
 A family counts towards ``diversity`` only when it links at least half of
 the members (one coincidental shared IP between two of fifty accounts is not
 a second kind of evidence) and when the entities doing the linking are
-mostly (median share at least 0.6) the community's own: a ring's harness fingerprint, proxies and cards
+mostly the community's own: a ring's harness fingerprint, proxies and cards
 are used by its members, while an SDK fingerprint or a common coding phrase
-that happens to tie ten developers is shared with many outsiders. A community tied by fewer than two families is not
-coordinated at all.
+that happens to tie ten developers is shared with many outsiders. A community
+tied by fewer than two families is not coordinated at all.
 
 A distillation ring is two things at once: *coordinated* (one operator's
 accounts share payment batches, proxies, templates, sign-up scripts and fire in
@@ -16,12 +16,16 @@ class is coordinated but not harvesting; an API developer is harvesting but
 not coordinated. The score is the product of the two sides, so neither alone
 flags a community.
 
-All features are computed in DuckDB over ``members(cid, aid)`` and the
-per-account summaries of ``activity`` (never the raw requests).
+Each feature is one small SQL builder (``FEATURES_SQL``) over
+``members(cid, aid)``, the evidence graph and the per-account summaries of
+``activity`` (never the raw requests), run into a table of its own and testable
+on a toy table; :func:`community_features` joins them. Every threshold is a
+field of :class:`linkage.config.ScoringParams`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,186 +33,265 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .config import Config
+from . import families
+from .config import Config, ScoreWeights
+from .sql import literal
 
-#: Communities sharing this many infrastructure entities are siblings (one operator's rings): their
-#: accounts do not count as outsiders when judging how exclusive an entity is to a community.
-SIBLING_TIES = 3
-#: Families an operator has to obtain (proxies, cards, domains), as opposed to software that benign
-#: groups legitimately share (SDK fingerprints, public templates).
-INFRASTRUCTURE = ("ip", "payment", "email")
-#: Least median exclusivity for a family to count (templates overlap with ordinary phrasing more).
-EXCLUSIVE = {"prompt": 0.3}
-#: Families whose entities are pieces of one artefact an operator copies into every ring (a
-#: template's shingles). Used by thousands of one operator's accounts, such an entity is past the
-#: pair cap and links no pair, yet it is still the operator's when hardly anyone else uses it. So
-#: for these families a member is covered when it uses ``min_shared`` entities that other members
-#: use too, whatever their size, and exclusivity counts users in the community's whole sibling
-#: cluster (siblings of siblings), since an operator's template spans all its rings.
-TEMPLATE_FAMILIES = ("prompt",)
-
+#: Features counting members who share one of a family's entities with others (see ``Family.share_feature``).
+SHARE_FEATURES = ("payment_share", "template_share", "burst_share")
 FEATURES = ("diversity", "payment_share", "template_share", "burst_share", "lockstep_share",
             "hosting_share", "volume_ratio", "density")
 
 
-@dataclass(frozen=True)
-class ScoreWeights:
-    """How much each coordination feature counts; they sum to one."""
+def _in(names: list[str], col: str) -> str:
+    """``col IN ('a', 'b')``, or ``false`` when there are none (``IN (NULL)`` would be NULL and drop rows)."""
+    return f"{col} IN ({', '.join(literal(n) for n in names)})" if names else "false"
 
-    diversity: float = 0.25
-    template_share: float = 0.2
-    payment_share: float = 0.15
-    lockstep_share: float = 0.15
-    burst_share: float = 0.1
-    hosting_share: float = 0.15
+
+@dataclass(frozen=True)
+class Roles:
+    """The families of a run by the part they play in scoring (from the registry)."""
+
+    weighted: list[str]
+    templates: list[str]
+    infrastructure: list[str]
+    sibling: list[str]
+
+    @classmethod
+    def of(cls, config: Config) -> Roles:
+        weighted = families.weighted(config)
+        fams = [families.get(f) for f in weighted]
+        return cls(weighted=weighted, templates=[f.name for f in fams if f.template],
+                   infrastructure=[f.name for f in fams if f.infrastructure],
+                   sibling=[f.name for f in families.in_run(config) if f.sibling_ties])
+
+
+# --- the builders: one SQL statement each, named by the table it fills ----------------------------
+
+
+def comm_entities_sql(config: Config, roles: Roles) -> str:
+    """``(cid, family, entity)``: entities two members or more of a community use, that can link.
+
+    Template entities count at any size (past the pair cap too), since an operator's template
+    is used by thousands of its accounts; other entities only while they carry weight.
+    """
+    return f"""
+        SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
+        JOIN entities e USING (family, entity)
+        WHERE e.pair_weight > 0 OR ({_in(roles.templates, 'i.family')} AND e.accounts >= 2)
+        GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
+
+
+def siblings_sql(config: Config, roles: Roles) -> str:
+    """``(cid, sib)``: communities tied by ``sibling_ties`` shared infrastructure entities (and each to itself).
+
+    An operator's rings share proxies, cards and domains; developers on one SDK share only that.
+    """
+    return f"""
+        SELECT cid, cid AS sib FROM (SELECT DISTINCT cid FROM members)
+        UNION ALL
+        SELECT x.cid, y.cid FROM comm_entities x JOIN comm_entities y
+          ON x.family = y.family AND x.entity = y.entity AND x.cid <> y.cid
+        WHERE {_in(roles.sibling, 'x.family')} GROUP BY x.cid, y.cid
+        HAVING count(*) >= {int(config.scoring.sibling_ties)}"""
+
+
+def size_sql(config: Config, roles: Roles) -> str:
+    return "SELECT cid, count(*) AS size FROM members GROUP BY cid"
+
+
+def inner_links_sql(config: Config, roles: Roles) -> str:
+    """Links inside each community: count and per-family weight."""
+    per_family = "".join(f", sum(l.w_{f}) AS w_{f}" for f in roles.weighted)
+    return f"""
+        SELECT m1.cid, count(*) AS links {per_family}
+        FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+        GROUP BY m1.cid"""
+
+
+def coverage_sql(config: Config, roles: Roles) -> str:
+    """Per family, how many members it links to another member of the community."""
+    if not roles.weighted:
+        return "SELECT DISTINCT cid FROM members"
+    ends = ", ".join(f"l.w_{f}" for f in roles.weighted)
+    cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in roles.weighted)
+    return f"""
+        WITH inner_pairs AS (
+            SELECT m1.cid, l.a, l.b, {ends}
+            FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+        )
+        SELECT cid, {cover} FROM (
+            SELECT cid, a AS aid, {', '.join(f'w_{f}' for f in roles.weighted)} FROM inner_pairs
+            UNION ALL SELECT cid, b AS aid, {', '.join(f'w_{f}' for f in roles.weighted)} FROM inner_pairs
+        ) GROUP BY cid"""
+
+
+def template_coverage_sql(config: Config, roles: Roles) -> str:
+    """Template families: members using ``min_shared`` of the community's shared template entities."""
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE family = {literal(f)} AND n >= {int(config.families[f].min_shared)}) AS c_{f}"
+        for f in roles.templates) or "NULL AS c_none"
+    return f"""
+        SELECT cid, {counts} FROM (
+            SELECT m.cid, i.family, i.aid, count(*) AS n
+            FROM incidence i JOIN members m USING (aid)
+            JOIN comm_entities ce ON ce.cid = m.cid AND ce.family = i.family AND ce.entity = i.entity
+            WHERE {_in(roles.templates, 'i.family')} GROUP BY ALL
+        ) GROUP BY cid"""
+
+
+def sibling_use_sql(config: Config, roles: Roles) -> str:
+    """Per community and linking entity: how many of its users sit in the community or its siblings.
+
+    Template entities count their users in the community's whole sibling cluster (siblings of
+    siblings), since an operator's template spans all its rings.
+    """
+    return f"""
+        SELECT ce.cid, ce.family, ce.entity, count(*) AS members
+        FROM comm_entities ce JOIN siblings s ON s.cid = ce.cid
+        JOIN members m ON m.cid = s.sib
+        JOIN incidence i ON i.aid = m.aid AND i.family = ce.family AND i.entity = ce.entity
+        WHERE NOT {_in(roles.templates, 'ce.family')}
+        GROUP BY ce.cid, ce.family, ce.entity
+        UNION ALL
+        SELECT ce.cid, ce.family, ce.entity, cu.members
+        FROM comm_entities ce JOIN sibling_cluster sc USING (cid)
+        JOIN (SELECT sc.cluster, i.family, i.entity, count(*) AS members
+              FROM incidence i JOIN members m USING (aid) JOIN sibling_cluster sc USING (cid)
+              WHERE {_in(roles.templates, 'i.family')}
+                AND i.entity IN (SELECT entity FROM comm_entities WHERE {_in(roles.templates, 'family')})
+              GROUP BY ALL) cu
+          ON cu.cluster = sc.cluster AND cu.family = ce.family AND cu.entity = ce.entity"""
+
+
+def exclusivity_sql(config: Config, roles: Roles) -> str:
+    """Per family, the median linking entity's share of its users inside (community + siblings)."""
+    cols = ", ".join(f"median(members / accounts) FILTER (WHERE family = {literal(f)}) AS x_{f}"
+                     for f in roles.weighted) or "NULL AS x_none"
+    return f"""
+        SELECT cid, {cols} FROM (
+            SELECT su.cid, su.family, su.entity, su.members, e.accounts
+            FROM sibling_use su JOIN entities e USING (family, entity)
+        ) GROUP BY cid"""
+
+
+def shares_sql(config: Config, roles: Roles) -> str:
+    """Per share feature (``payment_share``, ``template_share``…): members using one of the family's
+    entities together with at least ``share_k`` members in all (a card batch, a template, a sign-up burst)."""
+    shares = [(f.share_feature, f.name, config.families[f.name].share_k)
+              for f in families.in_run(config) if f.share_feature and config.families[f.name].share_k > 0]
+    if not shares:
+        return "SELECT DISTINCT cid FROM members"
+    cols = ", ".join(f"count(DISTINCT aid) FILTER (WHERE family = {literal(fam)} AND k >= {int(k)}) AS {feature}_n"
+                     for feature, fam, k in shares)
+    return f"""
+        SELECT cid, {cols}
+        FROM (SELECT i.family, m.cid, i.aid, count(*) OVER (PARTITION BY m.cid, i.family, i.entity) AS k
+              FROM incidence i JOIN members m USING (aid) WHERE {_in([fam for _, fam, _ in shares], 'i.family')})
+        GROUP BY cid"""
+
+
+def lockstep_sql(config: Config, roles: Roles) -> str:
+    """Share of the community's requests sent in windows where many members are active at once.
+
+    ``(aid, win)`` is unique in ``acct_windows``, so ``count(*)`` counts active members.
+    """
+    s = config.scoring
+    return f"""
+        WITH wins AS (
+            SELECT m.cid, w.win, count(*) AS active, sum(w.requests) AS req
+            FROM acct_windows w JOIN members m USING (aid) GROUP BY m.cid, w.win
+        )
+        SELECT w.cid, sum(w.req) FILTER (
+                   WHERE w.active >= greatest({int(s.lockstep_min_active)}, {float(s.lockstep_min_share)!r} * z.size)
+               ) / sum(w.req) AS lockstep_share
+        FROM wins w JOIN f_size z USING (cid) GROUP BY w.cid"""
+
+
+def hosting_sql(config: Config, roles: Roles) -> str:
+    """Share of the community's requests from hosting ASNs, and its request total."""
+    return """
+        SELECT m.cid, sum(v.hosting_requests) / nullif(sum(v.requests), 0) AS hosting_share, sum(v.requests) AS requests
+        FROM members m JOIN acct_activity v USING (aid) GROUP BY m.cid"""
+
+
+def volume_sql(config: Config, roles: Roles) -> str:
+    """Members' median volume against the batch's median account."""
+    return """
+        WITH pop AS (SELECT greatest(1, median(coalesce(v.requests, 0))) AS pop_median
+                     FROM accounts a LEFT JOIN acct_activity v USING (aid))
+        SELECT m.cid, median(coalesce(v.requests, 0)) AS median_requests, any_value(pop.pop_median) AS pop_median,
+               median(coalesce(v.requests, 0)) / any_value(pop.pop_median) AS volume_ratio
+        FROM members m LEFT JOIN acct_activity v USING (aid), pop GROUP BY m.cid"""
+
+
+Builder = Callable[[Config, Roles], str]
+
+#: ``f_<name>`` tables, in the order they are built (later ones may read earlier ones).
+FEATURES_SQL: dict[str, Builder] = {
+    "size": size_sql, "inner_links": inner_links_sql, "coverage": coverage_sql,
+    "template_coverage": template_coverage_sql, "exclusivity": exclusivity_sql, "shares": shares_sql,
+    "lockstep": lockstep_sql, "hosting": hosting_sql, "volume": volume_sql,
+}
 
 
 def community_features(con, config: Config) -> pd.DataFrame:
     """One row per community with the raw features (see module docstring)."""
-    fam = [f for f, p in config.families.items() if p.weight > 0]
-    internal = ", ".join(f"sum(l.w_{f}) AS w_{f}" for f in fam)
-    ends_cols = ", ".join(f"w_{f}" for f in fam)
-    cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in fam)
-    covered = {f: f"coalesce(tc.c_{f}, 0)" if f in TEMPLATE_FAMILIES else f"cov.c_{f}" for f in fam}
-    passes = {f: f"({covered[f]} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= {EXCLUSIVE.get(f, 0.6)})" for f in fam}
-    tpl = [f for f in TEMPLATE_FAMILIES if f in fam]
-    tpl_cover = ", ".join(
-        f"count(*) FILTER (WHERE family = '{f}' AND n >= {config.families[f].min_shared}) AS c_{f}" for f in tpl
-    ) or "NULL AS c_none"
-    diversity = " + ".join(f"CAST({p} AS INTEGER)" for p in passes.values())
-    infra = " + ".join(f"CAST({passes[f]} AS INTEGER)" for f in fam if f in INFRASTRUCTURE) or "0"
-    exclusivity = ", ".join(
-        f"median(members / accounts) FILTER (WHERE family = '{f}') AS x_{f}" for f in fam)
-    # Sibling communities: tied by at least SIBLING_TIES shared infrastructure entities (an operator's
-    # rings share proxies, cards, harness fingerprints; developers on one SDK share only that).
-    # "family IN (...)" for the template families in play; false when there are none ("NOT IN (NULL)" would
-    # be NULL and silently drop every row).
-    in_tpl = ", ".join(f"'{f}'" for f in TEMPLATE_FAMILIES if f in fam)
-    is_template = (lambda col: f"{col} IN ({in_tpl})") if in_tpl else (lambda col: "false")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE comm_entities AS
-            SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
-            JOIN entities e USING (family, entity)
-            WHERE e.pair_weight > 0 OR ({is_template('i.family')} AND e.accounts >= 2)
-            GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE siblings AS
-            SELECT cid, cid AS sib FROM (SELECT DISTINCT cid FROM members)
-            UNION ALL
-            SELECT x.cid, y.cid FROM comm_entities x JOIN comm_entities y
-              ON x.family = y.family AND x.entity = y.entity AND x.cid <> y.cid
-            WHERE x.family IN ('ip', 'payment', 'email') GROUP BY x.cid, y.cid HAVING count(*) >= {SIBLING_TIES}"""
-    )
+    roles = Roles.of(config)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE comm_entities AS {comm_entities_sql(config, roles)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE siblings AS {siblings_sql(config, roles)}")
     _sibling_clusters(con)
-    df = con.execute(
-        f"""
-        WITH size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid),
-        inner_links AS (
-            SELECT m1.cid, count(*) AS links, sum(l.weight) AS total, {internal}
-            FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
-            GROUP BY m1.cid
-        ),
-        inner_pairs AS (
-            SELECT m1.cid, l.a, l.b, {ends_cols}
-            FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
-        ),
-        cov AS (  -- per family, how many members it links to another member
-            SELECT cid, {cover} FROM (
-                SELECT cid, a AS aid, {ends_cols} FROM inner_pairs
-                UNION ALL SELECT cid, b AS aid, {ends_cols} FROM inner_pairs
-            ) GROUP BY cid
-        ),
-        sib_use AS (  -- per community and linking entity: its users in the community or its siblings
-            SELECT ce.cid, ce.family, ce.entity, count(*) AS members
-            FROM comm_entities ce JOIN siblings s ON s.cid = ce.cid
-            JOIN members m ON m.cid = s.sib
-            JOIN incidence i ON i.aid = m.aid AND i.family = ce.family AND i.entity = ce.entity
-            WHERE NOT {is_template('ce.family')}
-            GROUP BY ce.cid, ce.family, ce.entity
-            UNION ALL  -- templates: users anywhere in the community's sibling cluster
-            SELECT ce.cid, ce.family, ce.entity, cu.members
-            FROM comm_entities ce JOIN sibling_cluster sc USING (cid)
-            JOIN (SELECT sc.cluster, i.family, i.entity, count(*) AS members
-                  FROM incidence i JOIN members m USING (aid) JOIN sibling_cluster sc USING (cid)
-                  WHERE {is_template('i.family')}
-                    AND i.entity IN (SELECT entity FROM comm_entities WHERE {is_template('family')})
-                  GROUP BY ALL) cu
-              ON cu.cluster = sc.cluster AND cu.family = ce.family AND cu.entity = ce.entity
-        ),
-        tpl_cov AS (  -- template families: members using min_shared entities other members use
-            SELECT cid, {tpl_cover} FROM (
-                SELECT m.cid, i.family, i.aid, count(*) AS n
-                FROM incidence i JOIN members m USING (aid)
-                JOIN comm_entities ce ON ce.cid = m.cid AND ce.family = i.family AND ce.entity = i.entity
-                WHERE {is_template('i.family')} GROUP BY ALL
-            ) GROUP BY cid
-        ),
-        excl AS (  -- per family, the median linking entity's share of users inside (community + siblings)
-            SELECT cid, {exclusivity} FROM (
-                SELECT su.cid, su.family, su.entity, su.members, e.accounts
-                FROM sib_use su JOIN entities e USING (family, entity)
-            ) GROUP BY cid
-        ),
-        shared_in AS (  -- members sharing an entity of the family with another member
-            SELECT i.family, m.cid, i.aid, count(*) OVER (PARTITION BY m.cid, i.family, i.entity) AS k
-            FROM incidence i JOIN members m USING (aid) WHERE i.family IN ('payment', 'prompt', 'signup')
-        ),
-        shares AS (
-            SELECT cid,
-                   count(DISTINCT aid) FILTER (WHERE family = 'payment' AND k >= 2) AS pay_n,
-                   count(DISTINCT aid) FILTER (WHERE family = 'prompt' AND k >= 3) AS tpl_n,
-                   count(DISTINCT aid) FILTER (WHERE family = 'signup' AND k >= 3) AS burst_n
-            FROM shared_in GROUP BY cid
-        ),
-        wins AS (  -- (aid, win) is unique in acct_windows, so count(*) counts active members
-            SELECT m.cid, w.win, count(*) AS active, sum(w.requests) AS req
-            FROM acct_windows w JOIN members m USING (aid) GROUP BY m.cid, w.win
-        ),
-        lock AS (
-            SELECT w.cid, sum(w.req) FILTER (WHERE w.active >= greatest(3, 0.05 * s.size)) / sum(w.req) AS lockstep_share
-            FROM wins w JOIN size s USING (cid) GROUP BY w.cid
-        ),
-        host AS (
-            SELECT m.cid, sum(v.hosting_requests) / nullif(sum(v.requests), 0) AS hosting_share,
-                   sum(v.requests) AS requests
-            FROM members m JOIN acct_activity v USING (aid) GROUP BY m.cid
-        ),
-        vol AS (
-            SELECT m.cid, median(coalesce(v.requests, 0)) AS median_requests
-            FROM members m LEFT JOIN acct_activity v USING (aid) GROUP BY m.cid
-        ),
-        pop AS (
-            SELECT greatest(1, median(coalesce(v.requests, 0))) AS pop_median
-            FROM accounts a LEFT JOIN acct_activity v USING (aid)
-        )
-        SELECT s.cid, s.size, coalesce(il.links, 0) AS links,
-               coalesce(il.links, 0) / (s.size * (s.size - 1) / 2.0) AS density,
+    con.execute(f"CREATE OR REPLACE TEMP TABLE sibling_use AS {sibling_use_sql(config, roles)}")
+    for name, build in FEATURES_SQL.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE f_{name} AS {build(config, roles)}")
+    df = con.execute(_joined_sql(config, roles)).df()
+    df["diversity"] = np.clip(df["families"] / float(config.scoring.diversity_full), 0, 1)
+    for name in ("comm_entities", "siblings", "sibling_cluster", "sibling_use", *(f"f_{n}" for n in FEATURES_SQL)):
+        if not config.keep_tables:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    return df
+
+
+def _passes(config: Config, roles: Roles) -> dict[str, str]:
+    """Per weighted family, the SQL test that it counts for a community (covers enough members, exclusively)."""
+    s = config.scoring
+    out = {}
+    for f in roles.weighted:
+        covered = f"coalesce(tc.c_{f}, 0)" if f in roles.templates else f"cov.c_{f}"
+        out[f] = (f"({covered} >= {float(s.min_coverage)!r} * z.size AND coalesce(ex.x_{f}, 0) >= "
+                  f"{float(config.families[f].min_exclusivity)!r})")
+    return out
+
+
+def _joined_sql(config: Config, roles: Roles) -> str:
+    passes = _passes(config, roles)
+    diversity = " + ".join(f"CAST({p} AS INTEGER)" for p in passes.values()) or "0"
+    infra = " + ".join(f"CAST({passes[f]} AS INTEGER)" for f in roles.weighted if f in roles.infrastructure) or "0"
+    weights = "".join(f", coalesce(il.w_{f}, 0) AS w_{f}" for f in roles.weighted)
+    present = {f.share_feature for f in families.in_run(config)
+               if f.share_feature and config.families[f.name].share_k > 0}
+    shares = "".join(f"coalesce(sh.{feature}_n, 0) / z.size AS {feature}, " if feature in present
+                     else f"0.0 AS {feature}, " for feature in SHARE_FEATURES)
+    return f"""
+        SELECT z.cid, z.size, coalesce(il.links, 0) AS links,
+               coalesce(il.links, 0) / (z.size * (z.size - 1) / 2.0) AS density,
                coalesce({diversity}, 0) AS families,
                coalesce({infra}, 0) AS infra_families,
-               coalesce(sh.pay_n, 0) / s.size AS payment_share,
-               coalesce(sh.tpl_n, 0) / s.size AS template_share,
-               coalesce(sh.burst_n, 0) / s.size AS burst_share,
-               coalesce(lock.lockstep_share, 0) AS lockstep_share,
-               coalesce(host.hosting_share, 0) AS hosting_share,
-               coalesce(host.requests, 0) AS requests,
-               vol.median_requests, pop.pop_median,
-               vol.median_requests / pop.pop_median AS volume_ratio,
-               {", ".join(f"coalesce(il.w_{f}, 0) AS w_{f}" for f in fam)}
-        FROM size s
-        LEFT JOIN inner_links il USING (cid)
-        LEFT JOIN cov USING (cid)
-        LEFT JOIN tpl_cov tc USING (cid)
-        LEFT JOIN excl ex USING (cid)
-        LEFT JOIN shares sh USING (cid)
-        LEFT JOIN lock USING (cid)
-        LEFT JOIN host USING (cid)
-        LEFT JOIN vol USING (cid), pop
-        ORDER BY s.cid
-        """
-    ).df()
-    df["diversity"] = np.clip(df["families"] / 3.0, 0, 1)
-    return df
+               {shares}
+               coalesce(lk.lockstep_share, 0) AS lockstep_share,
+               coalesce(ho.hosting_share, 0) AS hosting_share,
+               coalesce(ho.requests, 0) AS requests,
+               vo.median_requests, vo.pop_median, vo.volume_ratio {weights}
+        FROM f_size z
+        LEFT JOIN f_inner_links il USING (cid)
+        LEFT JOIN f_coverage cov USING (cid)
+        LEFT JOIN f_template_coverage tc USING (cid)
+        LEFT JOIN f_exclusivity ex USING (cid)
+        LEFT JOIN f_shares sh USING (cid)
+        LEFT JOIN f_lockstep lk USING (cid)
+        LEFT JOIN f_hosting ho USING (cid)
+        LEFT JOIN f_volume vo USING (cid)
+        ORDER BY z.cid"""
 
 
 def _sibling_clusters(con) -> None:
@@ -224,24 +307,26 @@ def _sibling_clusters(con) -> None:
     con.unregister("sibling_cluster_df")
 
 
-def score(features: pd.DataFrame, weights: ScoreWeights | None = None) -> pd.DataFrame:
+def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWeights | None = None) -> pd.DataFrame:
     """Add ``coordination``, ``harvesting`` and ``score`` columns; pure function of the features.
 
     Harvesting rises with the members' median volume relative to the whole
-    batch's median account: 1 at fifty times the median, 0 at or below it.
+    batch's median account: 1 at ``harvest_full_ratio`` times the median, 0 at or below it.
     """
-    weights = weights or ScoreWeights()
+    s = (config or Config()).scoring
+    weights = weights or s.weights
     out = features.copy()
     coord = np.zeros(len(out))
     for name, w in vars(weights).items():
         coord += w * out[name].to_numpy(dtype=float)
     # One family alone (a shared phrase, one NAT) is coincidence, not coordination; and software alone
     # (an SDK fingerprint plus common phrasing) is what developers share: infrastructure must be in it.
-    independent = 1.0
+    independent: float | np.ndarray = 1.0
     if "families" in out:
-        independent = (out["families"].to_numpy(dtype=float) >= 2) & (out["infra_families"].to_numpy(dtype=float) >= 1)
-    out["coordination"] = np.clip(coord / 0.6, 0, 1) * independent
+        independent = ((out["families"].to_numpy(dtype=float) >= s.min_families)
+                       & (out["infra_families"].to_numpy(dtype=float) >= s.min_infrastructure))
+    out["coordination"] = np.clip(coord / s.coordination_full, 0, 1) * independent
     ratio = np.maximum(out["volume_ratio"].to_numpy(dtype=float), 1.0)
-    out["harvesting"] = np.clip(np.log10(ratio) / np.log10(50.0), 0, 1)
+    out["harvesting"] = np.clip(np.log10(ratio) / np.log10(s.harvest_full_ratio), 0, 1)
     out["score"] = np.round(np.sqrt(out["coordination"] * out["harvesting"]), 4)
     return out

@@ -345,7 +345,7 @@ def start(
         for port in (bolt_port, http_port):
             if _port_taken(port):
                 raise StoreError(f"{HOST}:{port} is already in use (another Neo4j?): stop it or choose another port")
-        java = _java()
+        java = java_executable()
         ensure_jars(home)
         for sub in ("conf", "data", "logs", "run", "plugins", "import"):
             (home / sub).mkdir(parents=True, exist_ok=True)
@@ -381,7 +381,8 @@ def stop(home: Path | str | None = None, *, grace: float = 60) -> bool:
 # --- steps of start/stop ------------------------------------------------------------------
 
 
-def _java() -> str:
+def java_executable() -> str:
+    """The ``java`` to run Neo4j with: ``$JAVA_HOME/bin/java``, else the one on PATH."""
     java_home = os.environ.get("JAVA_HOME")
     java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
     if not java or not Path(java).exists():
@@ -389,7 +390,8 @@ def _java() -> str:
     return java
 
 
-def _env(home: Path) -> dict[str, str]:
+def tool_env(home: Path) -> dict[str, str]:
+    """The environment Neo4j's own tools expect for ``home``."""
     return {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
 
 
@@ -399,7 +401,7 @@ def _set_initial_password(java: str, home: Path, password: str) -> None:
     Writes data/dbms/auth.ini; Neo4j reads it when it creates the system database.
     """
     cmd = [java, "-cp", str(home / "lib" / "*"), ADMIN_TOOL, "dbms", "set-initial-password", password]
-    done = subprocess.run(cmd, env=_env(home), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    done = subprocess.run(cmd, env=tool_env(home), capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise StoreError(f"setting the initial Neo4j password failed: {last[0].replace(password, '***')}")
@@ -410,7 +412,7 @@ def _launch(java: str, home: Path, heap: str) -> ServerInfo:
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             java_command(java, home, heap=heap),
-            cwd=home, env=_env(home), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=home, env=tool_env(home), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the CLI; Ctrl-C in the caller's shell does not reach it
         )  # fmt: skip
     _CHILDREN[proc.pid] = proc

@@ -76,28 +76,28 @@ def world(tmp_path_factory):
 def test_detect_finds_exactly_the_rings_and_attributes_them(world):
     w, folder = world
     result = detect(folder)
-    flagged = {m for r in result.rings for m in r["members"]}
+    flagged = {m for r in result.rings for m in r.members}
     truth_ring = {a for a, label in w.truth.items() if label.startswith("ring")}
     assert flagged == truth_ring
     operator_of = {"ringa": "crimson", "ringb": "crimson", "ringz": "z"}  # a and b share one template
     by_label = {}
     for r in result.rings:
-        labels = {w.truth[m] for m in r["members"]}
+        labels = {w.truth[m] for m in r.members}
         assert len({operator_of[x] for x in labels}) == 1  # every ring holds one operator's accounts
         by_label.update({x: r for x in labels})
-    assert by_label["ringa"]["operator"] == "CRIMSON-LATHE"
-    assert by_label["ringb"]["operator"] == "CRIMSON-LATHE"
-    assert by_label["ringz"]["operator"] is None
-    assert by_label["ringz"]["operator_cluster"].startswith("unattributed-")
-    assert by_label["ringa"]["operator_confidence"] > 0.5
-    assert {"payment", "ip", "device", "prompt", "email"} <= set(by_label["ringa"]["signals"])
-    assert any(p["kind"] == "indicator" and "tok_ringa_0" in p["path"] for p in by_label["ringa"]["evidence"])
+    assert by_label["ringa"].operator == "CRIMSON-LATHE"
+    assert by_label["ringb"].operator == "CRIMSON-LATHE"
+    assert by_label["ringz"].operator is None
+    assert by_label["ringz"].operator_cluster.startswith("unattributed-")
+    assert by_label["ringa"].operator_confidence > 0.5
+    assert {"payment", "ip", "device", "prompt", "email"} <= set(by_label["ringa"].signals)
+    assert any(p["kind"] == "indicator" and "tok_ringa_0" in p["path"] for p in by_label["ringa"].evidence)
 
 
 def test_same_input_same_rings_and_ids(world):
     _, folder = world
-    first = [(r["ring_id"], r["members"]) for r in detect(folder).rings]
-    second = [(r["ring_id"], r["members"]) for r in detect(folder, Config(seed=42)).rings]
+    first = [(r.ring_id, r.members) for r in detect(folder).rings]
+    second = [(r.ring_id, r.members) for r in detect(folder, Config(seed=42)).rings]
     assert first == second
 
 
@@ -221,7 +221,7 @@ def test_an_operator_wide_template_past_the_pair_cap_counts_only_while_it_is_the
     result = detect(folder, small_cap)
     assert result.con.execute(  # the template's shingles are hubs here: no pair weight at all
         "SELECT max(pair_weight) FROM entities WHERE family = 'prompt' AND accounts >= 24").fetchall()[0][0] == 0
-    flagged = {m for r in result.rings for m in r["members"]}
+    flagged = {m for r in result.rings for m in r.members}
     ring_accounts = {a for a, label in w.truth.items() if label.startswith("glass")}
     rings = result.communities[result.communities["size"] >= 12]
     assert len(rings) >= 1 and (rings["infra_families"] == 1).all()  # the proxy pool, either way
@@ -229,7 +229,7 @@ def test_an_operator_wide_template_past_the_pair_cap_counts_only_while_it_is_the
         assert (rings["families"] == 1).all() and flagged == set()  # proxies alone are not coordination
     else:
         assert (rings["families"] == 2).all() and flagged == ring_accounts
-        assert all("prompt" in r["signals"] for r in result.rings)
+        assert all("prompt" in r.signals for r in result.rings)
 
 
 def test_cli_memory_limit_bounds_duckdb_and_a_bad_size_is_one_line(world, tmp_path):
@@ -246,5 +246,5 @@ def test_rings_are_still_found_with_the_template_family_switched_off(world):
     w, folder = world
     families = Config().families
     no_prompt = Config(families={**families, "prompt": dataclasses.replace(families["prompt"], weight=0.0)})
-    flagged = {m for r in detect(folder, no_prompt).rings for m in r["members"]}
+    flagged = {m for r in detect(folder, no_prompt).rings for m in r.members}
     assert flagged == {a for a, label in w.truth.items() if label.startswith("ring")}
