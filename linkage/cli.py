@@ -20,7 +20,7 @@ def main() -> None:
 
 
 class _StageProgress:
-    """Stage events from ``pipeline.Stages`` on stderr with rich: a spinner while a stage runs, a line when it ends.
+    """Stage events from ``stages.Timer`` on stderr with rich: a spinner while a stage runs, a line when it ends.
 
     The spinner is transient, so a run that fails leaves only the finished stages and the error line.
     """

@@ -224,9 +224,9 @@ def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None
         if not found:
             raise InputError(f"unknown account {_short(acc)} (not in the Neo4j database {settings.database!r})")
     exp = Explanation(a, b, "neo4j", max_intermediate=max_intermediate)
-    exp.link = _link(link["weight"], link["signals"], {f: link.get(f"w_{f}") for f in families.names()})
+    exp.link = _link(link["weight"], link["signals"], {f: w for f, w in link["per_family"] or []})
     exp.shared = _shared_sort([
-        {"family": _family([r["kind"]]), "entity": r["entity"], "text": r["text"],
+        {"family": r["family"], "entity": r["entity"], "text": r["text"],
          "accounts": None if r["accounts"] is None else int(r["accounts"]), "hub": bool(r["hub"]),
          "pair_weight": float(r["pair_weight"] or 0.0)}
         for r in rows("shared-entities")])
@@ -236,18 +236,13 @@ def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None
             if r["hops"] > max_intermediate + 1:
                 continue
             p = r["path"]
-            steps = [{"family": _family(n.labels), "entity": n.get(nodes()[_label(n)].key),
-                      "text": n.get("text"), "accounts": int(n.get("accounts") or 0),
+            steps = [{"family": n.get("family") or _family(n.labels), "entity": n.get("key"),
+                      "text": n.get("name") if n.get("name") != n.get("key") else None, "accounts": int(n.get("accounts") or 0),
                       "pair_weight": float(n.get("pair_weight") or 0.0)}
                      for n in p.nodes if "Account" not in n.labels]
             paths.append(_path(steps, [n["account_id"] for n in p.nodes if "Account" in n.labels]))
         exp.paths = _rank(paths)[:top]
     return exp
-
-
-def _label(node) -> str:
-    known = nodes()
-    return next(lbl for lbl in node.labels if lbl in known and lbl != "Entity")
 
 
 # --- text --------------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from .. import families
 from ..errors import LinkageError
+from ..signals.prompt import template_key
 
 MAX_MEMBERS = 60  # members drawn in a ring's network picture
 PER_FAMILY = 3  # shared entities drawn per signal family
@@ -187,7 +189,7 @@ def _network(con, figures: list[RingFigures], tables: dict[str, Path], doc: dict
             continue
         sl = ent_at[i]
         f.entities = [{"family": fam[k], "entity": ent[k], "members": int(n_mem[k]), "accounts": int(n_acc[k]),
-                       "label": labels.get(ent[k], f"template {ent[k][:8]}") if fam[k] == "prompt" else ent[k]}
+                       "label": labels.get(ent[k], ent[k]) if _is_template(fam[k]) else ent[k]}
                       for k in range(sl.start, sl.stop)]
         f.members = ids[mem_at[i]] if i in mem_at else []
         f.edges = [(int(pos[k]), int(idx[k])) for k in range(edge_at[i].start, edge_at[i].stop)] if i in edge_at else []
@@ -209,5 +211,12 @@ def _prompt_labels(con, tables: dict[str, Path], doc: dict) -> dict[str, str]:
     texts = sorted({str(t["entity"]) for r in doc["rings"] for t in tops(r) if isinstance(t, dict) and "entity" in t})
     if not texts:
         return {}
-    # The prompt signal names a shingle by DuckDB's hash of its text (linkage/signals/prompt.py).
-    return dict(con.execute("SELECT printf('%016x', hash(t)), t FROM (SELECT unnest(?) AS t)", [texts]).fetchall())
+    # The prompt signal keys a shingle by the stable digest of its text (linkage/signals/prompt.py).
+    return dict(con.execute(f"SELECT {template_key('t')}, t FROM (SELECT unnest(?) AS t)", [texts]).fetchall())
+
+
+def _is_template(family: str) -> bool:
+    try:
+        return families.get(family).template
+    except KeyError:
+        return False

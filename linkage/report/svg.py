@@ -13,20 +13,20 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from .. import families
 from .data import RingFigures
 
-# Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
-FAMILY_COLOURS = {"payment": "#E69F00", "ip": "#0072B2", "device": "#009E73", "prompt": "#CC79A7",
-                  "email": "#D55E00", "signup": "#56B4E9", "asn": "#999999"}
-FAMILY_NAMES = {"payment": "card", "ip": "IP", "asn": "ASN", "device": "device", "prompt": "template",
-                "email": "email domain", "signup": "sign-up burst"}
 NET_W, NET_H, NET_PAD, NET_LABEL = 560, 400, 16, 148
 NET_SPACING = 60.0  # the force layout's ideal distance between members, in pixels
 TL_W, TL_H = 560, 170
 
 
 def colour(family: str) -> str:
-    return FAMILY_COLOURS.get(family, "#666666")
+    """The family's colour (``Family.colour``; Okabe–Ito for the built-in ones), grey when unknown."""
+    try:
+        return families.get(family).colour
+    except KeyError:
+        return "#666666"
 
 
 def _short(text: str, n: int = 25) -> str:
@@ -120,7 +120,7 @@ def network_svg(fig: RingFigures) -> str:
     parts.append("</g>")
     for k, ent in enumerate(fig.entities):
         i = n_m + k
-        tip = (f'{FAMILY_NAMES.get(ent["family"], ent["family"])} {ent["label"]}: '
+        tip = (f'{families.label(ent["family"])} {ent["label"]}: '
                f'{ent["members"]} members, {ent["accounts"]} accounts in all')
         tx, anchor = (x[i] - 9, ' text-anchor="end"') if left[k] else (x[i] + 9, "")
         parts.append(f'<g class="ent"><rect x="{x[i] - 5}" y="{y[i] - 5}" width="10" height="10" '

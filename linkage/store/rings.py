@@ -87,7 +87,7 @@ def read_stored(driver, settings: Settings, config: Config, con=None):
     win = acc.loc[acc["windows"].notna(), ["aid", "windows", "window_requests"]]
     con.register("win_df", pa.Table.from_pandas(win, preserve_index=False))
     con.execute("""CREATE OR REPLACE TABLE acct_windows AS
-                   SELECT CAST(aid AS INTEGER) AS aid, CAST(win AS BIGINT) AS win, sum(requests) AS requests
+                   SELECT CAST(aid AS INTEGER) AS aid, CAST(win AS BIGINT) AS win, CAST(sum(requests) AS BIGINT) AS requests
                    FROM (SELECT aid, unnest(windows) AS win, unnest(window_requests) AS requests FROM win_df)
                    GROUP BY ALL""")
     signals.prepare(con, config)

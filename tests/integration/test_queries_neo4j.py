@@ -15,10 +15,10 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from linkage import bloom, queries
+from linkage import bloom, families, queries
 from linkage.cli import main
 from linkage.errors import ConfigError, StoreError
-from linkage.explain import PATH_FAMILIES, explain_from_neo4j, explain_from_out
+from linkage.explain import explain_from_neo4j, explain_from_out
 from linkage.store.connection import run_query
 from linkage.store.model import NODES, RELATIONSHIPS
 
@@ -229,7 +229,7 @@ def test_a_write_query_runs_only_with_allow_write(loaded, neo4j_settings, tmp_pa
 
 def _graph_shared(exp) -> list[tuple]:
     return sorted((s["family"], s["entity"], s["accounts"], s["hub"], round(s["pair_weight"], 9))
-                  for s in exp.shared if s["family"] in PATH_FAMILIES)
+                  for s in exp.shared if s["family"] in {f.name for f in families.stored()})
 
 
 def test_explain_neo4j_agrees_with_out_on_two_ring_members(loaded, neo4j_settings, run_dir, rings, library):
