@@ -2,7 +2,7 @@
 
 ``linkage/cypher/bloom/linkage-perspective.json`` is generated, not hand-written, so it
 cannot drift: one category per node label of ``store.model`` (caption, colour,
-size; a Ring grows with its score, a hub entity is greyed), every relationship
+size; an entity is captioned by its ``name``, a Ring grows with its score, a hub entity is greyed), every relationship
 type, and one search phrase per library query with a ``// bloom:`` header line,
 whose Cypher is that query's text exactly. A test compares the committed file
 with :func:`perspective`. Regenerate after changing the model or a phrase::
@@ -59,12 +59,12 @@ DEFAULT_REL_COLOUR = "#959AA1"
 #: label -> (caption properties, colour, size)
 STYLE: dict[str, tuple[tuple[str, ...], str, float]] = {
     "Account": (("account_id",), "#4C8EDA", 1.0),
-    "PaymentInstrument": (("instrument_id",), "#F79767", 1.0),
-    "IP": (("address",), "#57C7E3", 1.0),
+    "PaymentInstrument": (("name",), "#F79767", 1.0),
+    "IP": (("name",), "#57C7E3", 1.0),
     "ASN": (("number",), "#D9C8AE", 1.5),
-    "Device": (("device_id",), "#8DCC93", 1.0),
-    "EmailDomain": (("domain",), "#ECB5C9", 1.0),
-    "PromptTemplate": (("text",), "#FFE081", 1.0),
+    "Device": (("name",), "#8DCC93", 1.0),
+    "EmailDomain": (("name",), "#ECB5C9", 1.0),
+    "PromptTemplate": (("name",), "#FFE081", 1.0),
     "Ring": (("ring_id",), "#F16667", 2.0),
     "Operator": (("name",), "#C990C0", 3.0),
     "Indicator": (("kind", "value"), "#FFC454", 1.0),
@@ -75,7 +75,7 @@ REL_COLOUR = {"LINKED": "#DA7194", "MEMBER_OF": "#F16667", "ATTRIBUTED_TO": "#C9
 SIZE_RULES: dict[str, tuple[str, float, float, float, float]] = {"Ring": ("score", 0, 1, 1, 4)}
 
 _BOOL = {"hub", "known", "hosting", "matched"}
-_INT = {"accounts", "number", "size", "requests", "hosting_requests", "payments", "count", "rings"}
+_INT = {"accounts", "number", "size", "requests", "hosting_requests", "payments", "count", "rings", "cap"}
 _NUMBER = {"pair_weight", "score", "operator_confidence", "confidence", "weight", "coordination", "harvesting",
            "diversity", "payment_share", "template_share", "burst_share", "lockstep_share", "hosting_share",
            "volume_ratio", "density", "median_requests"}
@@ -153,6 +153,8 @@ def _caption(key: str, kind: str, shown: bool) -> dict[str, Any]:
 def _category(i: int, label: str) -> dict[str, Any]:
     node = NODES[label]
     captions, colour, size = STYLE.get(label, ((node.key,), "#A5ABB6", 0.5))  # bookkeeping: small and grey
+    if node.family and "name" in node.properties and label not in STYLE:
+        captions = ("name",)  # a family entity's words for a reader (a template's text, not its shingle id)
     rules = []
     if label in SIZE_RULES:
         rules.append(size_rule(100 * i, label, colour))

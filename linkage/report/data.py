@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from .. import families
 from ..errors import LinkageError
 
 PER_FAMILY = 3  # shared entities drawn per signal family
@@ -186,7 +187,7 @@ def entity_label(family: str, entity: str, texts: dict[str, str]) -> str:
 
     A template whose text the run did not keep is named as such: its hex shingle id means nothing to a reader.
     """
-    if family == "prompt":
+    if _is_template(family):
         return texts.get(entity) or "template n-gram (text not kept)"
     if family == "signup" and len(entity) >= 16 and entity[10] == "T":
         return f"{entity[:10]} {entity[11:16]} UTC"
@@ -211,3 +212,10 @@ def _prompt_labels(con, tables: dict[str, Path], doc: dict) -> dict[str, str]:
         return {}
     # The prompt signal names a shingle by DuckDB's hash of its text (linkage/signals/prompt.py).
     return dict(con.execute("SELECT printf('%016x', hash(t)), t FROM (SELECT unnest(?) AS t)", [texts]).fetchall())
+
+
+def _is_template(family: str) -> bool:
+    try:
+        return families.get(family).template
+    except KeyError:
+        return False

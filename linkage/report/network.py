@@ -41,8 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import families
 from .data import MemberGroup, RingFigures
-from .svg import FAMILY_NAMES, colour
+from .svg import colour
 
 MAX_NODES = 20  # groups drawn as circles; more switch the picture to the matrix
 MAX_COLUMNS = 100  # groups drawn as matrix blocks; the smallest past this share one "other" block
@@ -67,7 +68,7 @@ class Row:
 
     @property
     def tip(self) -> str:
-        kind = FAMILY_NAMES.get(self.family, self.family)
+        kind = families.label(self.family)
         names = "; ".join(self.labels)
         also = f" ({len(self.labels)} {kind}s used by exactly the same members)" if len(self.labels) > 1 else ""
         return f"{kind} {names}: {self.members:,} members, {self.accounts:,} accounts in all{also}"

@@ -124,7 +124,7 @@ def test_entities_used_by_the_same_members_are_one_row_within_a_family():
     assert [(r.family, r.labels) for r in rows] == [("prompt", ("n-gram 0", "n-gram 1", "n-gram 2")),
                                                   ("ip", ("1.2.3.4",))]
     assert [g.entities for g in regrouped] == [(0, 1), ()]
-    assert "3 templates used by exactly the same members" in rows[0].tip
+    assert "3 template n-grams used by exactly the same members" in rows[0].tip
 
 
 def test_a_small_ring_is_node_link_with_every_member_in_a_group():
