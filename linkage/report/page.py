@@ -15,7 +15,8 @@ from html import escape
 from .. import families
 from ..config import Config, ScoringParams
 from .data import ReportData, RingFigures
-from .svg import colour, network_svg, timeline_svg
+from .network import network_caption, network_svg
+from .svg import colour, timeline_svg
 
 TOPIC_COLOURS = {"coding": "#0072B2", "agentic": "#D55E00", "other": "#BBBBBB"}
 MAX_MEMBER_IDS = 400
@@ -267,16 +268,15 @@ def members_html(ring: dict) -> str:
 def ring_section(i: int, fig: RingFigures, scoring: ScoringParams) -> str:
     r = fig.ring
     conf = f' <small>confidence {_f(r.get("operator_confidence"))}</small>' if r.get("operator") else ""
-    drawn = (f'<p class="note">Showing {len(fig.members)} of {_n(r.get("size"))} members (those touching most of the '
-             f"entities shown) and the {len(fig.entities)} most shared entities.</p>"
-             if len(fig.members) < len(r.get("members") or []) else "")
-    shown = sorted({e["family"] for e in fig.entities})
+    caption = network_caption(fig)
+    drawn = f'<p class="note">{esc(caption)}</p>' if caption else ""
+    shown_families = sorted({e["family"] for e in fig.entities})
     legend = "".join(f'<span><i style="background:{colour(f)}"></i>{esc(families.label(f))}</span>'
-                     for f in shown)
+                     for f in shown_families)
     timeline = "" if fig.signups is None and fig.requests is None else (
         f'<h4>Timeline</h4>{timeline_svg(fig)}')
     body = (f'<div class="grid"><div><h4>Network</h4>{network_svg(fig)}'
-            f'<div class="legend"><span><i class="dot"></i>member account</span>{legend}</div>{drawn}</div>'
+            f'<div class="legend">{legend}</div>{drawn}</div>'
             f'<div>{timeline}<h4>Score</h4>{score_html(r, scoring)}{links_bar(r)}{topics_html(fig)}</div></div>'
             f"{signals_table(r)}{evidence_html(r)}{members_html(r)}")
     return (f'<section class="ring" id="{_anchor(r)}"><h3><span class="rank">#{i}</span> {esc(r["ring_id"])} '
@@ -307,7 +307,10 @@ section.ring .rank{color:var(--mut)}section.ring .score{float:right;font-weight:
 .grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:18px}@media (max-width:900px){.grid{grid-template-columns:1fr}}
 svg{width:100%;height:auto;display:block;background:#fcfdfe;border:1px solid var(--line);border-radius:4px}
 svg text{font:10px system-ui,sans-serif;fill:#333}.net text{paint-order:stroke;stroke:#fff;stroke-width:3px}.net text.cnt{fill:#8a949e;font-size:9px}
-.net .edge{fill:none;stroke-opacity:.28;stroke-width:.8}.net circle{fill:#39424b;stroke:#fff;stroke-width:.8}
+.net .edge{fill:none;stroke-opacity:.3}.net circle{fill:#39424b;fill-opacity:.9;stroke:#fff;stroke-width:1}
+.net circle.none{fill:#fff;stroke:#39424b}.net text.n{fill:#fff;stroke:none;font-size:9px;font-weight:600;pointer-events:none}
+.net .grp:hover circle{fill:#0b5cad}.matrix rect.bg{fill:#eef1f4}.matrix rect.col{fill:transparent;stroke:none}
+.matrix rect.col:hover{fill:#1d232a;fill-opacity:.12}
 .tl .axis,.tl .tick{stroke:#888;stroke-width:.8}.tl .lab{fill:var(--mut)}.tl .name{font-weight:600}
 .bar{display:inline-block;width:120px;height:9px;background:#e8ecef;border-radius:2px;vertical-align:middle}.bar>span{display:block;height:100%;border-radius:2px}
 table.score td{border:none;padding:1px 6px;font-size:12.5px}table.score td:first-child{white-space:nowrap}table.score tr.top td{font-weight:600}

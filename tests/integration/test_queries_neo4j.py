@@ -85,7 +85,8 @@ def test_queries_and_perspective_name_only_the_model(library):
     for c in doc["categories"]:
         (label,) = c["labels"]
         assert label in NODES
-        used = set(c["captionKeys"]) | {p["name"] for p in c["properties"]} | {r["basedOn"] for r in c["styleRules"]}
+        used = ({cap["key"] for cap in c["captions"] if cap["type"] == "property"} | {p["name"] for p in c["properties"]}
+                | {r["basedOn"].rsplit("_", 1)[0] for r in c["styleRules"]})
         assert used <= set(NODES[label].properties), label
     for r in doc["relationshipTypes"]:
         assert r["name"] in RELATIONSHIPS
