@@ -20,7 +20,7 @@ from linkage.cli import main
 from linkage.errors import ConfigError, StoreError
 from linkage.explain import explain_from_neo4j, explain_from_out
 from linkage.store.connection import run_query
-from linkage.store.model import NODES, RELATIONSHIPS
+from linkage.store.model import ENTITY, NODES, RELATIONSHIPS
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "world"
 HOSTILE = ["'", '"', "}) DETACH DELETE n //", "') MATCH (n) DETACH DELETE n //", "$a", "\\'", "a" * 100_000]
@@ -79,7 +79,7 @@ def test_queries_and_perspective_name_only_the_model(library):
     texts = [(q.id, q.cypher) for q in library.values()] + [(t["id"], t["cypher"]) for t in doc["templates"]]
     for name, cypher in texts:
         found = queries.referenced_names(cypher)
-        assert found["labels"] <= set(NODES), name
+        assert found["labels"] <= set(NODES) | {ENTITY}, name
         assert found["types"] <= set(RELATIONSHIPS), name
         assert found["properties"] <= props, (name, found["properties"] - props)
     for c in doc["categories"]:
