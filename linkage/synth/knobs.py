@@ -153,6 +153,6 @@ def describe(presets: Mapping[str, Preset], what: str) -> str:
         for key, knob in p.knobs.items():
             default = p.defaults.get(key)
             shown = "auto" if default is None else knob.show(default)
-            lines.append(f"    {key:<15} {shown:<12} {knob.doc}")
+            lines.append(f"    {key:<18}{shown:<13}{knob.doc}")
         lines.append("")
     return "\n".join(lines)

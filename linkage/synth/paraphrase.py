@@ -2,7 +2,8 @@
 
 Operators who know that defenders match shared phrases run their templates
 through a rewriter: a quarter of the words change, a filler sentence appears,
-two clauses swap. The result is a family of near-duplicates in which long
+two clauses swap. Fillers come as whole sentences between clauses and, from ``filler`` 0.2 up,
+as single words inside them. The result is a family of near-duplicates in which long
 exact word runs (4-grams) are rare while the content, the structure and most
 of the vocabulary survive. This module does that rewriting to a template set,
 vectorised per template: each word position is one numpy draw over all the
@@ -47,6 +48,7 @@ affected: shaped|influenced|changed
 after: following|once you finish|at the end of
 after the word: following the word|after the label
 all: every one|each
+and: as well as|plus|along with|and also
 all changes: every change|the full set of changes|all of the edits
 also: additionally|in addition|as well,
 alone: by itself|on its own
@@ -218,6 +220,8 @@ the complete: the full|the entire|the whole
 the exact: the precise|the specific|the literal
 the final answer: the result|the final result|your answer
 the following: this|the next|the below
+the two languages: both languages|these two languages|the languages
+the way: how|in the manner|like
 the possible: the candidate|the available|the different
 the real: the actual|the true|the observed
 then: next|after that|afterwards|and then
@@ -258,6 +262,9 @@ FILLERS = np.array([
     "Answer in English.", "This matters for my work.", "Assume a recent version.", "Please do not skip anything.",
     "Use clear formatting.", "Avoid unnecessary detail.", "I will read it carefully.", "Be as accurate as possible.",
 ], dtype=object)
+#: words an aggressive rewriter (an "article spinner") slips inside clauses once ``filler`` passes 0.2
+INSERTS = np.array(["really", "also", "please", "just", "carefully", "now", "basically", "actually", "quickly",
+                    "fully", "simply", "clearly"], dtype=object)
 _CHUNK = re.compile(r"\S+")
 _TRAIL = re.compile(r"^(.*?)([.,;:?!]*)$")
 
@@ -351,10 +358,14 @@ def render(t: Template, n: int, rng: np.random.Generator, paraphrase: float = 0.
            filler: float = 0.0) -> np.ndarray:
     """``n`` renderings of one template: reworded, with filler and reordered clauses at the given rates."""
     p = min(1.0, paraphrase / t.coverage) if t.coverage > 0 else 0.0
+    inside = max(0.0, filler - 0.2) / 4
     clauses = np.empty((len(t.clauses), n), dtype=object)
     for c, units in enumerate(t.clauses):
         text = np.full(n, "", dtype=object)
-        for u in units:
+        for j, u in enumerate(units):
+            if j and inside > 0:
+                add = rng.random(n) < inside
+                text = text + np.where(add, " " + INSERTS[rng.integers(len(INSERTS), size=n)], "")
             text = text + _render_unit(u, n, p, rng)
         clauses[c] = text
     order = np.tile(np.arange(len(t.clauses)), (n, 1))
