@@ -155,6 +155,7 @@ class Plan:
         self.class_prompts: list[str] = []
         self.asn_pools: dict[int, np.ndarray] = {}
         self.sdk_idx: np.ndarray | None = None  # official SDK fingerprints, made once (benign.sdk_devices)
+        self.campus_nat: dict[str, np.ndarray] = {}  # student e-mail domain -> the campus's NAT addresses
         self.template_sets: list = []  # paraphrase.TemplateSet per adversary operation or trap text
 
     @contextmanager

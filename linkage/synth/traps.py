@@ -9,7 +9,8 @@ a benchmark can say which honest group a detector hurt:
 - ``eval_vendor``: a verified organisation benchmarking the model: many
   accounts provisioned at once, cloud VMs, one harness fingerprint, fixed
   benchmark prompts (coding and agentic), synchronous runs at high volume.
-- ``university_lab``: research labs behind the campus NAT, sharing lab
+- ``university_lab``: research labs behind the campus NAT (the NAT of one of
+  the world's campuses, shared with its students, when there is one), sharing lab
   machines, a department e-mail domain, a grant card and the lab's prompts,
   with work piling up before deadlines.
 - ``households``: families, each on one home connection with one card and
@@ -210,7 +211,7 @@ LAB_KNOBS = {
     "name": _NAME,
     "size": Knob("int", "lab members (students, postdocs, staff) over all labs", low=4),
     "labs": Knob("int", "labs (each with its own machines and prompts)", low=1),
-    "nat": Knob("int", "campus NAT addresses", low=1),
+    "nat": Knob("int", "campus NAT addresses the labs use (at most the campus's own)", low=1),
     "machines": Knob("int", "shared lab machines per lab", low=1),
     "machine_share": Knob("share", "share of members who also work on lab machines"),
     "volume": Knob("float", "median requests per member, in multiples of a regular user's", low=0.05),
@@ -225,10 +226,15 @@ def university_lab(plan: Plan, name: str, k: dict, kn: dict) -> np.ndarray:
     """Research labs of one department (see module doc)."""
     rng = plan.rng
     n = k["size"]
-    _, domain, country = UNIVERSITIES[int(rng.integers(len(UNIVERSITIES)))]
+    # a university of this world when it has campuses: the labs share its NAT with every student there
+    on_campus = [u for u in UNIVERSITIES if u[1] in plan.campus_nat]
+    _, domain, country = (on_campus or UNIVERSITIES)[int(rng.integers(len(on_campus or UNIVERSITIES)))]
     dept = "cs." + (domain.split(".", 1)[1] if domain.count(".") >= 2 else domain)
-    edu = [a for a, c in EDU_ASNS.items() if c == country] or list(EDU_ASNS)
-    nat = plan.new_ips(int(edu[rng.integers(len(edu))]), k["nat"])
+    if domain in plan.campus_nat:
+        nat = plan.campus_nat[domain][: k["nat"]]
+    else:
+        edu = [a for a, c in EDU_ASNS.items() if c == country] or list(EDU_ASNS)
+        nat = plan.new_ips(int(edu[rng.integers(len(edu))]), k["nat"])
     labs = min(k["labs"], n)
     lab = np.sort(rng.integers(labs, size=n))
     lab[:labs] = np.arange(labs)  # every lab has a member
