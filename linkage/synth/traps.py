@@ -396,7 +396,7 @@ TRAPS: dict[str, Preset] = {
     "university-lab": Preset("university-lab", "research labs: campus NAT, shared lab machines, a department "
                              "domain, a grant card, shared prompts, deadline crunches", LAB_KNOBS,
                              dict(name=None, size=60, labs=2, nat=2, machines=4, machine_share=0.6,
-                                  volume=5.0, shared_card=0.5, deadlines=3, crunch=0.4, template_share=0.5),
+                                  volume=5.0, shared_card=0.3, deadlines=3, crunch=0.4, template_share=0.5),
                              university_lab),
     "households": Preset("households", "families sharing one home IP, one card and one laptop", HOUSEHOLD_KNOBS,
                          dict(name=None, size=600, members=(2, 6), device_share=0.7, card_share=0.9,
