@@ -128,10 +128,12 @@ SWEEPS = [  # --sweep standard
     "stealth-pools:paraphrase=0,0.15,0.3,0.45,0.6",
     "stealth-pools:ips=1-2,2-4,4-10,8-16",
     "stealth-pools:ring_size=8-15,20-60,60-120",
+    "stealth-pools:pool_scope=ring,operation",
     "thin-operation:reuse=1.5,2.5,4,8",
     "mimicry:volume=0.5,1,2,5,15",
     "mimicry:bin_share=0,0.3,0.6,1",
     "heavy-paraphrase:paraphrase=0.2,0.4,0.6,0.8",
+    "heavy-paraphrase:accounts=200,400,800,1600",
     "hackathon:size=100,300,600",
 ]
 
