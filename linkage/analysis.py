@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import attribution, graph, scoring
+from . import attribution, graph, operations, scoring
 from .communities import detect_communities
 from .config import Config
 from .evidence import ring_evidence
@@ -20,12 +20,12 @@ from .results import Result, Ring
 from .stages import Context, Reporter, Runner, Stage, Timer
 
 #: What a producer must leave on the connection for the analysis stages (the analysis contract).
-INPUTS = ("accounts", "incidence", "entities", "family_params", "acct_activity", "acct_windows", "intel",
-          "shingle_texts")
+INPUTS = ("accounts", "incidence", "entities", "family_params", "acct_activity", "acct_windows", "acct_topics",
+          "intel", "shingle_texts")
 
 #: Tables the outputs (evidence files, Neo4j load) read after the analysis.
-RESULTS = ("accounts", "incidence", "entities", "links", "members", "acct_activity", "acct_windows", "intel",
-           "shingle_texts", "indicator_hits")
+RESULTS = ("accounts", "incidence", "entities", "links", "members", "operations", "op_tools", "acct_activity",
+           "acct_windows", "acct_topics", "intel", "shingle_texts", "indicator_hits")
 
 
 def ring_id(account_ids) -> str:
@@ -41,7 +41,8 @@ def _communities(ctx: Context) -> None:
     con, config = ctx.con, ctx.config
     links = con.execute("SELECT a, b, weight FROM links ORDER BY a, b").fetchnumpy()
     workers = con.execute("SELECT current_setting('threads')").fetchall()[0][0]  # one knob: --threads
-    groups = detect_communities(links["a"], links["b"], links["weight"], min_size=config.min_ring_size,
+    # Every community of two accounts or more: a small one can still be part of an operation.
+    groups = detect_communities(links["a"], links["b"], links["weight"], min_size=2,
                                 resolution=config.resolution, seed=config.seed, workers=int(workers))
     members = pd.DataFrame({
         "cid": np.concatenate([np.full(len(g), c, dtype=np.int64) for c, g in groups.items()]) if groups else [],
@@ -52,8 +53,16 @@ def _communities(ctx: Context) -> None:
     con.unregister("members_df")
 
 
+def _operations(ctx: Context) -> None:
+    operations.build(ctx.con, ctx.config)
+
+
 def _scoring(ctx: Context) -> None:
-    ctx.values["communities"] = scoring.score(scoring.community_features(ctx.con, ctx.config), ctx.config)
+    scored = scoring.score(scoring.community_features(ctx.con, ctx.config), ctx.config)
+    # A community smaller than a ring counts only as part of an operation as large as one.
+    big = (scored["size"] >= ctx.config.min_ring_size) | (
+        (scored["op_size"] >= ctx.config.min_ring_size) & (scored["op_communities"] >= 2))
+    ctx.values["communities"] = scored[big].reset_index(drop=True)
 
 
 def _attribution(ctx: Context) -> None:
@@ -65,8 +74,9 @@ def _attribution(ctx: Context) -> None:
 STAGES = (
     Stage("graph", _graph, reads=("incidence", "entities", "family_params", "accounts"), writes=("links",)),
     Stage("communities", _communities, reads=("links",), writes=("members",)),
-    Stage("scoring", _scoring, reads=("members", "links", "incidence", "entities", "accounts", "acct_activity",
-                                      "acct_windows")),
+    Stage("operations", _operations, reads=("members", "incidence"), writes=("operations", "op_tools", "profiles")),
+    Stage("scoring", _scoring, reads=("members", "operations", "profiles", "links", "incidence", "entities",
+                                      "accounts", "acct_activity", "acct_windows", "acct_topics")),
     Stage("attribution", _attribution, reads=("members", "accounts", "intel", "incidence", "entities", "links",
                                               "shingle_texts", "acct_activity"), writes=("indicator_hits",)),
 )

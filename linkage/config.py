@@ -71,11 +71,9 @@ class ScoringParams:
     """Thresholds of ring scoring (``linkage.scoring``); recorded in ``rings.json`` and shown by the report."""
 
     weights: ScoreWeights = field(default_factory=ScoreWeights)
-    #: A family counts towards diversity when it links at least this share of the members...
+    #: A family counts towards diversity when it links at least this share of the members (and its
+    #: linking entities are mostly the community's operation's own: ``FamilyParams.min_exclusivity``).
     min_coverage: float = 0.5
-    #: ...and when communities sharing at least this many infrastructure entities are siblings
-    #: (one operator's rings), whose members are not outsiders when judging exclusivity.
-    sibling_ties: int = 3
     #: A community is coordinated only with this many counting families, this many of them infrastructure.
     min_families: int = 2
     min_infrastructure: int = 1
@@ -86,8 +84,36 @@ class ScoringParams:
     lockstep_min_share: float = 0.05
     #: Weighted coordination features at which coordination reaches 1.
     coordination_full: float = 0.6
-    #: Members' median volume, as a multiple of the batch's median account, at which harvesting reaches 1.
+    #: Members' median volume, as a multiple of the batch's median account: harvesting is 0 at or below
+    #: ``harvest_floor_ratio`` (ordinary variation between people) and reaches 1 at ``harvest_full_ratio``.
+    harvest_floor_ratio: float = 2.0
     harvest_full_ratio: float = 50.0
+    #: The floor rises to this quantile of the volume of accounts outside every community (ordinary heavy users).
+    heavy_quantile: float = 0.95
+    #: Templated harvesting: a template the operation sends from this many communities counts fully...
+    template_rings_full: int = 5
+    #: ...weighted by the share of prompts asking for code or agents' work, 0 at ``focus_floor``, 1 at ``focus_full``.
+    focus_floor: float = 0.5
+    focus_full: float = 0.9
+
+
+@dataclass(frozen=True)
+class OperationParams:
+    """How communities are grouped into operations (``linkage.operations``)."""
+
+    #: A tool is an entity two communities or more use, with at least this share of its users in communities.
+    tool_insiders: float = 0.7
+    #: A community's template profile: tool phrases at least this share of its members repeat
+    #: (communities of at least ``profile_min_size`` members, profiles of ``profile_min_phrases`` phrases).
+    profile_share: float = 0.5
+    profile_min_size: int = 3
+    profile_min_phrases: int = 5
+    #: Two profiles are one template when their phrases overlap (Jaccard) at least this much...
+    template_overlap: float = 0.2
+    #: ...and a shared template counts this much towards a tie; each shared tool entity counts one.
+    template_tie: float = 2.0
+    #: Communities tied at least this strongly are one operation.
+    min_tie: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +173,7 @@ class Config:
     signup_window_s: int = 600
     lockstep_window_s: int = 10
     scoring: ScoringParams = field(default_factory=ScoringParams)
+    operations: OperationParams = field(default_factory=OperationParams)
     attribution: AttributionParams = field(default_factory=AttributionParams)
     free_mail_domains: frozenset[str] = FREE_MAIL_DOMAINS
     hosting_asns: frozenset[int] = HOSTING_ASNS
@@ -217,6 +244,8 @@ class Config:
                 value = ScoringParams(**{**value, "weights": ScoreWeights(**value.get("weights", {}))})
             elif key == "attribution":
                 value = AttributionParams(**value)
+            elif key == "operations":
+                value = OperationParams(**value)
             kwargs[key] = value
         return cls(**kwargs)
 

@@ -36,7 +36,8 @@ def _family_params(con, config: Config) -> None:
 def stages(config: Config) -> list[Stage]:
     """The signal stages of a run: parameters, one per family (so a slow one shows by name), weighing."""
     out = [Stage("signal.params", lambda ctx: prepare(ctx.con, ctx.config),
-                 writes=("family_params", "free_mail_domains", "incidence", "shingle_texts"))]
+                 writes=("family_params", "free_mail_domains", "incidence", "shingle_texts",
+                         "acct_topics"))]
     for family in families.in_run(config):
         out.append(Stage(f"signal.{family.name}", lambda ctx, f=family: _count(ctx, f),
                          reads=(*family.reads, "incidence"), writes=("incidence", *family.writes)))
@@ -73,8 +74,9 @@ def prepare(con, config: Config) -> None:
         "CREATE OR REPLACE TABLE incidence (aid INTEGER, family VARCHAR, entity VARCHAR, "
         "requests BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ)"
     )
-    # Template texts exist even when no template family runs: later stages read them by name.
+    # Template texts and prompt topics exist even when no template family runs: later stages read them.
     con.execute("CREATE OR REPLACE TABLE shingle_texts (entity VARCHAR, text VARCHAR)")
+    con.execute("CREATE OR REPLACE TABLE acct_topics (aid INTEGER, prompts BIGINT, focused BIGINT)")
 
 
 def add_family(con, config: Config, family: Family) -> int:
