@@ -120,22 +120,13 @@ class OperationParams:
 class AttributionParams:
     """Thresholds of attribution (``linkage.attribution``)."""
 
-    #: How much of a neighbour's evidence flows along a full-strength ring tie.
-    alpha: float = 0.85
-    #: Ties weaker than this many shared entities pass on proportionally less.
-    kappa: float = 3.0
-    #: Below this evidence a ring stays unattributed...
+    #: Below this evidence an operation (or ring) stays unattributed...
     min_evidence: float = 0.2
     #: ...and the top operator must score this many times the runner-up.
     margin: float = 2.0
-    #: What sharing template n-grams adds to a ring tie, however many.
-    template_tie: float = 0.1
-    #: Rings sharing at least this much tie strength are one unattributed operator cluster.
-    cluster_ties: float = 2.0
     #: A prompt excerpt points at an account sharing at least this many of its shingles, and this share.
     prompt_min_hits: int = 2
     prompt_min_share: float = 0.3
-    iterations: int = 30
 
 
 def _default_families() -> dict[str, FamilyParams]:
@@ -162,13 +153,19 @@ class Config:
     resolution: float = 0.02
     #: A community smaller than this is never a ring.
     min_ring_size: int = 8
-    #: Rings scoring at or above this are flagged.
+    #: Rings scoring at or above this are flagged; communities from ``watch_threshold`` up to it are watched.
     threshold: float = 0.5
+    watch_threshold: float = 0.25
     #: Word n-gram length for prompt shingles, and how many prompts per account are indexed.
     shingle_size: int = 4
     prompts_per_account: int = 40
     #: A shingle must recur in this many of an account's indexed prompts to count as its template.
     template_min_prompts: int = 2
+    #: Paraphrase-robust templates (``signals.fuzzy``): MinHash buckets per prompt, buckets per band,
+    #: least letters of a word that counts.
+    fuzzy_buckets: int = 16
+    fuzzy_rows: int = 2
+    fuzzy_min_word: int = 4
     #: Sign-up burst window, and the window in which a ring's requests count as lockstep, in seconds.
     signup_window_s: int = 600
     lockstep_window_s: int = 10
@@ -189,6 +186,8 @@ class Config:
             raise ConfigError(f"unknown signal families: {', '.join(sorted(unknown))}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be in [0, 1], got {self.threshold}")
+        if not 0.0 <= self.watch_threshold <= self.threshold:
+            raise ConfigError(f"watch_threshold must be in [0, threshold], got {self.watch_threshold}")
         if not (math.isfinite(self.resolution) and self.resolution > 0):
             raise ConfigError(f"resolution must be a positive number, got {self.resolution}")
         if self.min_ring_size < 2:

@@ -98,8 +98,6 @@ class Family:
     #: ``value`` giving the entity key (prompt excerpts are matched by shingle overlap instead).
     intel_kind: str | None = None
     intel_value: str = "value"
-    #: Shared entities of this family tie flagged rings to each other in attribution.
-    ring_ties: bool = True
     #: Tools of this family (entities used mostly by community members) tie communities into one
     #: operation (``linkage.operations``): proxies, cards, domains, harness builds, templates.
     operation_ties: bool = False

@@ -50,16 +50,23 @@ def _in(names: list[str], col: str) -> str:
 class Roles:
     """The families of a run by the part they play in scoring (from the registry)."""
 
+    #: Families that can link accounts (weight > 0): the ``w_<family>`` columns of ``links``.
     weighted: list[str]
+    #: Template families of the run, whatever their weight: judged by who uses their entities.
     templates: list[str]
     infrastructure: list[str]
+
+    @property
+    def counted(self) -> list[str]:
+        """Families that may count towards diversity: the weighted ones and every template family."""
+        return self.weighted + [f for f in self.templates if f not in self.weighted]
 
     @classmethod
     def of(cls, config: Config) -> Roles:
         weighted = families.weighted(config)
-        fams = [families.get(f) for f in weighted]
+        fams = list(families.in_run(config))
         return cls(weighted=weighted, templates=[f.name for f in fams if f.template],
-                   infrastructure=[f.name for f in fams if f.infrastructure])
+                   infrastructure=[f.name for f in fams if f.infrastructure and f.name in weighted])
 
 
 # --- the builders: one SQL statement each, named by the table it fills ----------------------------
@@ -146,7 +153,7 @@ def op_use_sql(config: Config, roles: Roles) -> str:
 def exclusivity_sql(config: Config, roles: Roles) -> str:
     """Per family, the median linking entity's share of its users inside the community's operation."""
     cols = ", ".join(f"median(members / accounts) FILTER (WHERE family = {literal(f)}) AS x_{f}"
-                     for f in roles.weighted) or "NULL AS x_none"
+                     for f in roles.counted) or "NULL AS x_none"
     return f"""
         SELECT cid, {cols} FROM (
             SELECT su.cid, su.family, su.entity, su.members, e.accounts
@@ -281,7 +288,7 @@ def _passes(config: Config, roles: Roles) -> dict[str, str]:
     """Per weighted family, the SQL test that it counts for a community (covers enough members, exclusively)."""
     s = config.scoring
     out = {}
-    for f in roles.weighted:
+    for f in roles.counted:
         covered = f"coalesce(tc.c_{f}, 0)" if f in roles.templates else f"cov.c_{f}"
         out[f] = (f"({covered} >= {float(s.min_coverage)!r} * z.size AND coalesce(ex.x_{f}, 0) >= "
                   f"{float(config.families[f].min_exclusivity)!r})")
@@ -290,13 +297,16 @@ def _passes(config: Config, roles: Roles) -> dict[str, str]:
 
 def _joined_sql(config: Config, roles: Roles) -> str:
     passes = _passes(config, roles)
-    diversity = " + ".join(f"CAST({p} AS INTEGER)" for p in passes.values()) or "0"
+    # The template families (exact n-grams, paraphrase bands) see one artefact: together they count once.
+    template = " OR ".join(passes[f] for f in roles.templates)
+    diversity = " + ".join([f"CAST({passes[f]} AS INTEGER)" for f in roles.counted if f not in roles.templates]
+                           + ([f"CAST(({template}) AS INTEGER)"] if template else [])) or "0"
     infra = " + ".join(f"CAST({passes[f]} AS INTEGER)" for f in roles.weighted if f in roles.infrastructure) or "0"
     weights = "".join(f", coalesce(il.w_{f}, 0) AS w_{f}" for f in roles.weighted)
     # Per family: members it covers, its median exclusivity and whether it counts (for the watchlist and explain).
     detail = "".join(
         f", {'coalesce(tc.c_' + f + ', 0)' if f in roles.templates else 'coalesce(cov.c_' + f + ', 0)'} AS cover_{f}"
-        f", coalesce(ex.x_{f}, 0) AS excl_{f}, {passes[f]} AS pass_{f}" for f in roles.weighted)
+        f", coalesce(ex.x_{f}, 0) AS excl_{f}, {passes[f]} AS pass_{f}" for f in roles.counted)
     present = {f.share_feature for f in families.in_run(config)
                if f.share_feature and config.families[f.name].share_k > 0}
     shares = "".join(f"coalesce(sh.{feature}_n, 0) / z.size AS {feature}, " if feature in present

@@ -160,7 +160,7 @@ FAMILY = register(Family(
     name="prompt", operation_ties=True, label="template n-gram", sql=sql, prepare=prepare,
     defaults=FamilyParams(weight=1.0, cap=300, min_shared=3, combine="mean", min_exclusivity=0.3, share_k=3),
     share_feature="template_share",
-    template=True, intel_kind="prompt", writes=("shingle_texts", "acct_topics"),
+    template=True, intel_kind="prompt", writes=("shingle_texts", "acct_topics", "prompt_words"),
     node=GraphNode("PromptTemplate", "shingle_id", "REUSED", counter="count", details=("text",),
                    details_sql="SELECT entity, min(text) AS text FROM shingle_texts GROUP BY entity"),
     colour="#CC79A7",
