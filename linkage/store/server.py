@@ -216,27 +216,28 @@ def ensure_jars(home: Path | str | None = None, *, share_from: Iterable[Path | s
     """
     home = _home(home)
     lib, marker = home / "lib", home / "lib" / _MARKER
-    old = _read_json(marker)
-    try:
-        pom = pom_path()
-    except StoreError:
-        if old:  # jars are here, the pom is not: use what we have
+    with _locked(home, "jars.lock"):  # two test sessions may fill one jar cache at once
+        old = _read_json(marker)
+        try:
+            pom = pom_path()
+        except StoreError:
+            if old:  # jars are here, the pom is not: use what we have
+                return lib
+            raise
+        digest = pom_digest(pom)
+        if old.get("pom_sha256") == digest:
             return lib
-        raise
-    digest = pom_digest(pom)
-    if old.get("pom_sha256") == digest:
+        _remove_jars(home, old)  # never mix two Neo4j versions on one classpath
+        for donor in share_from:
+            if _link_jars(Path(donor).expanduser().resolve(), home, digest):
+                return lib
+        if progress:
+            progress("downloading jars (first time)")
+        _download_jars(home, pom)
+        plugins = home / "plugins"
+        names = sorted(p.name for p in plugins.glob("*.jar")) if plugins.is_dir() else []
+        marker.write_text(json.dumps({"pom_sha256": digest, "plugins": names}, indent=1))
         return lib
-    _remove_jars(home, old)  # never mix two Neo4j versions on one classpath
-    for donor in share_from:
-        if _link_jars(Path(donor).expanduser().resolve(), home, digest):
-            return lib
-    if progress:
-        progress("downloading jars (first time)")
-    _download_jars(home, pom)
-    plugins = home / "plugins"
-    names = sorted(p.name for p in plugins.glob("*.jar")) if plugins.is_dir() else []
-    marker.write_text(json.dumps({"pom_sha256": digest, "plugins": names}, indent=1))
-    return lib
 
 
 def pom_digest(pom: Path) -> str:
@@ -356,15 +357,19 @@ def _port_taken(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _locked(home: Path):
-    """One start/stop at a time per home (two test sessions, a CLI and a fixture...)."""
+def _locked(home: Path, name: str = "linkage.lock"):
+    """One start/stop (``linkage.lock``) or jar download (``jars.lock``) at a time per home.
+
+    Two test sessions, a CLI and a fixture... may share a home. The jars have a
+    lock of their own because ``start`` fetches them while it holds the first.
+    """
     (home / "run").mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    with (home / "run" / "linkage.lock").open("w") as lock:
+    with (home / "run" / name).open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
