@@ -143,15 +143,34 @@ def test_wipe_refuses_a_database_it_did_not_create(user_server, guarded_wipe):
     assert user_graph(user_server.settings) == 1
 
 
+def user_shell(user_server: UserServer, **extra: str) -> dict[str, str]:
+    """The environment of a user whose shell points at their server (and holds nothing of this session)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "LINKAGE_"))}
+    env.update(NEO4J_URI=user_server.settings.uri, NEO4J_PASSWORD=user_server.settings.password,
+               LINKAGE_NEO4J_HOME=str(user_server.home), **extra)
+    return env
+
+
+def run_pytest(test: str, env: dict[str, str], basetemp: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}",
+                           test], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
 def test_a_user_graph_survives_a_test_session(user_server, tmp_path):
     """What the user has in their shell (NEO4J_URI, NEO4J_PASSWORD, LINKAGE_NEO4J_HOME at their server) and a test
     that empties its database: the tests run on a server of their own, and the user's graph is still there."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "LINKAGE_"))}
-    env.update(NEO4J_URI=user_server.settings.uri, NEO4J_PASSWORD=user_server.settings.password,
-               LINKAGE_NEO4J_HOME=str(user_server.home))
     test = "tests/integration/test_server.py::test_writes_and_reads_back"  # its clean_db empties the database
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path}",
-                           test], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    done = run_pytest(test, user_shell(user_server), tmp_path)
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
     assert user_graph(user_server.settings) == 1
     assert server.status(user_server.home) is not None  # and the user's server still runs
+
+
+def test_an_external_test_server_needs_leave_to_be_emptied(user_server, tmp_path):
+    """Pointing the tests at a server of one's own (LINKAGE_TEST_NEO4J_URI) without LINKAGE_TEST_ALLOW_WIPE=1 stops
+    the session before it connects."""
+    env = user_shell(user_server, LINKAGE_TEST_NEO4J_URI=user_server.settings.uri,
+                     LINKAGE_TEST_NEO4J_PASSWORD=user_server.settings.password)
+    done = run_pytest("tests/integration/test_server.py::test_writes_and_reads_back", env, tmp_path)
+    assert done.returncode != 0 and "set LINKAGE_TEST_ALLOW_WIPE=1 if it is a scratch server" in done.stdout
+    assert user_graph(user_server.settings) == 1
