@@ -8,6 +8,7 @@ command runs, keeping ``linkage --help`` fast.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -54,15 +55,11 @@ class _StartProgress:
         self.progress.stop()
 
     def __call__(self, step: str) -> None:
-        import time
-
         self._finish()
         self.current = (step, time.monotonic())
         self.task = self.progress.add_task(step)
 
     def _finish(self) -> None:
-        import time
-
         from rich.text import Text
 
         if self.current is None:
