@@ -12,18 +12,21 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..errors import InputError
 from ..sql import ident, literal
 from . import records as rec
-from .contract import CONTRACT, SUFFIXES, UNUSED, match_columns, normalise
+from .contract import CONTRACT, SUFFIXES, UNUSED, match_columns, normalise, size_text
 
 
 def find_table(folder: Path, stem: str) -> Path | None:
@@ -116,18 +119,31 @@ class _TextSource(Source):
         return rec.scan(self.path, self.name, csv=self.csv, max_record_bytes=self.max_record_bytes)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
+        """Arrow batches of the whole file, in order; a failure is kept for :meth:`finish`.
+
+        Blocks are split here, one after the other (a record's end depends on the quotes
+        before it), and turned into Arrow by two worker threads (numpy releases the GIL).
+        """
         self.count, self.failure = 0, None
         try:
-            for block in self._blocks():
-                if block.refused is not None:
-                    out = self._refused(*block.refused)
-                else:
-                    out = self.batch(block)
-                if out is not None and out.num_rows:
-                    self.count += out.num_rows
-                    yield out
+            with ThreadPoolExecutor(2) as pool:
+                pending: deque = deque()
+                for block in self._blocks():
+                    pending.append(pool.submit(self._convert, block))
+                    while len(pending) > 2:
+                        yield from self._counted(pending.popleft().result())
+                while pending:
+                    yield from self._counted(pending.popleft().result())
         except Exception as exc:  # surfaced by finish(): DuckDB would bury it in its own message
             self.failure = exc
+
+    def _convert(self, block: rec.Block) -> pa.RecordBatch | None:
+        return self._refused(*block.refused) if block.refused is not None else self.batch(block)
+
+    def _counted(self, batch: pa.RecordBatch | None) -> Iterator[pa.RecordBatch]:
+        if batch is not None and batch.num_rows:
+            self.count += batch.num_rows
+            yield batch
 
     def _refused(self, line: int, reason: str) -> pa.RecordBatch:
         schema = self.schema()
@@ -181,68 +197,53 @@ class CsvSource(_TextSource):
     def _header(self) -> list[str]:
         for block in self._blocks():
             if block.refused is not None:
-                raise InputError(f"{self.name}: the header line is longer than {self.max_record_bytes:,} bytes")
-            sp = block.split
-            if not len(sp.starts) or sp.ends[0] == sp.starts[0]:
+                raise InputError(f"{self.name}: the header is longer than {size_text(self.max_record_bytes)}")
+            sp = block.split.take(np.arange(1))
+            if sp.ends[0] == sp.starts[0]:
                 raise InputError(f"{self.name}: line 1 is empty; the first line must be the header")
             a = np.frombuffer(block.buf, np.uint8)
-            one = rec.Split(sp.starts[:1], sp.ends[:1], sp.feeds, sp.commas, sp.quotes, sp.consumed)
-            n = int(rec.field_counts(one)[0])
+            width = int(sp.fields[0])
             names = []
-            for k in range(n):
-                lo, hi = rec.field_bounds(one, n, k)
-                start, end, escaped, malformed = rec.unquote(a, sp.quotes, lo, hi)
-                raw = block.buf[int(start[0]):int(end[0])]
+            for k in range(width):
+                start, end, _ = rec.unquote(a, sp, *rec.field_bounds(sp, width, k))
                 try:
-                    name = raw.decode("utf-8")
+                    names.append(block.buf[int(start[0]):int(end[0])].decode("utf-8").replace('""', '"'))
                 except UnicodeDecodeError:
                     raise InputError(f"{self.name}: the header is not UTF-8 text") from None
-                names.append(name.replace('""', '"') if escaped[0] else name)
             return names
         raise InputError(f"{self.name}: empty file; the first line must be the header")
 
     def schema(self) -> pa.Schema:
         fields = [pa.field("__line", pa.int64()), pa.field("__error", pa.string())]
-        for col in self.positions:
-            fields += [pa.field(col, pa.string_view()), pa.field(f"{col}__esc", pa.bool_())]
-        return pa.schema(fields)
+        return pa.schema(fields + [pa.field(c, pa.string_view()) for c in self.positions])
 
     def batch(self, block: rec.Block) -> pa.RecordBatch | None:
-        sp, buf = block.split, block.buf
-        a = np.frombuffer(buf, np.uint8)
-        keep = sp.ends > sp.starts  # empty lines are not records
+        keep = block.split.ends > block.split.starts  # empty lines are not records
         if block.first_line == 1 and len(keep):
             keep[0] = False  # the header
-        lines = block.lines
-        starts, ends = sp.starts[keep], sp.ends[keep]
-        sub = rec.Split(starts, ends, sp.feeds, sp.commas, sp.quotes, sp.consumed)
-        n, width = len(starts), len(self.header)
-        why = rec.Reasons(n)
-        if sp.unterminated and n:
-            last = np.zeros(n, bool)
-            last[-1] = True
-            why.add(last, "unterminated quoted field (from this line to the end of the file)")
-        why.add((ends - starts) > self.max_record_bytes, f"record longer than {self.max_record_bytes:,} bytes")
-        counts = rec.field_counts(sub)
-        for count in np.unique(counts[counts != width]):
-            why.add(counts == count, f"{count} fields where the header has {width}")
-        why.add(self._utf8(block, starts, ends), "not valid UTF-8 text")
+        sp, buf = block.split.take(keep), block.buf
+        a = np.frombuffer(buf, np.uint8)
+        width = len(self.header)
+        why = rec.Reasons(len(sp))
+        if sp.unterminated and len(sp):
+            why.add(np.arange(len(sp)) == len(sp) - 1, "unterminated quoted field (from this line to the end of the file)")
+        why.add((sp.ends - sp.starts) > self.max_record_bytes, rec.too_long(self.max_record_bytes))
+        for count in np.unique(sp.fields[sp.fields != width]):
+            why.add(sp.fields == count, f"{count} field{'s' if count != 1 else ''} where the header has {width}")
+        why.add(self._utf8(block, sp.starts, sp.ends), "not valid UTF-8 text")
         bounds = {}
         for col, k in self.positions.items():
-            lo, hi = rec.field_bounds(sub, width, k)
-            start, end, escaped, malformed = rec.unquote(a, sp.quotes, lo, hi)
-            why.add(malformed & (counts == width), f"malformed quotes in {col}")
-            bounds[col] = (start, end, escaped)
-        ok = why.codes < 0
-        cols = [pa.array(lines[keep], pa.int64()), why.array()]
-        for start, end, escaped in bounds.values():
-            cols += [rec.string_views(a, buf, start, end, ok), pa.array(escaped & ok)]
+            start, end, malformed = rec.unquote(a, sp, *rec.field_bounds(sp, width, k))
+            why.add(malformed, f"malformed quotes in {col}")
+            bounds[col] = (start, end)
+        words = rec.padded(buf)
+        cols = [pa.array(block.lines[keep], pa.int64()), why.array()]
+        cols += [rec.string_views(words, buf, start, end, why.ok) for start, end in bounds.values()]
         return pa.record_batch(cols, schema=self.schema())
 
     def select(self) -> str:
-        cols = ", ".join(
-            f"CASE WHEN {ident(c + '__esc')} THEN replace({ident(c)}, '\"\"', '\"') ELSE {ident(c)} END AS "
-            f"{ident('raw_' + c)}" for c in self.positions)
+        cols = ", ".join(f"CASE WHEN contains({ident(c)}, '\"\"') THEN replace({ident(c)}, '\"\"', '\"') "
+                         f"ELSE {ident(c)} END AS {ident('raw_' + c)}" for c in self.positions)
         return f"SELECT __line, CAST(__error AS VARCHAR) AS __error{', ' + cols if cols else ''} FROM {ident(self.view)}"
 
 
@@ -260,15 +261,14 @@ class JsonLinesSource(_TextSource):
                           pa.field("__text", pa.string_view())])
 
     def batch(self, block: rec.Block) -> pa.RecordBatch | None:
-        sp, buf = block.split, block.buf
-        a = np.frombuffer(buf, np.uint8)
-        keep = sp.ends > sp.starts
-        starts, ends = sp.starts[keep], sp.ends[keep]
-        why = rec.Reasons(len(starts))
-        why.add((ends - starts) > self.max_record_bytes, f"record longer than {self.max_record_bytes:,} bytes")
-        why.add(self._utf8(block, starts, ends), "not valid UTF-8 text")
+        keep = block.split.ends > block.split.starts  # empty lines are not records
+        sp, buf = block.split.take(keep), block.buf
+        why = rec.Reasons(len(sp))
+        why.add((sp.ends - sp.starts) > self.max_record_bytes, rec.too_long(self.max_record_bytes))
+        why.add(self._utf8(block, sp.starts, sp.ends), "not valid UTF-8 text")
+        words = rec.padded(buf)
         return pa.record_batch([pa.array(block.lines[keep], pa.int64()), why.array(),
-                                rec.string_views(a, buf, starts, ends, why.codes < 0)], schema=self.schema())
+                                rec.string_views(words, buf, sp.starts, sp.ends, why.ok)], schema=self.schema())
 
     _PARSED = ("CASE WHEN __error IS NULL THEN coalesce(try(json_type(__text)), 'INVALID') END")
 
@@ -292,8 +292,11 @@ class JsonLinesSource(_TextSource):
         self.finish()
         keys, dup_line, dup_keys = rows[0] if rows else (None, None, None)
         if dup_line is not None:
-            raise InputError(f"{self.name}: line {dup_line} gives a column twice: "
-                             f"{', '.join(repr(k) for k in dup_keys)}")
+            groups: dict[str, list[str]] = {}
+            for key in dup_keys:
+                groups.setdefault(normalise(key), []).append(repr(key))
+            twice = "; ".join(f"{c} ({', '.join(ks)})" for c, ks in groups.items() if len(ks) > 1)
+            raise InputError(f"{self.name}: line {dup_line} gives a column more than once: {twice}")
         for key in sorted(keys or []):
             self.keys.setdefault(normalise(key), []).append(key)
         required = CONTRACT[self.table][0]
@@ -346,12 +349,16 @@ class ParquetSource(Source):
         self.stored: dict[str, str] = {}
 
     def describe(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Match the file's columns; names as stored (DuckDB renames case duplicates, which would hide them)."""
         try:
+            stored = pq.read_schema(self.link).names
             described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(self.link)})").fetchall()
-        except duckdb.Error as exc:
-            raise InputError(f"{self.name}: not a readable Parquet file ({duckdb_problem(exc)})") from None
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            problem = duckdb_problem(exc) if isinstance(exc, duckdb.Error) else str(exc)
+            raise InputError(f"{self.name}: not a readable Parquet file "
+                             f"({problem.replace(str(self.link), self.name)})") from None
+        positions = {c: i for c, i in match_columns(self.table, self.name, stored).items() if c not in UNUSED}
         names = [r[0] for r in described]
-        positions = {c: i for c, i in match_columns(self.table, self.name, names).items() if c not in UNUSED}
         self.names = {c: names[i] for c, i in positions.items()}
         self.stored = {c: str(described[i][1]).upper() for c, i in positions.items()}
         self.types = {c: t if c in self.TYPED and t not in ("VARCHAR", "BLOB") else "VARCHAR"
