@@ -181,6 +181,10 @@ from .query_commands import query_group as _query_group  # noqa: E402
 main.add_command(_query_group)
 main.add_command(_explain)
 
+from .validate import validate as _validate  # noqa: E402
+
+main.add_command(_validate)
+
 
 def _register_store_commands() -> None:
     from .store.commands import load_command, neo4j_group, rings_command

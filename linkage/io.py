@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, LinkageError
 from .read import rules as R
 from .read.contract import (
     CONTRACT,
@@ -101,9 +101,23 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     return con
 
 
-def write_rejected(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
-    """``rejected.csv``: the one writer, shared by ``detect`` and ``validate``."""
-    con.execute(f"COPY (SELECT * FROM rejected ORDER BY file, line, reason) TO {literal(path)} (FORMAT csv, HEADER true)")
+def write_rejected(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
+    """``rejected.csv``, ordered by file and line: the one writer, for ``detect`` and ``validate``.
+
+    Written beside the target and moved into place, so a symlink planted at ``path`` is
+    replaced, never followed, and a failed write leaves no half file.
+    """
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        con.execute(f"COPY (SELECT * FROM rejected ORDER BY file, line) TO {literal(partial)} "
+                    "(FORMAT csv, HEADER true)")
+        os.replace(partial, path)
+    except (duckdb.Error, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise LinkageError(f"{path}: cannot write ({duckdb_problem(exc) if isinstance(exc, duckdb.Error) else exc})"
+                           ) from None
+    return path
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -245,7 +259,7 @@ class _Reader:
                 SELECT *, {normal} FROM (SELECT s.*, {parsed} FROM {self.projected(source)} s {join}))""")
         self.con.execute(f"""
             INSERT INTO rejected SELECT ?, __line, {self.described(checks)}
-            FROM staged_{table} WHERE bad""", [source.name])
+            FROM (SELECT *, {R.failures(checks)} FROM staged_{table} WHERE bad)""", [source.name])
 
     def account(self, source: Source, kept: str) -> None:
         """Check that every record of ``source`` is kept or rejected, once: ``kept`` counts the kept rows."""
@@ -326,7 +340,7 @@ class _Reader:
             raise InputError(f"{source.name}: {read:,} records read but {flagged[1]:,} checked (please report this)")
         if flagged[0]:
             self.run(source, f"""INSERT INTO rejected SELECT ?, __line, {self.described(checks)}
-                                 FROM ({checked()}) WHERE bad""", [source.name])
+                                 FROM (SELECT *, {R.failures(checks)} FROM ({checked()}) WHERE bad)""", [source.name])
         self.con.execute("""CREATE OR REPLACE VIEW events AS
                             SELECT aid, ts, ip, asn, device_id, prompt FROM events_checked WHERE NOT rejected""")
         self.account(source, "events")

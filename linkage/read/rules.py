@@ -175,10 +175,16 @@ def _card_numbers(col: str, glued: bool = False) -> str:
     """
     runs = (f"list_filter(regexp_extract_all({_standing(col, glued)}, '{_RUN}'), "  # an IPv4 address is not a card
             f"lambda r: NOT regexp_full_match(r, '{_DOTTED_QUAD}'))")
-    candidates = (f"list_concat(list_transform({runs}, lambda r: regexp_replace(r, '[^0-9]', '', 'g')), "
-                  f"flatten(list_transform({runs}, lambda r: string_split_regex(r, '{_SEP}+'))))")
+    candidates = _let(runs, "lk_runs", "list_concat(list_transform(lk_runs, lambda r: regexp_replace(r, '[^0-9]', '', 'g')), "
+                      f"flatten(list_transform(lk_runs, lambda r: string_split_regex(r, '{_SEP}+'))))")
     return (f"list_filter({candidates}, lambda d: length(d) BETWEEN 12 AND 19 AND d[1] <> '0' "
             f"AND {_luhn('d')})")
+
+
+def _let(value: str, name: str, body: str) -> str:
+    """``body`` with ``name`` bound to ``value``, evaluated once (SQL has no let; a one-element list
+    and a lambda do it). Only for the rare rows that reach the card lists."""
+    return f"list_transform([{value}], lambda {name}: {body})[1]"
 
 
 def has_card(col: str) -> str:
@@ -196,9 +202,9 @@ def has_card(col: str) -> str:
 
 def _masked(value: str) -> str:
     """``4111…1111`` for the first card-like number anywhere in the value (digits inside words too), else NULL."""
-    cards = _card_numbers(value, glued=True)
-    return (f"CASE WHEN regexp_matches({value}, '{_MAYBE_CARD}') THEN CASE WHEN len({cards}) > 0 "
-            f"THEN left({cards}[1], 4) || '…' || right({cards}[1], 4) END END")
+    masked = _let(_card_numbers(value, glued=True), "lk_cards",
+                  "CASE WHEN len(lk_cards) > 0 THEN left(lk_cards[1], 4) || '…' || right(lk_cards[1], 4) END")
+    return f"CASE WHEN regexp_matches({value}, '{_MAYBE_CARD}') THEN {masked} END"
 
 
 def shown(col: str, width: int = 80) -> str:
@@ -244,21 +250,27 @@ def flag(checks: list[Check]) -> str:
     return "coalesce(" + " OR ".join(f"({c.bad})" for c in checks) + ", false)"
 
 
+def failures(checks: list[Check]) -> str:
+    """Each check's verdict as its own column, ``__b0``, ``__b1``…, so that describing a
+    rejected row evaluates every check once (reasons, columns and values all read them)."""
+    return ", ".join(f"coalesce({c.bad}, false) AS __b{i}" for i, c in enumerate(checks))
+
+
 def reasons(checks: list[Check]) -> str:
-    """Every failed check's reason, ``; ``-joined, in check order."""
-    return "concat_ws('; ', " + ", ".join(f"CASE WHEN {c.bad} THEN {c.why} END" for c in checks) + ")"
+    """Every failed check's reason, ``; ``-joined, in check order (over :func:`failures`)."""
+    return "concat_ws('; ', " + ", ".join(f"CASE WHEN __b{i} THEN {c.why} END" for i, c in enumerate(checks)) + ")"
 
 
 def columns(checks: list[Check]) -> str:
     """The columns of the failed checks, ``; ``-joined, each named once, in check order."""
     order: dict[str, list[str]] = {}
-    for c in checks:
-        order.setdefault(c.column, []).append(c.bad)
+    for i, c in enumerate(checks):
+        order.setdefault(c.column, []).append(f"__b{i}")
     parts = [f"CASE WHEN {' OR '.join(bads)} THEN {literal(col)} END" for col, bads in order.items()]
     return f"nullif(concat_ws('; ', {', '.join(parts)}), '')"
 
 
 def first_shown(checks: list[Check]) -> str:
     """The value of the first failed check that may be shown."""
-    parts = [f"CASE WHEN {c.bad} THEN {c.shown} END" for c in checks if c.shown is not None]
+    parts = [f"CASE WHEN __b{i} THEN {c.shown} END" for i, c in enumerate(checks) if c.shown is not None]
     return f"coalesce({', '.join(parts)})" if parts else "CAST(NULL AS VARCHAR)"
