@@ -20,6 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -65,11 +66,11 @@ class Batch:
     records: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def count(self, table: str) -> int:
-        return self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, Any]:
         """Rows per table, and ``records``: ``{file: {read, kept, rejected}}``."""
-        totals: dict = {t: self.count(t) for t in ("accounts", "events", "payments", "intel", "rejected")}
+        totals: dict[str, Any] = {t: self.count(t) for t in ("accounts", "events", "payments", "intel", "rejected")}
         totals["records"] = {name: dict(figures) for name, figures in self.records.items()}
         return totals
 
@@ -192,7 +193,7 @@ class _Reader:
 
     # -- shared steps ---------------------------------------------------------------------------------
 
-    def run(self, source: Source, sql: str, params: list | None = None) -> list:
+    def run(self, source: Source, sql: str, params: list[Any] | None = None) -> list[Any]:
         """Run one statement over ``source``; any failure comes back as one line naming the file."""
         try:
             rows = self.con.execute(sql, params or []).fetchall()

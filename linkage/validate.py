@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,8 +18,11 @@ from .cliutil import friendly_errors
 from .errors import LinkageError
 from .read.contract import MAX_FIELD_BYTES
 
+if TYPE_CHECKING:
+    from .io import Batch
 
-def summary(batch) -> dict:
+
+def summary(batch: Batch) -> dict[str, Any]:
     """Per-file counts and rejected rows by reason, as ``validate --json`` prints them."""
     reasons = batch.con.execute(
         "SELECT reason, count(*) FROM rejected GROUP BY reason ORDER BY count(*) DESC, reason").fetchall()
@@ -27,7 +31,7 @@ def summary(batch) -> dict:
             "reasons": {reason: n for reason, n in reasons}}
 
 
-def _text(doc: dict) -> str:
+def _text(doc: dict[str, Any]) -> str:
     width = max(len(name) for name in doc["files"])
     lines = [f"{'file':<{width}}  {'read':>12}  {'kept':>12}  {'rejected':>10}"]
     for name, f in doc["files"].items():

@@ -266,7 +266,8 @@ def field_bounds(sp: Split, width: int, k: int) -> tuple[np.ndarray, ...]:
     return lo, hi, lo_q, hi_q
 
 
-def unquote(a: np.ndarray, sp: Split, lo, hi, lo_q, hi_q) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unquote(a: np.ndarray, sp: Split, lo: np.ndarray, hi: np.ndarray, lo_q: np.ndarray,
+            hi_q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Strip a field's enclosing quotes: (start, end, malformed).
 
     A field is either unquoted with no quote inside, or starts and ends with a quote and

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,7 +127,7 @@ class _TextSource(Source):
         self.count, self.failure = 0, None
         try:
             with ThreadPoolExecutor(2) as pool:
-                pending: deque = deque()
+                pending: deque[Future[pa.RecordBatch | None]] = deque()
                 for block in self._blocks():
                     pending.append(pool.submit(self._convert, block))
                     while len(pending) > 2:
