@@ -47,6 +47,10 @@ def test_validate_json_and_field_limit(tmp_path):
     doc = json.loads(res.output)
     assert doc["files"]["events.csv"] == {"read": 1, "kept": 0, "rejected": 1}
     assert doc["reasons"] == {"prompt longer than 50 bytes (the field size limit)": 1}
+    detect = CliRunner().invoke(main, ["detect", str(data), "--out", str(tmp_path / "run"), "--quiet",
+                                       "--max-field-bytes", "50"])
+    assert detect.exit_code == 0, detect.output
+    assert "prompt longer than 50 bytes" in (tmp_path / "run" / "rejected.csv").read_text()
 
 
 def test_a_planted_symlink_in_out_is_replaced_not_followed(tmp_path):
