@@ -157,8 +157,7 @@ def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd
     names = names[~thin].drop(columns="tools")
     flagged = flagged[flagged["cid"].isin(names["cid"])]
     ids = names.groupby("cid")["account_id"].apply(ring_id)
-    # astype(object): with no flagged community the mapped ids would be float64 and no merge on ring_id would work.
-    order = flagged.assign(ring_id=flagged["cid"].map(ids).astype(object)).sort_values(["score", "ring_id"], ascending=[False, True])
+    order = flagged.assign(ring_id=flagged["cid"].map(ids)).sort_values(["score", "ring_id"], ascending=[False, True])
     order = order.reset_index(drop=True)
     order["ring"] = np.arange(len(order))
     ring_of_cid = dict(zip(order["cid"], order["ring"]))
