@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .cliutil import friendly_errors, neo4j_options
+from .tabular import format_option, render
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,6 +54,15 @@ class _StageProgress:
             self.console.print(Text.assemble(("  ✓ ", "green"), f"{stage:<15}", (f"{seconds:7.2f}s", "cyan")))
 
 
+SUMMARY_COLUMNS = ["operator", "attributed", "rings", "accounts", "requests"]
+
+
+def summary_rows(summary: dict) -> list[dict]:
+    """The by-operator table of a run's summary, one row per operator (the tabular part, for csv)."""
+    return [{"operator": name, "attributed": e["attributed"], "rings": e["rings"], "accounts": e["accounts"],
+             "requests": e["requests"]} for name, e in summary["by_operator"].items()]
+
+
 def _print_summary(summary: dict) -> None:
     """The run's figures and a table by operator, on stdout (no colour when piped)."""
     from rich import box
@@ -61,7 +71,7 @@ def _print_summary(summary: dict) -> None:
     from rich.text import Text
 
     console = Console(highlight=False)
-    console.print(Text(f"rings flagged: {summary['rings']}   accounts: {summary['accounts_flagged']:,}   "
+    console.print(Text(f"rings flagged: {summary['rings']:,}   accounts: {summary['accounts_flagged']:,}   "
                        f"requests covered: {summary['requests_covered']:,}   rejected rows: {summary['rejected_rows']:,}"),
                   soft_wrap=True)
     if not summary["by_operator"]:
@@ -77,35 +87,49 @@ def _print_summary(summary: dict) -> None:
     console.print(table)
 
 
+def _default(field: str):
+    """A ``Config`` field's default, for ``show_default`` (read from the dataclass, no Config built)."""
+    import dataclasses
+
+    from .config import Config
+
+    return {f.name: f.default for f in dataclasses.fields(Config)}[field]
+
+
 @main.command()
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder for rings.json, ring_members.csv, rejected.csv, report.html, evidence/.")
-@click.option("--seed", type=int, default=None, help="Seed for community detection (default 42).")
-@click.option("--threshold", type=float, default=None, help="Ring score at or above which a ring is flagged (default 0.5).")
-@click.option("--min-ring-size", type=int, default=None, help="Smallest community that can be a ring (default 8).")
-@click.option("--resolution", type=float, default=None, help="Leiden CPM resolution: least mean link weight per member pair (default 0.02).")
-@click.option("--threads", type=int, default=None, help="DuckDB threads (default: all cores).")
-@click.option("--memory-limit", default=None, metavar="SIZE",
-              help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: 60% of the machine).")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--seed", type=int, default=_default("seed"), show_default=True, help="Seed for community detection.")
+@click.option("--threshold", type=float, default=_default("threshold"), show_default=True,
+              help="Ring score at or above which a ring is flagged.")
+@click.option("--min-ring-size", type=int, default=_default("min_ring_size"), show_default=True,
+              help="Smallest community that can be a ring.")
+@click.option("--resolution", type=float, default=_default("resolution"), show_default=True,
+              help="Leiden CPM resolution: least mean link weight per member pair.")
+@click.option("--threads", type=int, default=None, show_default="all cores", help="DuckDB threads.")
+@click.option("--memory-limit", default=None, metavar="SIZE", show_default="60% of the machine",
+              help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (and the --format json or csv output).")
+@format_option
 @click.option("--neo4j", "use_neo4j", is_flag=True,
               help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD).")
 @neo4j_options
 @friendly_errors
 def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit, quiet,
-           as_json, use_neo4j, settings) -> None:
-    """Find and attribute coordinated account rings in the batch folder DATA."""
+           fmt, use_neo4j, settings) -> None:
+    """Find and attribute coordinated account rings in the batch folder DATA.
+
+    --format text prints the figures and a table by operator; json the whole summary with timings;
+    csv the table by operator.
+    """
     import json
 
     from .config import Config
     from .pipeline import detect as run_detect
 
-    overrides = {k: v for k, v in dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size,
-                                       resolution=resolution).items() if v is not None}
-    config = Config(**overrides)
-    if quiet or as_json:
+    config = Config(seed=seed, threshold=threshold, min_ring_size=min_ring_size, resolution=resolution)
+    if quiet or fmt != "text":
         result = run_detect(data, config, out=out_dir, threads=threads, memory_limit=memory_limit)
     else:
         with _StageProgress() as progress:
@@ -116,14 +140,16 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
     if use_neo4j:
         from .store.commands import load_to_neo4j
 
-        loaded = load_to_neo4j(out_dir, settings, quiet=quiet or as_json)
-    if as_json:
+        loaded = load_to_neo4j(out_dir, settings, quiet=quiet or fmt != "text")
+    if fmt == "json":
         click.echo(json.dumps({**summary, "timings": result.timings, "out": str(out_dir),
                                **({"neo4j": loaded} if loaded else {})}, indent=2))
+    elif fmt == "csv":
+        click.echo(render(SUMMARY_COLUMNS, summary_rows(summary), "csv"))
     elif not quiet:
         _print_summary(summary)
         if summary["rejected_rows"]:
-            click.echo(f"{summary['rejected_rows']} rows rejected: see {out_dir / 'rejected.csv'}")
+            click.echo(f"{summary['rejected_rows']:,} rows rejected: see {out_dir / 'rejected.csv'}")
         click.echo(f"wrote {out_dir / 'rings.json'} and {out_dir / 'report.html'}")
 
 
@@ -161,16 +187,22 @@ def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale
 @main.command(name="eval")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("truth", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@format_option
 @friendly_errors
-def eval_(out_dir: Path, truth: Path, as_json: bool) -> None:
-    """Score a detect run (OUT_DIR) against a world's truth.csv."""
+def eval_(out_dir: Path, truth: Path, fmt: str) -> None:
+    """Score a detect run (OUT_DIR) against a world's truth.csv: precision, recall, purity, splits and merges,
+    attribution, benign false flags. --format csv gives one row per metric (nested names joined by '.')."""
     import json
 
-    from .evaluate import evaluate, format_metrics
+    from .evaluate import evaluate, format_metrics, metric_rows
 
     metrics = evaluate(out_dir, truth)
-    click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(metrics))
+    if fmt == "json":
+        click.echo(json.dumps(metrics, indent=2))
+    elif fmt == "csv":
+        click.echo(render(["metric", "value"], metric_rows(metrics), "csv"))
+    else:
+        click.echo(format_metrics(metrics))
 
 
 # --- investigators: the query library and explain (linkage/query_commands.py) ---------------
