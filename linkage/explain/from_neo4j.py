@@ -53,8 +53,8 @@ def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None
     exp.notes = agreement_notes(exp.weighing, exp.link, "neo4j")
     missing = [families.label(f) for f in families.weighted(config) if f not in stored]
     if not exp.linked and missing:
-        exp.notes.append(f"{', '.join(missing)}: not stored as entities in the graph, so not counted here "
-                         "(explain --from OUT counts them).")
+        exp.notes.append(f"{' and '.join(m[0].upper() + m[1:] + 's' for m in missing)} are not entities in the "
+                         "graph, so they are not counted here (explain --from OUT counts them).")
     if not exp.linked:
         best = rows("common-neighbours", limit="3")
         exp.neighbours = {"common": int(best[0]["common"]) if best else 0,

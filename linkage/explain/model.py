@@ -187,17 +187,20 @@ def agreement_notes(weighing: Weighing, link: dict | None, source: str) -> list[
     notes = []
     built = "the graph" if source == "neo4j" else "the run"
     if link is None and weighing.cut is None:
-        notes.append(f"By these parameters the pair would be linked at {weighing.weight:.4f}, but {built} holds no "
-                     "link: the evidence graph was built with other parameters.")
+        notes.append(f"By the entities above the pair would be linked at {weighing.weight:.4f}, but {built} holds "
+                     "no link: the links were computed with other parameters or other data.")
     if link is not None:
         if weighing.cut is not None:
-            notes.append(f"{built.capitalize()} links the pair at {link['weight']:.4f}, but these parameters "
-                         "give no link: the evidence graph was built with other parameters.")
+            notes.append(f"{built.capitalize()} links the pair at {link['weight']:.4f}, but the entities above give "
+                         "no link: the links were computed with other parameters or other data.")
         for f in weighing.families:
             stored = link["per_family"].get(f.family, 0.0)
             if abs(f.adds * weighing.discount - stored) > 1e-6:
-                notes.append(f"{f.label}: the stored link has {stored:.4f}, these parameters give "
-                             f"{f.adds * weighing.discount:.4f}.")
+                notes.append(f"{f.label}: the stored link has {stored:.4f}, the entities above give "
+                             f"{f.adds * weighing.discount:.4f}: " + (
+                                 "the graph's rarity or parameters changed since the links were computed "
+                                 "(another batch loaded?); `linkage rings --neo4j` recomputes them."
+                                 if source == "neo4j" else "the run's files disagree with each other."))
     return notes
 
 
