@@ -36,7 +36,8 @@ def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None
             raise InputError(f"unknown account {short(acc)} (not in the Neo4j database {settings.database!r})")
     exp = Explanation(a, b, "neo4j", max_intermediate=max_intermediate)
     exp.rings = [RingRef(r["ring_id"], float(r["score"] or 0.0), int(r["size"] or 0), r["operator"],
-                         r["operator_cluster"], r["operator_confidence"], sorted(r["members"]))
+                         r["operator_cluster"], r["operator_confidence"], sorted(r["members"]),
+                         r.get("operation"))
                  for r in head["rings"]]
     exp.link = link_of(head["weight"], head["signals"], {f: w for f, w in head["per_family"] or []})
     exp.shared = sort_shared([

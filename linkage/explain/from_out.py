@@ -79,7 +79,7 @@ def rings_of(rings: list[Ring], a: str, b: str) -> list[RingRef]:
         mine = [acc for acc in (a, b) if acc in members]
         if mine:
             out.append(RingRef(ring.ring_id, ring.score, ring.size, ring.operator, ring.operator_cluster,
-                               ring.operator_confidence, mine))
+                               ring.operator_confidence, mine, ring.operation))
     return sorted(out, key=lambda r: (-r.score, r.ring_id))
 
 

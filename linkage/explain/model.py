@@ -41,6 +41,8 @@ class RingRef:
     operator_confidence: float | None
     #: Which of the two accounts are members.
     members: list[str]
+    #: The operation (``linkage.operations``) the ring belongs to; None when the source does not record it.
+    operation: str | None = None
 
 
 @dataclass

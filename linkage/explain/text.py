@@ -65,7 +65,16 @@ def ring_lines(exp: Explanation) -> list[str]:
         mine = [r for r in exp.rings if acc in r.members]
         lines.append(f"{acc} is a member of {', '.join(_ring(r) for r in mine)}." if mine
                      else f"{acc} is a member of no flagged ring.")
+    lines += operation_lines(exp)
     return lines
+
+
+def operation_lines(exp: Explanation) -> list[str]:
+    """Two accounts in different rings of one operation: one operator's rings share tools, rarely accounts."""
+    ops_a = {r.operation for r in exp.rings if exp.a in r.members and r.operation}
+    ops_b = {r.operation for r in exp.rings if exp.b in r.members and r.operation}
+    return [f"Their rings belong to one operation, {op}: the rings one operator runs, tied by the tools they "
+            "reuse (a template, a proxy pool, a card batch) rather than by accounts." for op in sorted(ops_a & ops_b)]
 
 
 def headline(exp: Explanation) -> list[str]:

@@ -158,7 +158,7 @@ def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
             "score": ring.score, "size": ring.size, "requests": ring.requests,
             "first_seen": ring.first_seen, "last_seen": ring.last_seen,
             "operator": ring.operator, "operator_confidence": ring.operator_confidence,
-            "operator_cluster": ring.operator_cluster,
+            "operator_cluster": ring.operator_cluster, "operation": ring.operation,
             "signals": sorted(ring.signals),
             "evidence": [p["path"] for p in ring.evidence],
             **{k: ring.features[k] for k in RING_FEATURES if k in ring.features},

@@ -20,7 +20,8 @@ from worldkit import START, World, add_regulars, add_ring
 from linkage import Config, detect
 from linkage.cli import main
 from linkage.errors import InputError
-from linkage.explain import explain_from_out, format_explanation
+from linkage.explain import Explanation, RingRef, explain_from_out, format_explanation
+from linkage.explain.text import ring_lines
 
 OTHER_TEMPLATE = "refactor the legacy {} module into small pure functions and document every {} edge case"
 P1 = "zebra quokka narwhal axolotl pangolin okapi tapir"  # 7 words: 4 shingles
@@ -210,11 +211,25 @@ def test_rings_are_named_with_score_and_operator(world):
     exp = explain_from_out(world["out"], a, b)
     doc = json.loads((world["out"] / "rings.json").read_text())
     (ring,) = [r for r in doc["rings"] if a in r["members"]]
-    assert [(r.ring_id, r.members) for r in exp.rings] == [(ring["ring_id"], [a, b])]
+    assert [(r.ring_id, r.members, r.operation) for r in exp.rings] == [(ring["ring_id"], [a, b], ring["operation"])]
+    assert ring["operation"].startswith("operation-")
     text = format_explanation(exp)
     assert f"Both are members of {ring['ring_id']} (score {round(ring['score'], 4):g}, 12 members" in text
     one = explain_from_out(world["out"], a, world["regulars"][0])
     assert f"{world['regulars'][0]} is a member of no flagged ring." in format_explanation(one)
+
+
+def test_members_of_two_rings_of_one_operation_are_told_so():
+    """Rings of one operator rarely share accounts; the operation is what ties the two accounts."""
+    exp = Explanation("acc_a", "acc_b", "out", rings=[
+        RingRef("ring-1", 0.9, 10, None, "unattributed-op1", 0.0, ["acc_a"], "operation-op1"),
+        RingRef("ring-2", 0.8, 12, None, "unattributed-op1", 0.0, ["acc_b"], "operation-op1")])
+    lines = ring_lines(exp)
+    assert lines[:2] == ["acc_a is a member of ring-1 (score 0.9, 10 members, unattributed: unattributed-op1).",
+                         "acc_b is a member of ring-2 (score 0.8, 12 members, unattributed: unattributed-op1)."]
+    assert lines[2].startswith("Their rings belong to one operation, operation-op1:")
+    exp.rings[1].operation = "operation-op2"
+    assert len(ring_lines(exp)) == 2
 
 
 def test_two_ring_members_share_their_card_harness_and_domain(world):
@@ -291,7 +306,7 @@ def test_cli_text_json_csv_and_errors(world):
     a, b = world["pairs"]["sum"]
     res = runner.invoke(main, ["explain", a, b, "--from", str(world["out"]), "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(res.output)))
-    assert {(r["family"], r["entity"], r["pair_weight"]) for r in rows if r["family"] != "asn"} == {
+    assert {(r["family"], r["entity"], r["pair_weight"]) for r in rows if r["family"] not in ("asn", "prefix")} == {
         ("payment", "tok_sum", "3.0"), ("ip", "10.50.0.2", "1.0"), ("ip", "10.50.0.3", "1.0"),
         ("ip", "10.50.0.1", "1.0")}
     assert list(rows[0]) == ["a", "b", "family", "entity", "name", "accounts", "hub", "cap", "in_rings", "pair_weight"]

@@ -63,12 +63,13 @@ def test_ring_members_csv_carries_operator_and_score(run):
     doc = {r["ring_id"]: r for r in json.loads((run / "rings.json").read_text())["rings"]}
     with open(run / "ring_members.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["ring_id", "account_id", "created_at", "requests", "operator", "operator_cluster",
-                             "operator_confidence", "score"]
+    assert list(rows[0]) == ["ring_id", "account_id", "created_at", "requests", "operation", "operator",
+                             "operator_cluster", "operator_confidence", "score"]
     for row in rows:
         ring = doc[row["ring_id"]]
         assert row["account_id"] in ring["members"] and float(row["score"]) == ring["score"]
         assert (row["operator"] or None) == ring["operator"] and row["operator_cluster"] == ring["operator_cluster"]
+        assert row["operation"] == ring["operation"]
         assert float(row["operator_confidence"]) == pytest.approx(ring["operator_confidence"])
 
 
@@ -98,8 +99,10 @@ def test_docs_outputs_describes_every_file_and_column(run):
     doc = (Path(__file__).resolve().parents[2] / "docs" / "outputs.md").read_text()
     rings = json.loads((run / "rings.json").read_text())
     names = set(rings) | set(rings["rings"][0]) | set(rings["summary"]) | set(rings["rings"][0]["features"])
-    for path in (run / "ring_members.csv", run / "rejected.csv"):
-        names |= set(path.read_text().splitlines()[0].split(","))
+    names |= set(rings["operations"][0])
+    for path in (run / "ring_members.csv", run / "rejected.csv", run / "watchlist.csv"):
+        names |= {c for c in path.read_text().splitlines()[0].split(",") if not c.startswith(("cover_", "excl_", "pass_"))}
+    assert "`cover_<family>`" in doc
     con = duckdb.connect()
     for table in sorted((run / "evidence").glob("*.parquet")):
         assert f"| `{table.stem}` |" in doc, table.stem

@@ -20,7 +20,8 @@ CALL (a, b) {
   ORDER BY r.score DESC, r.ring_id
   RETURN [x IN collect(CASE WHEN r IS NOT NULL THEN {ring_id: r.ring_id, score: r.score, size: r.size,
                                                     operator: r.operator, operator_cluster: o.name,
-                                                    operator_confidence: t.confidence, members: members} END)
+                                                    operator_confidence: t.confidence, operation: r.operation,
+                                                    members: members} END)
           WHERE x IS NOT NULL] AS rings
 }
 RETURN a IS NOT NULL AS a_found, b IS NOT NULL AS b_found, a.org_id AS a_org, b.org_id AS b_org, rings,
