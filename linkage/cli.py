@@ -110,14 +110,16 @@ def _default(field: str):
 @click.option("--threads", type=int, default=None, show_default="all cores", help="DuckDB threads.")
 @click.option("--memory-limit", default=None, metavar="SIZE", show_default="60% of the machine",
               help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB.")
+@click.option("--max-field-bytes", type=click.IntRange(min=1), default=None, metavar="BYTES",
+              show_default="1048576", help="Largest value one input field may hold; a longer one rejects its row.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (and the --format json or csv output).")
 @format_option
 @click.option("--neo4j", "use_neo4j", is_flag=True,
               help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD).")
 @neo4j_options
 @friendly_errors
-def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit, quiet,
-           fmt, use_neo4j, settings) -> None:
+def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit,
+           max_field_bytes, quiet, fmt, use_neo4j, settings) -> None:
     """Find and attribute coordinated account rings in the batch folder DATA.
 
     --format text prints the figures and a table by operator; json the whole summary with timings;
@@ -129,12 +131,12 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
     from .pipeline import detect as run_detect
 
     config = Config(seed=seed, threshold=threshold, min_ring_size=min_ring_size, resolution=resolution)
+    limits = dict(threads=threads, memory_limit=memory_limit, max_field_bytes=max_field_bytes)
     if quiet or fmt != "text":
-        result = run_detect(data, config, out=out_dir, threads=threads, memory_limit=memory_limit)
+        result = run_detect(data, config, out=out_dir, **limits)
     else:
         with _StageProgress() as progress:
-            result = run_detect(data, config, out=out_dir, report=progress, threads=threads,
-                                    memory_limit=memory_limit)
+            result = run_detect(data, config, out=out_dir, report=progress, **limits)
     summary = result.summary()
     loaded = None
     if use_neo4j:
@@ -240,6 +242,10 @@ from .query_commands import query_group as _query_group  # noqa: E402
 
 main.add_command(_query_group)
 main.add_command(_explain)
+
+from .validate import validate as _validate  # noqa: E402
+
+main.add_command(_validate)
 
 
 def _register_store_commands() -> None:
