@@ -72,14 +72,15 @@ def explain_from_out(out: str | Path, a: str, b: str, *, max_intermediate: int =
 
 
 def rings_of(rings: list[Ring], a: str, b: str) -> list[RingRef]:
-    """The flagged rings holding ``a`` or ``b``, best first; pure."""
+    """The flagged rings holding ``a`` or ``b`` as a member or a bystander, best first; pure."""
     out = []
     for ring in rings:
-        members = set(ring.members)
+        members, bystanders = set(ring.members), set(ring.bystanders)
         mine = [acc for acc in (a, b) if acc in members]
-        if mine:
+        near = [acc for acc in (a, b) if acc in bystanders]
+        if mine or near:
             out.append(RingRef(ring.ring_id, ring.score, ring.size, ring.operator, ring.operator_cluster,
-                               ring.operator_confidence, mine, ring.operation))
+                               ring.operator_confidence, mine, ring.operation, near))
     return sorted(out, key=lambda r: (-r.score, r.ring_id))
 
 

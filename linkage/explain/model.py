@@ -43,6 +43,9 @@ class RingRef:
     members: list[str]
     #: The operation (``linkage.operations``) the ring belongs to; None when the source does not record it.
     operation: str | None = None
+    #: Which of the two accounts are bystanders of the ring: in its community but not flagged, sharing
+    #: fewer of its linking entities than a member must (``linkage.membership``).
+    bystanders: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -63,8 +63,12 @@ def ring_lines(exp: Explanation) -> list[str]:
     lines = []
     for acc in (exp.a, exp.b):
         mine = [r for r in exp.rings if acc in r.members]
-        lines.append(f"{acc} is a member of {', '.join(_ring(r) for r in mine)}." if mine
-                     else f"{acc} is a member of no flagged ring.")
+        near = [r for r in exp.rings if acc in r.bystanders]
+        if mine or not near:
+            lines.append(f"{acc} is a member of {', '.join(_ring(r) for r in mine)}." if mine
+                         else f"{acc} is a member of no flagged ring.")
+        lines += [f"{acc} is a bystander of {_ring(r)}: in its community, but it uses fewer of the ring's linking "
+                  "entities than a member must (ScoringParams.member_min_tools), so it is not flagged." for r in near]
     lines += operation_lines(exp)
     return lines
 

@@ -50,7 +50,7 @@ _FIXED_NODES = (
     NodeType("ASN", "number", ("number", "hosting", "accounts")),
     NodeType("Ring", "ring_id",
              ("ring_id", "score", "size", "requests", "first_seen", "last_seen", "operator", "operator_confidence",
-              "operator_cluster", "operation", "signals", "coordination", "harvesting", "diversity", "payment_share",
+              "operator_cluster", "operation", "bystanders", "signals", "coordination", "harvesting", "diversity", "payment_share",
               "template_share", "burst_share", "lockstep_share", "hosting_share", "volume_ratio", "density",
               "median_requests", "evidence", "run_id")),
     NodeType("Operator", "name", ("name", "known", "rings", "accounts")),

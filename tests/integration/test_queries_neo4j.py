@@ -259,12 +259,13 @@ def test_account_profile_is_the_accounts_incidence(loaded, neo4j_settings, libra
 
 def test_direct_link_and_common_neighbours_match_the_run(loaded, neo4j_settings, library, run_dir, rings):
     con = _evidence(run_dir)
-    a, b = "acc_31e11cac", "acc_828e4a97"  # one ring, not linked (the README's example)
+    a, b = "acc_31e11cac", "acc_828e4a97"  # a member and a bystander of one ring, not linked (the README's example)
     (head,) = _rows(loaded, neo4j_settings, library["direct-link"], {"a": a, "b": b})
     (ring,) = [r for r in rings if a in r["members"]]
+    assert b in ring["bystanders"] and b not in ring["members"]
     assert head["weight"] is None and head["a_found"] and head["b_found"]
-    assert [(r["ring_id"], sorted(r["members"]), r["operator"]) for r in head["rings"]] == [
-        (ring["ring_id"], [a, b], ring["operator"])]
+    assert [(r["ring_id"], sorted(r["members"]), r["bystanders"], r["operator"], r["operation"])
+            for r in head["rings"]] == [(ring["ring_id"], [a], [b], ring["operator"], ring["operation"])]
     common = {m for (m,) in con.execute(
         """WITH ids AS (SELECT aid, account_id FROM accounts),
                 n AS (SELECT x.account_id AS acc, y.account_id AS m FROM links l JOIN ids x ON x.aid = l.a
@@ -436,14 +437,15 @@ def _same_weighing(from_out, from_db) -> None:
 
 
 def test_explain_neo4j_agrees_on_the_readme_pair(loaded, neo4j_settings, run_dir, library):
-    a, b = "acc_31e11cac", "acc_828e4a97"  # one ring, not linked: the template family is short of min_shared
+    a, b = "acc_31e11cac", "acc_828e4a97"  # member and bystander, not linked: the template family is short of min_shared
     from_out = explain_from_out(run_dir, a, b)
     from_db = explain_from_neo4j(loaded, neo4j_settings, a, b, library=library)
     assert from_out.weighing.cut == "min_shared" and not from_out.linked
     _same_weighing(from_out, from_db)
     assert from_db.neighbours == from_out.neighbours and from_out.neighbours["common"] > 0
     out_text, db_text = format_explanation(from_out), format_explanation(from_db)
-    assert out_text.splitlines()[:2] == db_text.splitlines()[:2]
+    assert out_text.splitlines()[:3] == db_text.splitlines()[:3]
+    assert f"{b} is a bystander of {from_out.rings[0].ring_id}" in out_text
     assert "Shortest evidence paths" not in out_text + db_text
 
 

@@ -232,6 +232,16 @@ def test_members_of_two_rings_of_one_operation_are_told_so():
     assert len(ring_lines(exp)) == 2
 
 
+def test_a_bystander_is_told_why_it_is_not_flagged():
+    exp = Explanation("acc_a", "acc_b", "out", rings=[
+        RingRef("ring-1", 0.9, 10, "OP", "OP", 1.0, ["acc_a"], "operation-op1", ["acc_b"])])
+    lines = ring_lines(exp)
+    assert lines[0] == "acc_a is a member of ring-1 (score 0.9, 10 members, operator OP, confidence 1)."
+    assert lines[1].startswith("acc_b is a bystander of ring-1 (score 0.9, 10 members, operator OP, confidence 1): "
+                               "in its community, but it uses fewer of the ring's linking entities")
+    assert len(lines) == 2
+
+
 def test_two_ring_members_share_their_card_harness_and_domain(world):
     a, b = world["ring"][0], world["ring"][1]  # card_share=6: members 0-5 pay with tok_ringa_0
     exp = explain_from_out(world["out"], a, b)
