@@ -281,8 +281,11 @@ def _reject(con: duckdb.DuckDBPyConnection, table: str, fname: str, present: set
     )
 
 
-def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> Batch:
-    """Read, validate and index one batch folder; raise InputError on contract breaks."""
+def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None, extra_intel=None) -> Batch:
+    """Read, validate and index one batch folder; raise InputError on contract breaks.
+
+    ``extra_intel`` (a :class:`linkage.stix.intake.StixIntel`) names STIX bundles to read as more intel.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder")
@@ -305,10 +308,18 @@ def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None)
     _build_events(con, folder / batch.files["events"])
     _build_payments(con, batch.files["payments"])
     _build_intel(con, "intel" in present)
+    _add_stix_intel(con, batch, extra_intel)
     for table in present:
         con.execute(f"DROP TABLE raw_{table}")
     batch.batch_id = _digest(folder, batch.files)
     return batch
+
+
+def _add_stix_intel(con, batch: Batch, extra_intel) -> None:
+    """STIX 2.1 bundles (``--intel`` files, ``intel.stix.json`` in the folder) as more intel rows."""
+    from .stix.intake import add_bundle_intel
+
+    add_bundle_intel(con, batch, extra_intel)
 
 
 def _digest(folder: Path, files: dict[str, str]) -> str:

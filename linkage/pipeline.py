@@ -89,8 +89,10 @@ def ring_id(account_ids) -> str:
 
 def detect(data: str | Path, config: Config | None = None, *, out: str | Path | None = None,
            report: Callable[[str, float | None], None] | None = None, threads: int | None = None,
-           memory_limit: str | None = None) -> Result:
+           memory_limit: str | None = None, intel=None) -> Result:
     """Run the whole pipeline on the batch folder ``data``; write outputs to ``out`` if given.
+
+    ``intel`` (a :class:`linkage.stix.intake.StixIntel`) adds STIX bundles to the batch's intel.
 
     >>> from linkage import detect
     >>> result = detect("fixtures/world")               # doctest: +SKIP
@@ -100,7 +102,7 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     stages = Stages(report)
     stages.start("read")
     con = io.connect(threads=threads, memory_limit=memory_limit)
-    batch = io.read_batch(data, con)
+    batch = io.read_batch(data, con, extra_intel=intel)
     counts = batch.counts()
 
     # One stage per family, so a slow signal shows by name.
