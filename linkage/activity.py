@@ -11,6 +11,7 @@ the raw requests are gone but these summaries are kept on the Account nodes.
 from __future__ import annotations
 
 from .config import Config
+from .stages import Stage
 
 
 def hosting_list(config: Config) -> str:
@@ -30,3 +31,7 @@ def from_events(con, config: Config) -> None:
             SELECT aid, CAST(floor(epoch(ts) / {int(config.lockstep_window_s)}) AS BIGINT) AS win, count(*) AS requests
             FROM events GROUP BY ALL"""
     )
+
+
+STAGE = Stage("activity", lambda ctx: from_events(ctx.con, ctx.config), reads=("events",),
+              writes=("acct_activity", "acct_windows"))

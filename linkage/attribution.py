@@ -1,66 +1,82 @@
-"""Attribution: which known operator is behind each flagged ring.
+"""Attribution: which known operator is behind each flagged ring, decided per operation.
 
 1. Intel indicators are matched to the batch's entities (prompt excerpts by
    shingle overlap with the accounts' templates).
-2. Each indicator's *specificity* for a ring is the share of the accounts it
-   touches that are members of that ring: a proxy IP used only by the ring is
-   strong, a shared-hosting ASN used by thousands of developers is not.
-3. Operators run many rings and intel covers only some of them, so evidence
-   is spread over a ring graph: two rings are tied by the entities they share
-   that are used mostly by flagged rings (a harness fingerprint, a card batch,
-   a proxy, a template), and each ring takes a damped share of its
-   neighbours' evidence (personalised-PageRank style).
-4. A ring is attributed only when one operator's evidence is both sufficient
-   and clearly ahead (twice the runner-up); rings with no or ambiguous
-   operator evidence get ``operator = None`` and are grouped into
-   unattributed operator clusters by the same ring graph.
+2. Each indicator's *specificity* for a ring (and for an operation) is the share
+   of the accounts it touches that are members of that ring (of the operation's
+   flagged rings): a proxy IP used only by the ring is strong, a shared-hosting
+   ASN used by thousands of developers is not.
+3. Operators run many rings and intel covers only some of them. An operation
+   (``linkage.operations``) is what one operator runs, tied by the tools its rings
+   reuse, so intel that reaches any of its rings names the whole operation: every
+   ring of an attributed operation takes its operator, and its evidence path goes
+   through the tools it shares with the ring the indicators touch.
+4. An operation is attributed only when one operator's evidence is both
+   sufficient and clearly ahead (``margin`` times the runner-up); an operation with
+   no or ambiguous intel is one unattributed cluster (``unattributed-…``), though a
+   ring with decisive indicators of its own keeps them.
 """
 
 from __future__ import annotations
 
-import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
-from .config import Config
-from .signals.prompt import shingles_expr, words_expr
+from . import families
+from .config import AttributionParams, Config
+from .ids import digest
+from .signals.prompt import excerpt_shingles_sql
+from .sql import literal
 
-INTEL_FAMILY = {"ip": "ip", "asn": "asn", "device": "device", "instrument": "payment", "email_domain": "email"}
-#: Families whose shared entities tie rings to each other (ASNs and sign-up windows are too coarse).
-RING_TIE_FAMILIES = ("payment", "ip", "device", "prompt", "email")
-ALPHA = 0.85  # how much of a neighbour's evidence flows along a full-strength tie
-KAPPA = 3.0  # ties weaker than this many shared entities pass on proportionally less
-MIN_EVIDENCE = 0.2  # below this a ring stays unattributed
-MARGIN = 2.0  # the top operator must score this many times the runner-up, or the ring stays unattributed
-TEMPLATE_TIE = 0.1  # what sharing template n-grams adds to a ring tie, however many
+
+@dataclass
+class Attribution:
+    """What attribution hands to the evidence stage: per ring, and the two tables behind it.
+
+    ``rings`` has one row per flagged ring (``ring``, ``operator``, ``operator_confidence``,
+    ``operation``, ``operator_cluster``, ``direct_evidence``, ``operator_scores``); ``direct``
+    is the per (ring, operator) indicator evidence with its indicators; ``ties`` the operation's
+    tools a ring attributed without indicators of its own shares with the ring that has them
+    (``r1, r2, family, entity, accounts``).
+    """
+
+    rings: pd.DataFrame
+    direct: pd.DataFrame
+    ties: pd.DataFrame
 
 
 def match_indicators(con, config: Config) -> None:
-    """Create ``indicator_hits(operator, kind, value, aid)``: which accounts each indicator touches."""
-    n = int(config.shingle_size)
-    kinds = "\n".join(
+    """Create ``indicator_hits(operator, kind, value, aid)``: which accounts each indicator touches.
+
+    Exact kinds match the family's entity key (``Family.intel_value`` over the indicator's value);
+    prompt excerpts touch an account using enough of the excerpt's shingles.
+    """
+    a = config.attribution
+    exact = "\n".join(
         f"UNION ALL SELECT DISTINCT x.operator, x.kind, x.value, i.aid FROM intel x "
-        f"JOIN incidence i ON i.family = '{fam}' AND i.entity = "
-        f"{'lower(x.value)' if kind in ('ip', 'email_domain') else 'x.value'} WHERE x.kind = '{kind}'"
-        for kind, fam in INTEL_FAMILY.items()
+        f"JOIN incidence i ON i.family = {literal(f.name)} AND i.entity = {f.intel_value} "
+        f"WHERE x.kind = {literal(f.intel_kind)}"
+        for f in families.in_run(config) if f.intel_kind and not f.template
+    )
+    templates = [f for f in families.in_run(config) if f.intel_kind and f.template]
+    shingles = "\n".join(
+        f"""UNION ALL
+            SELECT operator, kind, value, aid FROM (
+                SELECT x.operator, x.kind, x.value, i.aid, count(*) AS hit, min(x.shingles) AS nsh
+                FROM ({excerpt_shingles_sql(config)}) x
+                JOIN incidence i ON i.family = {literal(f.name)} AND i.entity = x.entity
+                GROUP BY ALL
+            ) WHERE hit >= greatest({int(a.prompt_min_hits)}, {float(a.prompt_min_share)!r} * nsh)"""
+        for f in templates
     )
     con.execute(
         f"""CREATE OR REPLACE TABLE indicator_hits AS
             SELECT DISTINCT x.operator, x.kind, x.value, a.aid FROM intel x
             JOIN accounts a ON a.account_id = x.value WHERE x.kind = 'account'
-            {kinds}
-            UNION ALL
-            SELECT operator, kind, value, aid FROM (
-                SELECT x.operator, x.kind, x.value, i.aid, count(*) AS hit, any_value(x.nsh) AS nsh
-                FROM (SELECT operator, kind, value, unnest(sh) AS h, len(sh) AS nsh FROM (
-                        SELECT operator, kind, value, {shingles_expr('w', n)} AS sh
-                        FROM (SELECT *, {words_expr('value')} AS w FROM intel WHERE kind = 'prompt'))) x
-                JOIN incidence i ON i.family = 'prompt' AND i.entity = printf('%016x', x.h)
-                GROUP BY ALL
-            ) WHERE hit >= greatest(2, 0.3 * nsh)"""
+            {exact}
+            {shingles}"""
     )
 
 
@@ -87,143 +103,137 @@ def _direct_evidence(con, ring_members: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def ring_ties(con, ring_members: pd.DataFrame) -> pd.DataFrame:
-    """Entities shared between flagged rings and used mostly by them: ``(r1, r2, family, entity, accounts)``."""
+def _op_evidence(con, ring_members: pd.DataFrame) -> pd.DataFrame:
+    """Per (operation, operator): ``1 - exp(-Σ specificity)`` over the indicators touching the operation's rings.
+
+    An indicator's specificity for an operation is the share of the accounts it touches that are
+    members of the operation's flagged rings: intel that reaches any ring speaks for the operation.
+    """
     con.register("ring_members_df", ring_members)
-    fams = ", ".join(f"'{f}'" for f in RING_TIE_FAMILIES)
     df = con.execute(
-        f"""WITH used AS (
-                SELECT i.family, i.entity, i.aid, r.ring FROM incidence i
-                LEFT JOIN ring_members_df r USING (aid) WHERE i.family IN ({fams})
-            ),
-            ent AS (
-                SELECT family, entity, count(*) AS accounts FROM used GROUP BY family, entity
-                HAVING count(ring) >= 0.5 * count(*) AND count(DISTINCT ring) >= 2
-            ),
-            per_ring AS (
-                SELECT DISTINCT u.family, u.entity, u.ring, e.accounts FROM used u JOIN ent e USING (family, entity)
-                WHERE u.ring IS NOT NULL
-            )
-            SELECT x.ring AS r1, y.ring AS r2, x.family, x.entity, x.accounts
-            FROM per_ring x JOIN per_ring y ON x.family = y.family AND x.entity = y.entity AND x.ring < y.ring
-            ORDER BY r1, r2, family, entity"""
+        """WITH hits AS (
+               SELECT h.operator, h.kind, h.value, h.aid, r.op FROM indicator_hits h
+               LEFT JOIN ring_members_df r USING (aid)
+           ),
+           spec AS (
+               SELECT operator, kind, value, op, count(DISTINCT aid) / any_value(total) AS specificity
+               FROM (SELECT *, count(DISTINCT aid) OVER (PARTITION BY operator, kind, value) AS total FROM hits)
+               WHERE op IS NOT NULL GROUP BY ALL
+           )
+           SELECT op, operator, 1 - exp(-sum(specificity)) AS evidence
+           FROM spec GROUP BY op, operator ORDER BY op, operator"""
     ).df()
     con.unregister("ring_members_df")
     return df
 
 
-def tie_strength(ties: pd.DataFrame) -> pd.DataFrame:
-    """``(r1, r2, k)``: shared infrastructure entities, plus at most one for shared template n-grams.
+def _scores(frame: pd.DataFrame, key: str, operators: list[str], n: int) -> np.ndarray:
+    out = np.zeros((n, len(operators)))
+    index = {op: j for j, op in enumerate(operators)}
+    for row in frame.itertuples(index=False):  # one row per (ring or operation, operator), not per request
+        out[int(getattr(row, key)), index[row.operator]] = row.evidence
+    return out
 
-    The n-grams of one template are one piece of evidence, and generic task
-    phrasing overlaps between unrelated operators; infrastructure does not.
+
+def choose_operator(scores: np.ndarray, operators: list[str], params: AttributionParams | None = None
+                    ) -> tuple[str | None, float]:
+    """The operator and confidence from per-operator scores; pure.
+
+    Attributed only when the best score is sufficient (``min_evidence``) and
+    clearly ahead (``margin`` times the runner-up): weak ties to several
+    operators are ambiguity, not attribution. Confidence is the best score
+    times its share of all operator scores.
     """
-    infra = ties[ties.family != "prompt"].groupby(["r1", "r2"]).size()
-    template = (ties[ties.family == "prompt"].groupby(["r1", "r2"]).size() > 0).astype(float) * TEMPLATE_TIE
-    k = infra.add(template, fill_value=0).rename("k").reset_index()
-    return k
-
-
-def propagate(n_rings: int, direct: np.ndarray, ties: pd.DataFrame, *, alpha: float = ALPHA,
-              kappa: float = KAPPA, iterations: int = 30) -> np.ndarray:
-    """Spread direct evidence (rings × operators) along ring ties; pure function.
-
-    A ring's score for an operator is its own evidence plus ``alpha`` times the
-    tie-weighted mean of its neighbours' scores, where weak ties (fewer than
-    ``kappa`` shared entities) pass on proportionally less.
-    """
-    if n_rings == 0:
-        return direct
-    if len(ties):
-        counts = tie_strength(ties)
-        rows = np.concatenate([counts.r1.to_numpy(), counts.r2.to_numpy()])
-        cols = np.concatenate([counts.r2.to_numpy(), counts.r1.to_numpy()])
-        vals = np.concatenate([counts.k.to_numpy(), counts.k.to_numpy()]).astype(float)
-        adj = csr_matrix((vals, (rows, cols)), shape=(n_rings, n_rings))
-    else:
-        adj = csr_matrix((n_rings, n_rings))
-    degree = np.asarray(adj.sum(axis=1)).ravel()
-    scale = 1.0 / np.maximum(degree, kappa)
-    transition = csr_matrix(adj.multiply(scale[:, None]))
-    score = direct.copy()
-    for _ in range(iterations):
-        score = np.minimum(1.0, direct + alpha * (transition @ score))
-    return score
-
-
-def clusters(n_rings: int, ties: pd.DataFrame, min_shared: int = 2) -> np.ndarray:
-    """Operator clusters: connected components of rings sharing at least ``min_shared`` entities."""
-    if n_rings == 0:
-        return np.zeros(0, dtype=int)
-    counts = tie_strength(ties) if len(ties) else pd.DataFrame({"r1": [], "r2": [], "k": []})
-    strong = counts[counts.k >= min_shared]
-    adj = csr_matrix((np.ones(len(strong)), (strong.r1.astype(int), strong.r2.astype(int))), shape=(n_rings, n_rings))
-    return connected_components(adj, directed=False)[1]
-
-
-def choose_operator(scores: np.ndarray, operators: list[str]) -> tuple[str | None, float]:
-    """The ring's operator and confidence from its per-operator scores; pure.
-
-    Attributed only when the best score is sufficient (``MIN_EVIDENCE``) and
-    clearly ahead (``MARGIN`` times the runner-up): weak ties to several
-    operators' rings are ambiguity, not attribution. Confidence is the best
-    score times its share of all operator scores.
-    """
+    params = params or AttributionParams()
     if not operators or len(scores) == 0:
         return None, 0.0
     best = int(np.argmax(scores))
     top = float(scores[best])
     runner_up = float(np.sort(scores)[-2]) if len(scores) > 1 else 0.0
-    if top < MIN_EVIDENCE or top < MARGIN * runner_up:
+    if top < params.min_evidence or top < params.margin * runner_up:
         return None, 0.0
     return operators[best], round(top * top / float(scores.sum()), 4)
 
 
-def attribute(con, config: Config, rings: pd.DataFrame, ring_members: pd.DataFrame) -> pd.DataFrame:
-    """Return per flagged ring: ``operator``, ``operator_confidence``, ``operator_cluster``, ``attribution``.
+def attribute(con, config: Config, rings: pd.DataFrame, ring_members: pd.DataFrame) -> Attribution:
+    """Attribute each flagged ring through its operation (see the module docstring).
 
-    ``rings`` has one row per flagged ring with ``ring`` (0..n-1, in output order) and ``ring_id``;
-    ``ring_members`` maps ``aid`` to ``ring``.
+    ``rings`` has one row per flagged ring with ``ring`` (0..n-1, in output order), ``ring_id`` and ``op``
+    (its operation); ``ring_members`` maps ``aid`` to ``ring``.
     """
+    params = config.attribution
     n = len(rings)
     match_indicators(con, config)
     direct_df = _direct_evidence(con, ring_members)
-    ties = ring_ties(con, ring_members)
-    operators = sorted(direct_df.operator.unique()) if len(direct_df) else []
-    direct = np.zeros((n, len(operators)))
-    for row in direct_df.itertuples(index=False):  # one row per (ring, operator) pair, not per request
-        direct[int(row.ring), operators.index(row.operator)] = row.evidence
-    total = propagate(n, direct, ties)
-    groups = clusters(n, ties)
+    op_of_ring = rings.set_index("ring")["op"]
+    ops = sorted(int(o) for o in rings["op"].unique())
+    op_index = {o: k for k, o in enumerate(ops)}
+    members_op = ring_members.assign(op=ring_members["ring"].map(op_of_ring).map(op_index))
+    op_df = _op_evidence(con, members_op[["aid", "op"]])
+    operators = sorted(set(direct_df.operator) | set(op_df.operator))
+    direct = _scores(direct_df, "ring", operators, n)
+    per_op = _scores(op_df, "op", operators, len(ops))
+    op_choice = [choose_operator(per_op[k], operators, params) for k in range(len(ops))]
+    ids = rings.set_index("ring")["ring_id"]
+    op_rings = rings.groupby("op")["ring"].apply(list)
+    op_name = {o: digest(*sorted(ids[r] for r in op_rings[o]), size=6) for o in ops}
     out = []
     for r in range(n):
-        operator, confidence = choose_operator(total[r], operators)
+        o = int(op_of_ring[r])
+        operator, confidence = op_choice[op_index[o]]
+        scores = per_op[op_index[o]]
+        if operator is None:  # the operation is ambiguous or silent: the ring's own indicators may still speak
+            operator, confidence = choose_operator(direct[r], operators, params)
+            scores = direct[r] if operator else scores
         out.append({
             "ring": r,
             "operator": operator,
             "operator_confidence": confidence,
             "direct_evidence": {op: round(float(direct[r, j]), 4) for j, op in enumerate(operators) if direct[r, j] > 0},
-            "operator_scores": {op: round(float(total[r, j]), 4) for j, op in enumerate(operators) if total[r, j] > 0},
-            "group": int(groups[r]),
+            "operator_scores": {op: round(float(scores[j]), 4) for j, op in enumerate(operators) if scores[j] > 0},
+            "operation": f"operation-{op_name[o]}",
+            "operator_cluster": operator or f"unattributed-{op_name[o]}",
         })
     # object dtype keeps ``None`` as None (a string column would turn it into NaN).
     result = pd.DataFrame(out, columns=["ring", "operator", "operator_confidence", "direct_evidence",
-                                        "operator_scores", "group"], dtype=object)
-    result["operator_cluster"] = _cluster_names(result, rings)
-    result.attrs["ties"] = ties
-    result.attrs["direct"] = direct_df
-    return result
+                                        "operator_scores", "operation", "operator_cluster"], dtype=object)
+    ties = _tool_paths(con, result, direct_df, rings, ring_members)
+    return Attribution(rings=result, direct=direct_df, ties=ties)
 
 
-def _cluster_names(result: pd.DataFrame, rings: pd.DataFrame) -> list[str]:
-    """Name each operator cluster: the operator when attributed, else a stable ``unattributed-…`` id."""
-    names = []
-    ids = rings.set_index("ring")["ring_id"]
+def _tool_paths(con, result: pd.DataFrame, direct_df: pd.DataFrame, rings: pd.DataFrame,
+                ring_members: pd.DataFrame) -> pd.DataFrame:
+    """``(r1, r2, family, entity, accounts)``: for each ring attributed through its operation without an
+    indicator of its own, the operation's tools it shares with the ring carrying the most evidence."""
+    op_of_ring = rings.set_index("ring")["op"]
+    pairs = []
     for row in result.itertuples(index=False):
-        if row.operator is not None:
-            names.append(row.operator)
+        if row.operator is None:
             continue
-        group_ids = sorted(ids[result.ring[(result.group == row.group) & result.operator.isna()]])
-        digest = hashlib.sha1(",".join(group_ids).encode()).hexdigest()[:8]
-        names.append(f"unattributed-{digest}")
-    return names
+        own = direct_df[(direct_df.ring == row.ring) & (direct_df.operator == row.operator)]
+        if len(own):
+            continue
+        holders = direct_df[(direct_df.operator == row.operator)
+                            & (direct_df.ring.map(op_of_ring) == op_of_ring[row.ring])]
+        if len(holders):
+            best = holders.sort_values(["evidence", "ring"], ascending=[False, True]).iloc[0]
+            pairs.append((int(row.ring), int(best.ring)))
+    empty = pd.DataFrame({"r1": [], "r2": [], "family": [], "entity": [], "accounts": []})
+    if not pairs:
+        return empty
+    con.register("pairs_df", pd.DataFrame(pairs, columns=["r1", "r2"]))
+    con.register("ring_members_df", ring_members[["aid", "ring"]])
+    df = con.execute(
+        """WITH used AS (
+               SELECT DISTINCT r.ring, i.family, i.entity FROM incidence i JOIN ring_members_df r USING (aid)
+               WHERE r.ring IN (SELECT r1 FROM pairs_df UNION SELECT r2 FROM pairs_df)
+                 AND (i.family, i.entity) IN (SELECT (family, entity) FROM op_tools)
+           )
+           SELECT p.r1, p.r2, x.family, x.entity, e.accounts
+           FROM pairs_df p JOIN used x ON x.ring = p.r1 JOIN used y ON y.ring = p.r2 AND y.family = x.family
+                AND y.entity = x.entity JOIN entities e ON e.family = x.family AND e.entity = x.entity
+           ORDER BY p.r1, e.accounts, x.family, x.entity"""
+    ).df()
+    con.unregister("pairs_df")
+    con.unregister("ring_members_df")
+    return df

@@ -7,9 +7,12 @@ it, and so a notebook user can change one thing and re-run.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import ConfigError
+from .families import FamilyParams
 
 #: Free-mail providers: thousands of strangers share them, so they are not evidence.
 FREE_MAIL_DOMAINS = frozenset(
@@ -51,46 +54,94 @@ HOSTING_ASNS = frozenset(
     ]
 )
 
-FAMILIES = ("payment", "ip", "asn", "device", "prompt", "email", "signup")
+@dataclass(frozen=True)
+class ScoreWeights:
+    """How much each coordination feature counts; they sum to one."""
+
+    diversity: float = 0.25
+    template_share: float = 0.2
+    payment_share: float = 0.15
+    lockstep_share: float = 0.15
+    burst_share: float = 0.1
+    hosting_share: float = 0.15
 
 
 @dataclass(frozen=True)
-class FamilyParams:
-    """How one signal family turns shared entities into link weight.
+class ScoringParams:
+    """Thresholds of ring scoring (``linkage.scoring``); recorded in ``rings.json`` and shown by the report."""
 
-    ``weight`` scales the family; an entity shared by ``n`` accounts gives each
-    pair ``weight / (n - 1) ** decay`` so an account's total from one entity
-    stays bounded; past ``cap`` accounts the entity is a hub and gives nothing.
-    A pair's total from one family is capped at ``weight`` so that no single
-    family (many proxy IPs, many shingles of one template) can stand in for
-    independent evidence.
-    """
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+    #: A family counts towards diversity when it links at least this share of the members (and its
+    #: linking entities are mostly the community's operation's own: ``FamilyParams.min_exclusivity``).
+    min_coverage: float = 0.5
+    #: A community is coordinated only with this many counting families, this many of them infrastructure.
+    min_families: int = 2
+    min_infrastructure: int = 1
+    #: Counting families at which diversity reaches 1.
+    diversity_full: int = 3
+    #: A lockstep window has at least this many active members, and at least this share of the community.
+    lockstep_min_active: int = 3
+    lockstep_min_share: float = 0.05
+    #: Weighted coordination features at which coordination reaches 1.
+    coordination_full: float = 0.6
+    #: Members' median volume, as a multiple of the batch's median account: harvesting is 0 at or below
+    #: ``harvest_floor_ratio`` (ordinary variation between people) and reaches 1 at ``harvest_full_ratio``.
+    harvest_floor_ratio: float = 2.0
+    harvest_full_ratio: float = 50.0
+    #: The floor rises to this quantile of the volume of accounts outside every community (ordinary heavy users).
+    heavy_quantile: float = 0.95
+    #: Templated harvesting: a template the operation sends from this many communities counts fully...
+    template_rings_full: int = 5
+    #: ...weighted by the share of prompts asking for code or agents' work, 0 at ``focus_floor``, 1 at ``focus_full``.
+    focus_floor: float = 0.5
+    focus_full: float = 0.9
 
-    weight: float
-    cap: int
-    decay: float = 1.0
-    #: A pair must share at least this many entities of the family for it to count.
-    min_shared: int = 1
-    #: ``sum`` when each shared entity is separate evidence (cards, proxies); ``mean`` when the
-    #: entities are parts of one thing (the shingles of one template).
-    combine: str = "sum"
+
+@dataclass(frozen=True)
+class OperationParams:
+    """How communities are grouped into operations (``linkage.operations``)."""
+
+    #: A tool is an entity two communities or more use, with at least this share of its users in communities.
+    tool_insiders: float = 0.7
+    #: A community's template profile: tool phrases at least this share of its members repeat
+    #: (communities of at least ``profile_min_size`` members, profiles of ``profile_min_phrases`` phrases).
+    profile_share: float = 0.5
+    profile_min_size: int = 3
+    profile_min_phrases: int = 5
+    #: Two profiles are one template when their phrases overlap (Jaccard) at least this much...
+    template_overlap: float = 0.2
+    #: ...and a shared template counts this much towards a tie; each shared tool entity counts one.
+    template_tie: float = 2.0
+    #: Communities tied at least this strongly are one operation.
+    min_tie: float = 2.0
+
+
+@dataclass(frozen=True)
+class AttributionParams:
+    """Thresholds of attribution (``linkage.attribution``)."""
+
+    #: Below this evidence an operation (or ring) stays unattributed...
+    min_evidence: float = 0.2
+    #: ...and the top operator must score this many times the runner-up.
+    margin: float = 2.0
+    #: A prompt excerpt points at an account sharing at least this many of its shingles, and this share.
+    prompt_min_hits: int = 2
+    prompt_min_share: float = 0.3
 
 
 def _default_families() -> dict[str, FamilyParams]:
-    return {
-        "payment": FamilyParams(weight=3.0, cap=60),
-        "ip": FamilyParams(weight=1.0, cap=120),
-        "asn": FamilyParams(weight=0.0, cap=0),  # context for scoring and attribution only
-        "device": FamilyParams(weight=2.0, cap=60),
-        "prompt": FamilyParams(weight=1.0, cap=300, min_shared=3, combine="mean"),
-        "email": FamilyParams(weight=1.5, cap=400),
-        "signup": FamilyParams(weight=0.5, cap=200),
-    }
+    from . import families
+
+    return {f.name: f.defaults for f in families.all_families()}
 
 
 @dataclass(frozen=True)
 class Config:
-    """Everything that shapes a run; recorded in ``rings.json`` under ``params``."""
+    """Everything that shapes a run; recorded in ``rings.json`` under ``params``.
+
+    ``Config.from_dict(doc["params"])`` gives back the run's parameters, so a later
+    step (a Neo4j load, a report) reads them instead of today's defaults.
+    """
 
     seed: int = 42
     families: dict[str, FamilyParams] = field(default_factory=_default_families)
@@ -102,49 +153,100 @@ class Config:
     resolution: float = 0.02
     #: A community smaller than this is never a ring.
     min_ring_size: int = 8
-    #: Rings scoring at or above this are flagged.
+    #: Rings scoring at or above this are flagged; communities from ``watch_threshold`` up to it are watched.
     threshold: float = 0.5
+    watch_threshold: float = 0.25
     #: Word n-gram length for prompt shingles, and how many prompts per account are indexed.
     shingle_size: int = 4
     prompts_per_account: int = 40
     #: A shingle must recur in this many of an account's indexed prompts to count as its template.
     template_min_prompts: int = 2
+    #: Paraphrase-robust templates (``signals.fuzzy``): MinHash buckets per prompt, buckets per band,
+    #: least letters of a word that counts.
+    fuzzy_buckets: int = 16
+    fuzzy_rows: int = 2
+    fuzzy_min_word: int = 4
     #: Sign-up burst window, and the window in which a ring's requests count as lockstep, in seconds.
     signup_window_s: int = 600
     lockstep_window_s: int = 10
+    scoring: ScoringParams = field(default_factory=ScoringParams)
+    operations: OperationParams = field(default_factory=OperationParams)
+    attribution: AttributionParams = field(default_factory=AttributionParams)
     free_mail_domains: frozenset[str] = FREE_MAIL_DOMAINS
     hosting_asns: frozenset[int] = HOSTING_ASNS
+    #: Keep every intermediate table of the run in ``Result.con`` (for a notebook user); by default
+    #: each stage's inputs are dropped once no later stage reads them.
+    keep_tables: bool = False
 
     def __post_init__(self) -> None:
-        unknown = set(self.families) - set(FAMILIES)
+        from . import families
+
+        unknown = set(self.families) - set(families.names())
         if unknown:
             raise ConfigError(f"unknown signal families: {', '.join(sorted(unknown))}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be in [0, 1], got {self.threshold}")
+        if not 0.0 <= self.watch_threshold <= self.threshold:
+            raise ConfigError(f"watch_threshold must be in [0, threshold], got {self.watch_threshold}")
+        if not (math.isfinite(self.resolution) and self.resolution > 0):
+            raise ConfigError(f"resolution must be a positive number, got {self.resolution}")
         if self.min_ring_size < 2:
             raise ConfigError(f"min_ring_size must be at least 2, got {self.min_ring_size}")
+        if not 0 <= self.seed < 2 ** 31:
+            raise ConfigError(f"seed must be in [0, 2^31), got {self.seed}")
         bad = [f for f, p in self.families.items() if p.combine not in ("sum", "mean")]
         if bad:
             raise ConfigError(f"combine must be 'sum' or 'mean' (families: {', '.join(bad)})")
+        negative = [f for f, p in self.families.items() if not (p.weight >= 0 and p.cap >= 0)]
+        if negative:
+            raise ConfigError(f"family weight and cap must not be negative (families: {', '.join(negative)})")
         if self.shingle_size < 1:
             raise ConfigError(f"shingle_size must be at least 1, got {self.shingle_size}")
 
     def family(self, name: str) -> FamilyParams:
         return self.families[name]
 
-    def replace(self, **changes) -> Config:
+    def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form for ``rings.json``; long lists are summarised."""
-        out = {}
+        out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name == "families":
                 value = {k: dataclasses.asdict(v) for k, v in value.items()}
+            elif dataclasses.is_dataclass(value):
+                value = dataclasses.asdict(value)  # type: ignore[arg-type]
             elif isinstance(value, frozenset):
-                value = len(value)
-                out[f.name + "_count"] = value
+                out[f.name + "_count"] = len(value)
                 continue
             out[f.name] = value
         return out
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> Config:
+        """The config a run recorded (``rings.json`` ``params``); unknown or summarised keys are ignored.
+
+        Families the recording run knew but this installation does not are an error:
+        the run cannot be reproduced faithfully without them.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in params.items():
+            if key not in known:
+                continue
+            if key == "families":
+                value = {k: FamilyParams(**{n: v for n, v in p.items() if n in _FAMILY_FIELDS})
+                         for k, p in value.items()}
+            elif key == "scoring":
+                value = ScoringParams(**{**value, "weights": ScoreWeights(**value.get("weights", {}))})
+            elif key == "attribution":
+                value = AttributionParams(**value)
+            elif key == "operations":
+                value = OperationParams(**value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+_FAMILY_FIELDS = {f.name for f in dataclasses.fields(FamilyParams)}

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import families
+from .attribution import Attribution
+from .config import Config
+
 TOP_ENTITIES = 5
 TOP_LINKS = 3
-LABEL = {"payment": "card", "ip": "IP", "asn": "ASN", "device": "device", "prompt": "template n-gram",
-         "email": "email domain", "signup": "sign-up burst"}
 
 
 def _fmt_ts(ts) -> str | None:
-    return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO 8601 UTC, or None; a time outside what the formatter handles is shown as None, never a crash."""
+    if ts is None or pd.isna(ts):
+        return None
+    try:
+        return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):
+        return None
 
 
-def ring_evidence(con, config, order: pd.DataFrame, ring_members: pd.DataFrame, attr: pd.DataFrame) -> dict:
+def ring_evidence(con, config: Config, order: pd.DataFrame, ring_members: pd.DataFrame,
+                  attribution: Attribution) -> dict:
     """``{ring: {"signals", "paths", "first_seen", "last_seen"}}`` for the flagged rings."""
     con.register("rm_df", ring_members[["aid", "ring", "account_id"]])
     texts = dict(con.execute("SELECT entity, text FROM shingle_texts").fetchall())
@@ -30,7 +39,7 @@ def ring_evidence(con, config, order: pd.DataFrame, ring_members: pd.DataFrame, 
            FROM incidence i JOIN rm_df r USING (aid) JOIN entities e USING (family, entity)
            GROUP BY r.ring, i.family, i.entity HAVING count(*) >= 2"""
     ).df()
-    fam = [f for f, p in config.families.items() if p.weight > 0]
+    fam = families.weighted(config)
     weights = con.execute(
         f"""SELECT x.ring, {", ".join(f"sum(l.w_{f}) AS {f}" for f in fam)}
             FROM links l JOIN rm_df x ON x.aid = l.a JOIN rm_df y ON y.aid = l.b AND y.ring = x.ring
@@ -56,13 +65,13 @@ def ring_evidence(con, config, order: pd.DataFrame, ring_members: pd.DataFrame, 
     con.unregister("rm_df")
 
     def name(family: str, entity: str) -> str:
-        return texts.get(entity, entity) if family == "prompt" else entity
+        return texts.get(entity, entity)
 
     out: dict[int, dict] = {}
     shared_by_ring = {k: g for k, g in shared.groupby("ring")}
     links_by_ring = {k: g for k, g in top_links.groupby("ring")}
     ents_by_pair = {k: g for k, g in link_entities.groupby(["a", "b"])}
-    for row, a in zip(order.itertuples(index=False), attr.itertuples(index=False)):
+    for row, a in zip(order.itertuples(index=False), attribution.rings.itertuples(index=False)):
         r = row.ring
         sig: dict[str, dict] = {}
         g = shared_by_ring.get(r, shared.iloc[0:0])
@@ -80,22 +89,21 @@ def ring_evidence(con, config, order: pd.DataFrame, ring_members: pd.DataFrame, 
             ents = ents_by_pair.get((lk.a, lk.b))
             # The rarest shared entity of each family: one reason per family reads better than ten n-grams.
             rarest = [] if ents is None else ents.groupby("family", sort=True).head(1).sort_values(["accounts", "family"])
-            via = [f"{LABEL.get(e.family, e.family)} {name(e.family, e.entity)} ({e.accounts} accounts)"
+            via = [f"{families.label(e.family)} {name(e.family, e.entity)} ({e.accounts} accounts)"
                    for e in (rarest.itertuples(index=False) if len(rarest) else [])]
             paths.append({"kind": "link", "weight": round(float(lk.weight), 3), "signals": lk.signals,
                           "path": f"{lk.a_id} —[{'; '.join(via)}]— {lk.b_id}"})
-        paths.extend(_attribution_paths(r, a, row.ring_id, attr, order, name))
+        paths.extend(_attribution_paths(r, a, row.ring_id, attribution, order, name))
         first, last = (span.loc[r, "first"], span.loc[r, "last"]) if r in span.index else (None, None)
         out[r] = {"signals": sig, "paths": paths, "first_seen": _fmt_ts(first), "last_seen": _fmt_ts(last)}
     return out
 
 
-def _attribution_paths(r: int, a, ring_id: str, attr: pd.DataFrame, order: pd.DataFrame, name) -> list[dict]:
+def _attribution_paths(r: int, a, ring_id: str, attribution: Attribution, order: pd.DataFrame, name) -> list[dict]:
     """Indicator paths that support the ring's operator, direct or through a tied ring."""
     if a.operator is None:
         return []
-    direct: pd.DataFrame = attr.attrs["direct"]
-    ties: pd.DataFrame = attr.attrs["ties"]
+    direct, ties = attribution.direct, attribution.ties
     ids = order.set_index("ring")["ring_id"]
     mine = direct[(direct.ring == r) & (direct.operator == a.operator)]
     paths = []
@@ -105,16 +113,17 @@ def _attribution_paths(r: int, a, ring_id: str, attr: pd.DataFrame, order: pd.Da
                               f"{ind['touched']} members of {ring_id}"})
     if paths:
         return paths
-    # No indicator of its own: show the strongest tie to a ring that has one.
-    holders = set(direct.loc[direct.operator == a.operator, "ring"])
-    near = ties[((ties.r1 == r) & ties.r2.isin(holders)) | ((ties.r2 == r) & ties.r1.isin(holders))]
+    # No indicator of its own: its operation's tools that it shares with the ring the indicators touch.
+    near = ties[ties.r1 == r]
     if len(near):
-        other = near.r2 if near.iloc[0].r1 == r else near.r1
-        best = int(other.value_counts().idxmax())
-        shared = near[(near.r1 == best) | (near.r2 == best)].sort_values(["accounts", "family", "entity"])
-        what = "; ".join(f"{LABEL.get(t.family, t.family)} {name(t.family, t.entity)}"
+        holder = int(near.iloc[0].r2)
+        shared = near.sort_values(["accounts", "family", "entity"])
+        what = "; ".join(f"{families.label(t.family)} {name(t.family, t.entity)}"
                          for t in shared.groupby("family", sort=True).head(1).itertuples(index=False))
-        paths.append({"kind": "ring_tie", "operator": a.operator,
-                      "path": f"{ring_id} shares {len(shared)} entities ({what}) with {ids[best]}, "
-                              f"which carries indicators of {a.operator}"})
+        paths.append({"kind": "operation", "operator": a.operator, "operation": a.operation,
+                      "path": f"{ring_id} is part of {a.operation}: it shares {len(shared)} of the operation's "
+                              f"tools ({what}) with {ids[holder]}, which carries indicators of {a.operator}"})
+    else:
+        paths.append({"kind": "operation", "operator": a.operator, "operation": a.operation,
+                      "path": f"{ring_id} is part of {a.operation}, whose rings carry indicators of {a.operator}"})
     return paths

@@ -21,15 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import families
 from .errors import InputError
-from .evidence import LABEL
-from .store.model import FAMILY_ENTITY, NODES
+from .run import RunFolder
+from .store.model import nodes
 
-#: Families whose entities are graph nodes (the ones paths may run through, in both back-ends).
-PATH_FAMILIES = tuple(FAMILY_ENTITY)
 MAX_INTERMEDIATE = 2
 TOP_PATHS = 5
-_LINK_FAMILIES = ("payment", "ip", "device", "prompt", "email", "signup")
 
 
 @dataclass
@@ -80,24 +78,12 @@ def _link(weight, signals, per_family: dict[str, Any]) -> dict | None:
 
 
 class _Out:
-    """DuckDB views over ``OUT/evidence/*.parquet``."""
-
-    TABLES = ("accounts", "incidence", "entities", "links")
+    """The evidence of a run folder (``linkage.run.RunFolder``) as DuckDB views."""
 
     def __init__(self, out: Path):
-        import duckdb
-
-        ev = out / "evidence"
-        missing = [t for t in self.TABLES if not (ev / f"{t}.parquet").is_file()]
-        if missing:
-            raise InputError(f"{out}: not the output folder of a linkage detect run "
-                             f"(no evidence/{missing[0]}.parquet)")
-        self.con = duckdb.connect()
-        tables = self.TABLES + (("shingle_texts",) if (ev / "shingle_texts.parquet").is_file() else ())
-        for t in tables:
-            path = str(ev / f"{t}.parquet").replace("'", "''")
-            self.con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}')")
-        self.has_texts = "shingle_texts" in tables
+        self.run = RunFolder(out, need=("accounts", "incidence", "entities", "links"))
+        self.con = self.run.connect(("accounts", "incidence", "entities", "links", "shingle_texts"))
+        self.has_texts = self.run.has("shingle_texts")
 
     def rows(self, sql: str, params: list | None = None) -> list[dict]:
         cur = self.con.execute(sql, params or [])
@@ -129,13 +115,13 @@ def explain_from_out(out: str | Path, a: str, b: str, *, max_intermediate: int =
     links = db.rows("SELECT * FROM links WHERE a = ? AND b = ?", [x, y])
     if links:
         row = links[0]
-        exp.link = _link(row["weight"], row["signals"], {f: row.get(f"w_{f}") for f in _LINK_FAMILIES})
+        exp.link = _link(row["weight"], row["signals"], {f: row.get(f"w_{f}") for f in families.names()})
     shared = db.rows(
         """SELECT i.family, i.entity, e.accounts, e.hub, e.pair_weight
            FROM incidence i JOIN incidence j ON j.family = i.family AND j.entity = i.entity
            JOIN entities e ON e.family = i.family AND e.entity = i.entity
            WHERE i.aid = ? AND j.aid = ?""", [ids[a], ids[b]])
-    texts = db.texts({s["entity"] for s in shared if s["family"] == "prompt"})
+    texts = db.texts({s["entity"] for s in shared if families.get(s["family"]).template})
     exp.shared = _shared_sort([
         {"family": s["family"], "entity": s["entity"], "text": texts.get(s["entity"]),
          "accounts": int(s["accounts"]), "hub": bool(s["hub"]), "pair_weight": float(s["pair_weight"])}
@@ -154,7 +140,7 @@ def _paths_out(db: _Out, src: int, dst: int, max_hops: int, top: int) -> list[di
     """
     import networkx as nx
 
-    fams = list(PATH_FAMILIES)
+    fams = [f.name for f in families.stored()]
     weighted = """SELECT i.aid, i.family, i.entity, e.accounts, e.pair_weight FROM incidence i
                    JOIN entities e ON e.family = i.family AND e.entity = i.entity
                    WHERE e.pair_weight > 0 AND i.family IN (SELECT unnest(?::VARCHAR[]))"""
@@ -190,7 +176,7 @@ def _paths_out(db: _Out, src: int, dst: int, max_hops: int, top: int) -> list[di
     aids = sorted({n[1] for p in found for n in p if n[0] == "a"})
     names = {r["aid"]: r["account_id"] for r in db.rows(
         "SELECT aid, account_id FROM accounts WHERE aid IN (SELECT unnest(?::INTEGER[]))", [aids])}
-    texts = db.texts({n[2] for p in found for n in p if n[0] == "e" and n[1] == "prompt"})
+    texts = db.texts({n[2] for p in found for n in p if n[0] == "e" and families.get(n[1]).template})
     paths = []
     for p in found:
         steps = [{**info[n], "text": texts.get(n[2])} for n in p if n[0] == "e"]
@@ -213,9 +199,10 @@ def _rank(paths: list[dict]) -> list[dict]:
 
 
 def _family(labels) -> str:
+    known = nodes()
     for lbl in labels:
-        if lbl in NODES and NODES[lbl].family:
-            return NODES[lbl].family
+        if lbl in known and known[lbl].family:
+            return str(known[lbl].family)
     return "asn" if "ASN" in labels else "?"
 
 
@@ -237,9 +224,9 @@ def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None
         if not found:
             raise InputError(f"unknown account {_short(acc)} (not in the Neo4j database {settings.database!r})")
     exp = Explanation(a, b, "neo4j", max_intermediate=max_intermediate)
-    exp.link = _link(link["weight"], link["signals"], {f: link[f"w_{f}"] for f in _LINK_FAMILIES})
+    exp.link = _link(link["weight"], link["signals"], {f: w for f, w in link["per_family"] or []})
     exp.shared = _shared_sort([
-        {"family": _family([r["kind"]]), "entity": r["entity"], "text": r["text"],
+        {"family": r["family"], "entity": r["entity"], "text": r["text"],
          "accounts": None if r["accounts"] is None else int(r["accounts"]), "hub": bool(r["hub"]),
          "pair_weight": float(r["pair_weight"] or 0.0)}
         for r in rows("shared-entities")])
@@ -249,8 +236,8 @@ def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None
             if r["hops"] > max_intermediate + 1:
                 continue
             p = r["path"]
-            steps = [{"family": _family(n.labels), "entity": n.get(NODES[_label(n)].key),
-                      "text": n.get("text"), "accounts": int(n.get("accounts") or 0),
+            steps = [{"family": n.get("family") or _family(n.labels), "entity": n.get("key"),
+                      "text": n.get("name") if n.get("name") != n.get("key") else None, "accounts": int(n.get("accounts") or 0),
                       "pair_weight": float(n.get("pair_weight") or 0.0)}
                      for n in p.nodes if "Account" not in n.labels]
             paths.append(_path(steps, [n["account_id"] for n in p.nodes if "Account" in n.labels]))
@@ -258,15 +245,11 @@ def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None
     return exp
 
 
-def _label(node) -> str:
-    return next(lbl for lbl in node.labels if lbl in NODES)
-
-
 # --- text --------------------------------------------------------------------------------------------
 
 
 def _entity(e: dict) -> str:
-    kind = LABEL.get(e["family"], e["family"])
+    kind = families.label(e["family"])
     name = f"{e['entity']} \"{e['text']}\"" if e.get("text") else str(e["entity"])
     return f"{kind} {name}"
 
@@ -309,7 +292,7 @@ def format_explanation(exp: Explanation, *, per_family: int = 10) -> str:
             lines.append(f"  {_entity(s)}  ({rarity}; {weight})")
         for family, n in shown.items():
             if n > per_family:
-                lines.append(f"  … and {n - per_family} more {LABEL.get(family, family)} entities (--json lists all)")
+                lines.append(f"  … and {n - per_family} more {families.label(family)} entities (--json lists all)")
     elif exp.linked:
         lines.append("")
         lines.append("Shared entities: none stored (the link comes from sign-up timing or other context).")

@@ -11,31 +11,42 @@ templates are expected there.
 
 from __future__ import annotations
 
+from . import families
 from .config import Config
+from .sql import literal
+
+#: Pair weights are summed as integers of this many units per weight unit: an integer sum is exact
+#: and independent of the order DuckDB's threads add in, so the same batch gives the same links
+#: (and the same communities) at any thread count. A float sum differs in its last bits.
+UNITS = 1_000_000_000
 
 
 def build_links(con, config: Config) -> int:
     """Create ``links(a, b, weight, w_<family>..., signals)`` with ``a < b``; return the link count."""
-    families = [f for f, p in config.families.items() if p.weight > 0]
+    weighted = families.weighted(config)
+    if not weighted:  # nothing can link two accounts
+        con.execute("CREATE OR REPLACE TABLE links (a INTEGER, b INTEGER, weight DOUBLE, signals VARCHAR)")
+        return 0
     con.execute(
-        """CREATE OR REPLACE TABLE entity_ids AS
-           SELECT family, entity, CAST(row_number() OVER (ORDER BY family, entity) AS BIGINT) AS eid, pair_weight
-           FROM entities WHERE pair_weight > 0"""
+        f"""CREATE OR REPLACE TEMP TABLE entity_ids AS
+            SELECT family, entity, CAST(row_number() OVER (ORDER BY family, entity) AS BIGINT) AS eid,
+                   CAST(round(pair_weight * {UNITS}) AS BIGINT) AS units
+            FROM entities WHERE pair_weight > 0"""
     )
     con.execute(
-        """CREATE OR REPLACE TABLE pair_family AS
-           WITH inc AS (
-               SELECT i.aid, e.eid, i.family, e.pair_weight AS w
-               FROM incidence i JOIN entity_ids e USING (family, entity)
-           )
-           SELECT x.aid AS a, y.aid AS b, x.family, sum(x.w) AS w, count(*) AS shared
-           FROM inc x JOIN inc y ON x.eid = y.eid AND x.aid < y.aid
-           GROUP BY ALL"""
+        f"""CREATE OR REPLACE TEMP TABLE pair_family AS
+            WITH inc AS (
+                SELECT i.aid, e.eid, i.family, e.units
+                FROM incidence i JOIN entity_ids e USING (family, entity)
+            )
+            SELECT x.aid AS a, y.aid AS b, x.family, CAST(sum(x.units) AS DOUBLE) / {UNITS} AS w, count(*) AS shared
+            FROM inc x JOIN inc y ON x.eid = y.eid AND x.aid < y.aid
+            GROUP BY ALL"""
     )
-    per_family = ",\n".join(f"coalesce(sum(c) FILTER (WHERE family = '{f}'), 0) AS w_{f}" for f in families)
-    total = " + ".join(f"w_{f}" for f in families) or "0"
-    discounted = ", ".join(f"w_{f} * k AS w_{f}" for f in families)
-    signals = ", ".join(f"CASE WHEN w_{f} > 0 THEN '{f}' END" for f in families)
+    per_family = ",\n".join(f"coalesce(sum(c) FILTER (WHERE family = {literal(f)}), 0) AS w_{f}" for f in weighted)
+    total = " + ".join(f"w_{f}" for f in weighted) or "0"
+    discounted = ", ".join(f"w_{f} * k AS w_{f}" for f in weighted)
+    signals = ", ".join(f"CASE WHEN w_{f} > 0 THEN {literal(f)} END" for f in weighted)
     # The org discount is per pair and only ever lowers a weight, so pairs already below the cut
     # are dropped before the two account lookups it needs.
     con.execute(

@@ -1,13 +1,19 @@
 """Stable ids: the one hash function behind every id that outlives a run.
 
 Ring ids, operation ids, prompt-template node keys and indicator ids cross
-batches and go into Neo4j, so they must be the same on every machine, Python
-and DuckDB version. ``hash()`` of either is not documented as stable; BLAKE2b
-over a canonical UTF-8 form is. The canonical form of several parts is the
-parts joined by the unit separator (U+001F), which no id or text part holds.
+batches and go into Neo4j, so they must be the same on every machine, with any
+Python, DuckDB or Spark version. Python's ``hash()`` and DuckDB's ``hash()`` are
+not documented as stable; SHA-256 is, and all three compute it identically
+(``hashlib.sha256``, DuckDB ``sha256()``, Spark ``sha2(x, 256)``).
 
-DuckDB computes the same digests in SQL: see :func:`sql_digest`, used where the
-ids are derived column-wise over millions of rows.
+The id of one or more text parts is the first ``2 * size`` lower-case hex digits
+of SHA-256 over their UTF-8 bytes, several parts joined by the unit separator
+U+001F (a control character no id or text holds). :func:`digest` computes it in
+Python and :func:`sql_digest` writes the same expression for SQL, used where ids
+are derived column-wise over many rows.
+
+>>> digest("abc", size=4)
+'ba7816bf'
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ SEP = "\x1f"
 
 
 def digest(*parts: str, size: int = 8) -> str:
-    """Lower-case hex BLAKE2b of the parts (``size`` bytes, so ``2 * size`` hex digits)."""
-    return hashlib.blake2b(SEP.join(parts).encode("utf-8"), digest_size=size).hexdigest()
+    """Lower-case hex of SHA-256 over the parts, truncated to ``size`` bytes (``2 * size`` hex digits)."""
+    return hashlib.sha256(SEP.join(parts).encode("utf-8")).hexdigest()[: 2 * size]
 
 
 def set_digest(items: Iterable[str], size: int = 6) -> str:
@@ -28,4 +34,10 @@ def set_digest(items: Iterable[str], size: int = 6) -> str:
     return digest(*sorted(items), size=size)
 
 
-__all__ = ["digest", "set_digest", "SEP"]
+def sql_digest(*exprs: str, size: int = 8) -> str:
+    """The SQL expression computing :func:`digest` over SQL text expressions (DuckDB and Spark SQL alike)."""
+    joined = exprs[0] if len(exprs) == 1 else "concat_ws(chr(31), " + ", ".join(exprs) + ")"
+    return f"substr(sha256({joined}), 1, {2 * size})"
+
+
+__all__ = ["digest", "set_digest", "sql_digest", "SEP"]

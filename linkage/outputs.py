@@ -12,9 +12,12 @@ import logging
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from .errors import LinkageError
 from .report import write_report
 from .report.tables import ring_tables
+from .sql import literal
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +36,17 @@ EVIDENCE_TABLES = {
     "entities": "SELECT * FROM entities ORDER BY family, entity",
     "links": "SELECT * FROM links ORDER BY a, b",
     "ip_asn": "SELECT ip, min(asn) AS asn FROM events WHERE ip IS NOT NULL AND asn IS NOT NULL GROUP BY ip ORDER BY ip",
-    "intel": "SELECT * FROM intel",
-    "instruments": """SELECT instrument_id, any_value(instrument_type) AS instrument_type, any_value(bin) AS bin
+    "intel": "SELECT * FROM intel ORDER BY operator, kind, value",
+    "instruments": """SELECT instrument_id, min(instrument_type) AS instrument_type, min(bin) AS bin
                       FROM payments GROUP BY instrument_id ORDER BY instrument_id""",
     "indicator_hits": "SELECT * FROM indicator_hits ORDER BY operator, kind, value, aid",
 }
 
 
 def _copy(con, query: str, path: Path, fmt: str) -> None:
-    target = str(path).replace("'", "''")
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
     started = time.perf_counter()
-    con.execute(f"COPY ({query}) TO '{target}' ({options})")
+    con.execute(f"COPY ({query}) TO {literal(path)} ({options})")
     log.info("outputs: wrote %s in %.1fs", path.name, time.perf_counter() - started)
 
 
@@ -63,16 +65,32 @@ def write_rings_files(result, out: str | Path, source) -> None:
         "input": {**source, **result.counts},
         "params": result.config.to_dict(),
         "summary": result.summary(),
-        "rings": result.rings,
+        "operations": [o.to_dict() for o in result.operations],
+        "rings": [r.to_dict() for r in result.rings],
     }
     (out / "rings.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
-    con.register("ring_members_out", result.members.merge(
-        con.execute("SELECT aid, created_at FROM accounts").df(), on="aid", how="left"))
-    _copy(con, """SELECT m.ring_id, m.account_id, strftime(m.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
-                         coalesce(v.requests, 0) AS requests
-                  FROM ring_members_out m LEFT JOIN acct_activity v USING (aid)
+    rings = pd.DataFrame([(r.ring_id, r.operation, r.operator, r.operator_cluster, r.operator_confidence, r.score)
+                          for r in result.rings],
+                         columns=["ring_id", "operation", "operator", "operator_cluster", "operator_confidence",
+                                  "score"])
+    # astype: a run without rings has an empty members frame whose ring_id pandas typed as float.
+    con.register("ring_members_out", result.members.astype({"ring_id": object}).merge(rings, on="ring_id", how="left"))
+    _copy(con, """SELECT m.ring_id, m.account_id, strftime(a.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
+                         coalesce(v.requests, 0) AS requests, m.operation, m.operator, m.operator_cluster,
+                         m.operator_confidence, m.score
+                  FROM ring_members_out m JOIN accounts a USING (aid) LEFT JOIN acct_activity v USING (aid)
                   ORDER BY m.ring_id, m.account_id""", out / "ring_members.csv", "csv")
     con.unregister("ring_members_out")
+    _write_watchlist(result, out)
+
+
+def _write_watchlist(result, out: Path) -> None:
+    """``watchlist.csv``: communities scored just below the threshold, every feature, members ``;``-joined."""
+    watch = result.watchlist if result.watchlist is not None else pd.DataFrame(columns=["community_id"])
+    watch = watch.assign(members=watch["members"].map(";".join)) if "members" in watch else watch
+    result.con.register("watchlist_out", watch)
+    _copy(result.con, "SELECT * FROM watchlist_out", out / "watchlist.csv", "csv")
+    result.con.unregister("watchlist_out")
 
 
 def write_outputs(result, out: str | Path, batch) -> Path:
@@ -85,8 +103,7 @@ def write_outputs(result, out: str | Path, batch) -> Path:
         raise LinkageError(f"{out}: cannot create the output folder ({exc.strerror})") from None
     con = result.con
     write_rings_files(result, out, {"folder": str(batch.folder), "files": batch.files, "batch_id": batch.batch_id})
-    con.register("members_out", result.members.merge(
-        con.execute("SELECT aid, created_at FROM accounts").df(), on="aid", how="left"))
+    con.register("members_out", result.members)
     if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'").fetchall()[0][0]:
         for name, query in ring_tables(result.config).items():  # the report's timelines and prompt topics
             _copy(con, query, out / "evidence" / f"{name}.parquet", "parquet")

@@ -3,10 +3,10 @@
 A family counts towards ``diversity`` only when it links at least half of
 the members (one coincidental shared IP between two of fifty accounts is not
 a second kind of evidence) and when the entities doing the linking are
-mostly (median share at least 0.6) the community's own: a ring's harness fingerprint, proxies and cards
+mostly the community's own: a ring's harness fingerprint, proxies and cards
 are used by its members, while an SDK fingerprint or a common coding phrase
-that happens to tie ten developers is shared with many outsiders. A community tied by fewer than two families is not
-coordinated at all.
+that happens to tie ten developers is shared with many outsiders. A community
+tied by fewer than two families is not coordinated at all.
 
 A distillation ring is two things at once: *coordinated* (one operator's
 accounts share payment batches, proxies, templates, sign-up scripts and fire in
@@ -16,232 +16,359 @@ class is coordinated but not harvesting; an API developer is harvesting but
 not coordinated. The score is the product of the two sides, so neither alone
 flags a community.
 
-All features are computed in DuckDB over ``members(cid, aid)`` and the
-per-account summaries of ``activity`` (never the raw requests).
+Each feature is one small SQL builder (``FEATURES_SQL``) over
+``members(cid, aid)``, the evidence graph and the per-account summaries of
+``activity`` (never the raw requests), run into a table of its own and testable
+on a toy table; :func:`community_features` joins them. Every threshold is a
+field of :class:`linkage.config.ScoringParams`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from .config import Config
+from . import families
+from .config import Config, ScoreWeights
+from .sql import literal
 
-#: Communities sharing this many infrastructure entities are siblings (one operator's rings): their
-#: accounts do not count as outsiders when judging how exclusive an entity is to a community.
-SIBLING_TIES = 3
-#: Families an operator has to obtain (proxies, cards, domains), as opposed to software that benign
-#: groups legitimately share (SDK fingerprints, public templates).
-INFRASTRUCTURE = ("ip", "payment", "email")
-#: Least median exclusivity for a family to count (templates overlap with ordinary phrasing more).
-EXCLUSIVE = {"prompt": 0.3}
-#: Families whose entities are pieces of one artefact an operator copies into every ring (a
-#: template's shingles). Used by thousands of one operator's accounts, such an entity is past the
-#: pair cap and links no pair, yet it is still the operator's when hardly anyone else uses it. So
-#: for these families a member is covered when it uses ``min_shared`` entities that other members
-#: use too, whatever their size, and exclusivity counts users in the community's whole sibling
-#: cluster (siblings of siblings), since an operator's template spans all its rings.
-TEMPLATE_FAMILIES = ("prompt",)
-
+#: Features counting members who share one of a family's entities with others (see ``Family.share_feature``).
+SHARE_FEATURES = ("payment_share", "template_share", "burst_share")
 FEATURES = ("diversity", "payment_share", "template_share", "burst_share", "lockstep_share",
             "hosting_share", "volume_ratio", "density")
 
 
-@dataclass(frozen=True)
-class ScoreWeights:
-    """How much each coordination feature counts; they sum to one."""
+def _in(names: list[str], col: str) -> str:
+    """``col IN ('a', 'b')``, or ``false`` when there are none (``IN (NULL)`` would be NULL and drop rows)."""
+    return f"{col} IN ({', '.join(literal(n) for n in names)})" if names else "false"
 
-    diversity: float = 0.25
-    template_share: float = 0.2
-    payment_share: float = 0.15
-    lockstep_share: float = 0.15
-    burst_share: float = 0.1
-    hosting_share: float = 0.15
+
+@dataclass(frozen=True)
+class Roles:
+    """The families of a run by the part they play in scoring (from the registry)."""
+
+    #: Families that can link accounts (weight > 0): the ``w_<family>`` columns of ``links``.
+    weighted: list[str]
+    #: Template families of the run, whatever their weight: judged by who uses their entities.
+    templates: list[str]
+    infrastructure: list[str]
+
+    @property
+    def counted(self) -> list[str]:
+        """Families that may count towards diversity: the weighted ones and every template family."""
+        return self.weighted + [f for f in self.templates if f not in self.weighted]
+
+    @classmethod
+    def of(cls, config: Config) -> Roles:
+        weighted = families.weighted(config)
+        fams = list(families.in_run(config))
+        return cls(weighted=weighted, templates=[f.name for f in fams if f.template],
+                   infrastructure=[f.name for f in fams if f.infrastructure and f.name in weighted])
+
+
+# --- the builders: one SQL statement each, named by the table it fills ----------------------------
+
+
+def comm_entities_sql(config: Config, roles: Roles) -> str:
+    """``(cid, family, entity)``: entities two members or more of a community use, that can link.
+
+    Template entities count at any size (past the pair cap too), since an operator's template
+    is used by thousands of its accounts; other entities only while they carry weight.
+    """
+    return f"""
+        SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
+        JOIN entities e USING (family, entity)
+        WHERE e.pair_weight > 0 OR ({_in(roles.templates, 'i.family')} AND e.accounts >= 2)
+        GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
+
+
+def size_sql(config: Config, roles: Roles) -> str:
+    return "SELECT cid, count(*) AS size FROM members GROUP BY cid"
+
+
+def inner_links_sql(config: Config, roles: Roles) -> str:
+    """Links inside each community: count and per-family weight."""
+    per_family = "".join(f", sum(l.w_{f}) AS w_{f}" for f in roles.weighted)
+    return f"""
+        SELECT m1.cid, count(*) AS links {per_family}
+        FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+        GROUP BY m1.cid"""
+
+
+def coverage_sql(config: Config, roles: Roles) -> str:
+    """Per family, how many members it links to another member of the community."""
+    if not roles.weighted:
+        return "SELECT DISTINCT cid FROM members"
+    ends = ", ".join(f"l.w_{f}" for f in roles.weighted)
+    cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in roles.weighted)
+    return f"""
+        WITH inner_pairs AS (
+            SELECT m1.cid, l.a, l.b, {ends}
+            FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+        )
+        SELECT cid, {cover} FROM (
+            SELECT cid, a AS aid, {', '.join(f'w_{f}' for f in roles.weighted)} FROM inner_pairs
+            UNION ALL SELECT cid, b AS aid, {', '.join(f'w_{f}' for f in roles.weighted)} FROM inner_pairs
+        ) GROUP BY cid"""
+
+
+def template_coverage_sql(config: Config, roles: Roles) -> str:
+    """Template families: members using ``min_shared`` of the community's shared template entities."""
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE family = {literal(f)} AND n >= {int(config.families[f].min_shared)}) AS c_{f}"
+        for f in roles.templates) or "NULL AS c_none"
+    return f"""
+        SELECT cid, {counts} FROM (
+            SELECT m.cid, i.family, i.aid, count(*) AS n
+            FROM incidence i JOIN members m USING (aid)
+            JOIN comm_entities ce ON ce.cid = m.cid AND ce.family = i.family AND ce.entity = i.entity
+            WHERE {_in(roles.templates, 'i.family')} GROUP BY ALL
+        ) GROUP BY cid"""
+
+
+def op_use_sql(config: Config, roles: Roles) -> str:
+    """Per community and linking entity: how many of its users sit in the community's operation.
+
+    An operator's tools (its template, its proxy pool) are used across all its rings; judged
+    ring by ring, each ring looks like one user of a popular resource. Judged over the
+    operation, the tool is nearly all the operation's own, while a public template or a
+    carrier NAT stays mostly outsiders'.
+    """
+    return """
+        WITH used AS (SELECT DISTINCT family, entity FROM comm_entities),
+        per_op AS (
+            SELECT o.op, i.family, i.entity, count(*) AS members
+            FROM incidence i SEMI JOIN used u ON u.family = i.family AND u.entity = i.entity
+            JOIN members m USING (aid) JOIN operations o USING (cid)
+            GROUP BY ALL
+        )
+        SELECT ce.cid, ce.family, ce.entity, p.members
+        FROM comm_entities ce JOIN operations o USING (cid)
+        JOIN per_op p ON p.op = o.op AND p.family = ce.family AND p.entity = ce.entity"""
+
+
+def exclusivity_sql(config: Config, roles: Roles) -> str:
+    """Per family, the median linking entity's share of its users inside the community's operation."""
+    cols = ", ".join(f"median(members / accounts) FILTER (WHERE family = {literal(f)}) AS x_{f}"
+                     for f in roles.counted) or "NULL AS x_none"
+    return f"""
+        SELECT cid, {cols} FROM (
+            SELECT su.cid, su.family, su.entity, su.members, e.accounts
+            FROM op_use su JOIN entities e USING (family, entity)
+        ) GROUP BY cid"""
+
+
+def shares_sql(config: Config, roles: Roles) -> str:
+    """Per share feature (``payment_share``, ``template_share``…): members using one of the family's
+    entities together with at least ``share_k`` members in all (a card batch, a template, a sign-up burst)."""
+    shares = [(f.share_feature, f.name, config.families[f.name].share_k)
+              for f in families.in_run(config) if f.share_feature and config.families[f.name].share_k > 0]
+    if not shares:
+        return "SELECT DISTINCT cid FROM members"
+    cols = ", ".join(f"count(DISTINCT aid) FILTER (WHERE family = {literal(fam)} AND k >= {int(k)}) AS {feature}_n"
+                     for feature, fam, k in shares)
+    return f"""
+        SELECT cid, {cols}
+        FROM (SELECT i.family, m.cid, i.aid, count(*) OVER (PARTITION BY m.cid, i.family, i.entity) AS k
+              FROM incidence i JOIN members m USING (aid) WHERE {_in([fam for _, fam, _ in shares], 'i.family')})
+        GROUP BY cid"""
+
+
+def lockstep_sql(config: Config, roles: Roles) -> str:
+    """Share of the community's requests sent in windows where many members are active at once.
+
+    ``(aid, win)`` is unique in ``acct_windows``, so ``count(*)`` counts active members.
+    """
+    s = config.scoring
+    return f"""
+        WITH wins AS (
+            SELECT m.cid, w.win, count(*) AS active, sum(w.requests) AS req
+            FROM acct_windows w JOIN members m USING (aid) GROUP BY m.cid, w.win
+        )
+        SELECT w.cid, sum(w.req) FILTER (
+                   WHERE w.active >= greatest({int(s.lockstep_min_active)}, {float(s.lockstep_min_share)!r} * z.size)
+               ) / sum(w.req) AS lockstep_share
+        FROM wins w JOIN f_size z USING (cid) GROUP BY w.cid"""
+
+
+def hosting_sql(config: Config, roles: Roles) -> str:
+    """Share of the community's requests from hosting ASNs, and its request total."""
+    return """
+        SELECT m.cid, sum(v.hosting_requests) / nullif(sum(v.requests), 0) AS hosting_share, sum(v.requests) AS requests
+        FROM members m JOIN acct_activity v USING (aid) GROUP BY m.cid"""
+
+
+def volume_sql(config: Config, roles: Roles) -> str:
+    """Members' median volume against the batch's median account, and the batch's ordinary heavy users.
+
+    ``heavy_ratio`` is the ``heavy_quantile`` of the volume of accounts outside every community,
+    as a multiple of the median: what the busiest ordinary users send. A group whose members
+    send no more than that is working hard, not harvesting (a research team); volume counts as
+    harvesting only beyond it. Relative to the batch, so it holds as the platform's usage grows.
+    """
+    q = float(config.scoring.heavy_quantile)
+    return f"""
+        WITH pop AS (SELECT greatest(1, median(coalesce(v.requests, 0))) AS pop_median,
+                            quantile_cont(coalesce(v.requests, 0), {q!r}) FILTER (
+                                WHERE a.aid NOT IN (SELECT aid FROM members)) AS heavy
+                     FROM accounts a LEFT JOIN acct_activity v USING (aid))
+        SELECT m.cid, median(coalesce(v.requests, 0)) AS median_requests, any_value(pop.pop_median) AS pop_median,
+               median(coalesce(v.requests, 0)) / any_value(pop.pop_median) AS volume_ratio,
+               coalesce(any_value(pop.heavy), 0) / any_value(pop.pop_median) AS heavy_ratio
+        FROM members m LEFT JOIN acct_activity v USING (aid), pop GROUP BY m.cid"""
+
+
+def templated_sql(config: Config, roles: Roles) -> str:
+    """Templated harvesting: members sending templates their operation uses in several rings, and what they ask.
+
+    - ``template_reach``: share of members using ``min_shared`` phrases that are in the template
+      profiles (``linkage.operations``) of two communities or more of the operation;
+    - ``template_rings``: how many communities of the operation carry those phrases;
+    - ``focus``: share of the members' sampled prompts that ask for code or an agent's work
+      (``linkage.topics``), the reported campaign's targets.
+    """
+    min_shared = {f: int(config.families[f].min_shared) for f in roles.templates}
+    shared = " OR ".join(f"(family = {literal(f)} AND n >= {k})" for f, k in min_shared.items()) or "false"
+    return f"""
+        WITH op_phrases AS (
+            SELECT o.op, p.family, p.entity FROM profiles p JOIN operations o USING (cid)
+            GROUP BY ALL HAVING count(*) >= 2
+        ),
+        spread AS (
+            SELECT o.op, count(DISTINCT p.cid) AS rings FROM profiles p JOIN operations o USING (cid)
+            SEMI JOIN op_phrases q ON q.op = o.op AND q.family = p.family AND q.entity = p.entity
+            GROUP BY o.op
+        ),
+        uses AS (
+            SELECT m.cid, i.aid, i.family, count(*) AS n
+            FROM incidence i JOIN members m USING (aid) JOIN operations o USING (cid)
+            SEMI JOIN op_phrases q ON q.op = o.op AND q.family = i.family AND q.entity = i.entity
+            GROUP BY ALL
+        ),
+        reach AS (SELECT cid, count(DISTINCT aid) FILTER (WHERE {shared}) AS n FROM uses GROUP BY cid),
+        focus AS (
+            SELECT m.cid, sum(t.focused) / nullif(sum(t.prompts), 0) AS focus
+            FROM members m JOIN acct_topics t USING (aid) GROUP BY m.cid
+        )
+        SELECT z.cid, coalesce(r.n, 0) / z.size AS template_reach, coalesce(s.rings, 0) AS template_rings,
+               f.focus
+        FROM f_size z JOIN operations o USING (cid) LEFT JOIN reach r USING (cid)
+        LEFT JOIN spread s ON s.op = o.op LEFT JOIN focus f USING (cid)"""
+
+
+Builder = Callable[[Config, Roles], str]
+
+#: ``f_<name>`` tables, in the order they are built (later ones may read earlier ones).
+FEATURES_SQL: dict[str, Builder] = {
+    "size": size_sql, "inner_links": inner_links_sql, "coverage": coverage_sql,
+    "template_coverage": template_coverage_sql, "exclusivity": exclusivity_sql, "shares": shares_sql,
+    "lockstep": lockstep_sql, "hosting": hosting_sql, "volume": volume_sql, "templated": templated_sql,
+}
 
 
 def community_features(con, config: Config) -> pd.DataFrame:
     """One row per community with the raw features (see module docstring)."""
-    fam = [f for f, p in config.families.items() if p.weight > 0]
-    internal = ", ".join(f"sum(l.w_{f}) AS w_{f}" for f in fam)
-    ends_cols = ", ".join(f"w_{f}" for f in fam)
-    cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in fam)
-    covered = {f: f"coalesce(tc.c_{f}, 0)" if f in TEMPLATE_FAMILIES else f"cov.c_{f}" for f in fam}
-    passes = {f: f"({covered[f]} >= 0.5 * s.size AND coalesce(ex.x_{f}, 0) >= {EXCLUSIVE.get(f, 0.6)})" for f in fam}
-    tpl = [f for f in TEMPLATE_FAMILIES if f in fam]
-    tpl_cover = ", ".join(
-        f"count(*) FILTER (WHERE family = '{f}' AND n >= {config.families[f].min_shared}) AS c_{f}" for f in tpl
-    ) or "NULL AS c_none"
-    diversity = " + ".join(f"CAST({p} AS INTEGER)" for p in passes.values())
-    infra = " + ".join(f"CAST({passes[f]} AS INTEGER)" for f in fam if f in INFRASTRUCTURE) or "0"
-    exclusivity = ", ".join(
-        f"median(members / accounts) FILTER (WHERE family = '{f}') AS x_{f}" for f in fam)
-    # Sibling communities: tied by at least SIBLING_TIES shared infrastructure entities (an operator's
-    # rings share proxies, cards, harness fingerprints; developers on one SDK share only that).
-    # "family IN (...)" for the template families in play; false when there are none ("NOT IN (NULL)" would
-    # be NULL and silently drop every row).
-    in_tpl = ", ".join(f"'{f}'" for f in TEMPLATE_FAMILIES if f in fam)
-    is_template = (lambda col: f"{col} IN ({in_tpl})") if in_tpl else (lambda col: "false")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE comm_entities AS
-            SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
-            JOIN entities e USING (family, entity)
-            WHERE e.pair_weight > 0 OR ({is_template('i.family')} AND e.accounts >= 2)
-            GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE siblings AS
-            SELECT cid, cid AS sib FROM (SELECT DISTINCT cid FROM members)
-            UNION ALL
-            SELECT x.cid, y.cid FROM comm_entities x JOIN comm_entities y
-              ON x.family = y.family AND x.entity = y.entity AND x.cid <> y.cid
-            WHERE x.family IN ('ip', 'payment', 'email') GROUP BY x.cid, y.cid HAVING count(*) >= {SIBLING_TIES}"""
-    )
-    _sibling_clusters(con)
-    df = con.execute(
-        f"""
-        WITH size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid),
-        inner_links AS (
-            SELECT m1.cid, count(*) AS links, sum(l.weight) AS total, {internal}
-            FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
-            GROUP BY m1.cid
-        ),
-        inner_pairs AS (
-            SELECT m1.cid, l.a, l.b, {ends_cols}
-            FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
-        ),
-        cov AS (  -- per family, how many members it links to another member
-            SELECT cid, {cover} FROM (
-                SELECT cid, a AS aid, {ends_cols} FROM inner_pairs
-                UNION ALL SELECT cid, b AS aid, {ends_cols} FROM inner_pairs
-            ) GROUP BY cid
-        ),
-        sib_use AS (  -- per community and linking entity: its users in the community or its siblings
-            SELECT ce.cid, ce.family, ce.entity, count(*) AS members
-            FROM comm_entities ce JOIN siblings s ON s.cid = ce.cid
-            JOIN members m ON m.cid = s.sib
-            JOIN incidence i ON i.aid = m.aid AND i.family = ce.family AND i.entity = ce.entity
-            WHERE NOT {is_template('ce.family')}
-            GROUP BY ce.cid, ce.family, ce.entity
-            UNION ALL  -- templates: users anywhere in the community's sibling cluster
-            SELECT ce.cid, ce.family, ce.entity, cu.members
-            FROM comm_entities ce JOIN sibling_cluster sc USING (cid)
-            JOIN (SELECT sc.cluster, i.family, i.entity, count(*) AS members
-                  FROM incidence i JOIN members m USING (aid) JOIN sibling_cluster sc USING (cid)
-                  WHERE {is_template('i.family')}
-                    AND i.entity IN (SELECT entity FROM comm_entities WHERE {is_template('family')})
-                  GROUP BY ALL) cu
-              ON cu.cluster = sc.cluster AND cu.family = ce.family AND cu.entity = ce.entity
-        ),
-        tpl_cov AS (  -- template families: members using min_shared entities other members use
-            SELECT cid, {tpl_cover} FROM (
-                SELECT m.cid, i.family, i.aid, count(*) AS n
-                FROM incidence i JOIN members m USING (aid)
-                JOIN comm_entities ce ON ce.cid = m.cid AND ce.family = i.family AND ce.entity = i.entity
-                WHERE {is_template('i.family')} GROUP BY ALL
-            ) GROUP BY cid
-        ),
-        excl AS (  -- per family, the median linking entity's share of users inside (community + siblings)
-            SELECT cid, {exclusivity} FROM (
-                SELECT su.cid, su.family, su.entity, su.members, e.accounts
-                FROM sib_use su JOIN entities e USING (family, entity)
-            ) GROUP BY cid
-        ),
-        shared_in AS (  -- members sharing an entity of the family with another member
-            SELECT i.family, m.cid, i.aid, count(*) OVER (PARTITION BY m.cid, i.family, i.entity) AS k
-            FROM incidence i JOIN members m USING (aid) WHERE i.family IN ('payment', 'prompt', 'signup')
-        ),
-        shares AS (
-            SELECT cid,
-                   count(DISTINCT aid) FILTER (WHERE family = 'payment' AND k >= 2) AS pay_n,
-                   count(DISTINCT aid) FILTER (WHERE family = 'prompt' AND k >= 3) AS tpl_n,
-                   count(DISTINCT aid) FILTER (WHERE family = 'signup' AND k >= 3) AS burst_n
-            FROM shared_in GROUP BY cid
-        ),
-        wins AS (  -- (aid, win) is unique in acct_windows, so count(*) counts active members
-            SELECT m.cid, w.win, count(*) AS active, sum(w.requests) AS req
-            FROM acct_windows w JOIN members m USING (aid) GROUP BY m.cid, w.win
-        ),
-        lock AS (
-            SELECT w.cid, sum(w.req) FILTER (WHERE w.active >= greatest(3, 0.05 * s.size)) / sum(w.req) AS lockstep_share
-            FROM wins w JOIN size s USING (cid) GROUP BY w.cid
-        ),
-        host AS (
-            SELECT m.cid, sum(v.hosting_requests) / nullif(sum(v.requests), 0) AS hosting_share,
-                   sum(v.requests) AS requests
-            FROM members m JOIN acct_activity v USING (aid) GROUP BY m.cid
-        ),
-        vol AS (
-            SELECT m.cid, median(coalesce(v.requests, 0)) AS median_requests
-            FROM members m LEFT JOIN acct_activity v USING (aid) GROUP BY m.cid
-        ),
-        pop AS (
-            SELECT greatest(1, median(coalesce(v.requests, 0))) AS pop_median
-            FROM accounts a LEFT JOIN acct_activity v USING (aid)
-        )
-        SELECT s.cid, s.size, coalesce(il.links, 0) AS links,
-               coalesce(il.links, 0) / (s.size * (s.size - 1) / 2.0) AS density,
-               coalesce({diversity}, 0) AS families,
-               coalesce({infra}, 0) AS infra_families,
-               coalesce(sh.pay_n, 0) / s.size AS payment_share,
-               coalesce(sh.tpl_n, 0) / s.size AS template_share,
-               coalesce(sh.burst_n, 0) / s.size AS burst_share,
-               coalesce(lock.lockstep_share, 0) AS lockstep_share,
-               coalesce(host.hosting_share, 0) AS hosting_share,
-               coalesce(host.requests, 0) AS requests,
-               vol.median_requests, pop.pop_median,
-               vol.median_requests / pop.pop_median AS volume_ratio,
-               {", ".join(f"coalesce(il.w_{f}, 0) AS w_{f}" for f in fam)}
-        FROM size s
-        LEFT JOIN inner_links il USING (cid)
-        LEFT JOIN cov USING (cid)
-        LEFT JOIN tpl_cov tc USING (cid)
-        LEFT JOIN excl ex USING (cid)
-        LEFT JOIN shares sh USING (cid)
-        LEFT JOIN lock USING (cid)
-        LEFT JOIN host USING (cid)
-        LEFT JOIN vol USING (cid), pop
-        ORDER BY s.cid
-        """
-    ).df()
-    df["diversity"] = np.clip(df["families"] / 3.0, 0, 1)
+    roles = Roles.of(config)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE comm_entities AS {comm_entities_sql(config, roles)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE op_use AS {op_use_sql(config, roles)}")
+    for name, build in FEATURES_SQL.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE f_{name} AS {build(config, roles)}")
+    df = con.execute(_joined_sql(config, roles)).df()
+    df["diversity"] = np.clip(df["families"] / float(config.scoring.diversity_full), 0, 1)
+    for name in ("comm_entities", "op_use", *(f"f_{n}" for n in FEATURES_SQL)):
+        if not config.keep_tables:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
     return df
 
 
-def _sibling_clusters(con) -> None:
-    """``sibling_cluster(cid, cluster)``: communities joined through chains of sibling ties."""
-    cids = con.execute("SELECT DISTINCT cid FROM members ORDER BY cid").fetchnumpy()["cid"]
-    ties = con.execute("SELECT cid, sib FROM siblings WHERE cid < sib").fetchnumpy()
-    index = np.searchsorted(cids, ties["cid"]), np.searchsorted(cids, ties["sib"])
-    adjacency = coo_matrix((np.ones(len(index[0])), index), shape=(len(cids), len(cids)))
-    _, label = connected_components(adjacency, directed=False)
-    frame = pd.DataFrame({"cid": cids.astype(np.int64), "cluster": label.astype(np.int64)})
-    con.register("sibling_cluster_df", frame)
-    con.execute("CREATE OR REPLACE TEMP TABLE sibling_cluster AS SELECT * FROM sibling_cluster_df")
-    con.unregister("sibling_cluster_df")
+def _passes(config: Config, roles: Roles) -> dict[str, str]:
+    """Per weighted family, the SQL test that it counts for a community (covers enough members, exclusively)."""
+    s = config.scoring
+    out = {}
+    for f in roles.counted:
+        covered = f"coalesce(tc.c_{f}, 0)" if f in roles.templates else f"cov.c_{f}"
+        out[f] = (f"({covered} >= {float(s.min_coverage)!r} * z.size AND coalesce(ex.x_{f}, 0) >= "
+                  f"{float(config.families[f].min_exclusivity)!r})")
+    return out
 
 
-def score(features: pd.DataFrame, weights: ScoreWeights | None = None) -> pd.DataFrame:
+def _joined_sql(config: Config, roles: Roles) -> str:
+    passes = _passes(config, roles)
+    # The template families (exact n-grams, paraphrase bands) see one artefact: together they count once.
+    template = " OR ".join(passes[f] for f in roles.templates)
+    diversity = " + ".join([f"CAST({passes[f]} AS INTEGER)" for f in roles.counted if f not in roles.templates]
+                           + ([f"CAST(({template}) AS INTEGER)"] if template else [])) or "0"
+    infra = " + ".join(f"CAST({passes[f]} AS INTEGER)" for f in roles.weighted if f in roles.infrastructure) or "0"
+    weights = "".join(f", coalesce(il.w_{f}, 0) AS w_{f}" for f in roles.weighted)
+    # Per family: members it covers, its median exclusivity and whether it counts (for the watchlist and explain).
+    detail = "".join(
+        f", {'coalesce(tc.c_' + f + ', 0)' if f in roles.templates else 'coalesce(cov.c_' + f + ', 0)'} AS cover_{f}"
+        f", coalesce(ex.x_{f}, 0) AS excl_{f}, {passes[f]} AS pass_{f}" for f in roles.counted)
+    present = {f.share_feature for f in families.in_run(config)
+               if f.share_feature and config.families[f.name].share_k > 0}
+    shares = "".join(f"coalesce(sh.{feature}_n, 0) / z.size AS {feature}, " if feature in present
+                     else f"0.0 AS {feature}, " for feature in SHARE_FEATURES)
+    return f"""
+        SELECT z.cid, z.size, o.op, o.op_size, o.op_rings, o.op_communities, coalesce(il.links, 0) AS links,
+               coalesce(il.links, 0) / (z.size * (z.size - 1) / 2.0) AS density,
+               coalesce({diversity}, 0) AS families,
+               coalesce({infra}, 0) AS infra_families,
+               {shares}
+               coalesce(lk.lockstep_share, 0) AS lockstep_share,
+               coalesce(ho.hosting_share, 0) AS hosting_share,
+               coalesce(ho.requests, 0) AS requests,
+               vo.median_requests, vo.pop_median, vo.volume_ratio, vo.heavy_ratio,
+               coalesce(tp.template_reach, 0) AS template_reach, coalesce(tp.template_rings, 0) AS template_rings,
+               coalesce(tp.focus, 0) AS focus {weights} {detail}
+        FROM f_size z
+        JOIN operations o USING (cid)
+        LEFT JOIN f_inner_links il USING (cid)
+        LEFT JOIN f_coverage cov USING (cid)
+        LEFT JOIN f_template_coverage tc USING (cid)
+        LEFT JOIN f_exclusivity ex USING (cid)
+        LEFT JOIN f_shares sh USING (cid)
+        LEFT JOIN f_lockstep lk USING (cid)
+        LEFT JOIN f_hosting ho USING (cid)
+        LEFT JOIN f_volume vo USING (cid)
+        LEFT JOIN f_templated tp USING (cid)
+        ORDER BY z.cid"""
+
+
+def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWeights | None = None) -> pd.DataFrame:
     """Add ``coordination``, ``harvesting`` and ``score`` columns; pure function of the features.
 
     Harvesting rises with the members' median volume relative to the whole
-    batch's median account: 1 at fifty times the median, 0 at or below it.
+    batch's median account: 1 at ``harvest_full_ratio`` times the median, 0 at or below it.
     """
-    weights = weights or ScoreWeights()
+    s = (config or Config()).scoring
+    weights = weights or s.weights
     out = features.copy()
     coord = np.zeros(len(out))
     for name, w in vars(weights).items():
         coord += w * out[name].to_numpy(dtype=float)
     # One family alone (a shared phrase, one NAT) is coincidence, not coordination; and software alone
     # (an SDK fingerprint plus common phrasing) is what developers share: infrastructure must be in it.
-    independent = 1.0
+    independent: float | np.ndarray = 1.0
     if "families" in out:
-        independent = (out["families"].to_numpy(dtype=float) >= 2) & (out["infra_families"].to_numpy(dtype=float) >= 1)
-    out["coordination"] = np.clip(coord / 0.6, 0, 1) * independent
-    ratio = np.maximum(out["volume_ratio"].to_numpy(dtype=float), 1.0)
-    out["harvesting"] = np.clip(np.log10(ratio) / np.log10(50.0), 0, 1)
+        independent = ((out["families"].to_numpy(dtype=float) >= s.min_families)
+                       & (out["infra_families"].to_numpy(dtype=float) >= s.min_infrastructure))
+    out["coordination"] = np.clip(coord / s.coordination_full, 0, 1) * independent
+    floor = np.full(len(out), s.harvest_floor_ratio)
+    if "heavy_ratio" in out:  # no less than what the batch's busiest ordinary users send
+        floor = np.maximum(floor, out["heavy_ratio"].to_numpy(dtype=float))
+    full = np.maximum(s.harvest_full_ratio, 2 * floor)
+    ratio = np.maximum(out["volume_ratio"].to_numpy(dtype=float), floor)
+    volume = np.clip(np.log(ratio / floor) / np.log(full / floor), 0, 1)
+    templated = np.zeros(len(out))
+    if "template_reach" in out:  # templates sent the same way from several rings, asking for code or agents' work
+        breadth = np.clip((out["template_rings"].to_numpy(dtype=float) - 1) / max(s.template_rings_full - 1, 1), 0, 1)
+        focus = np.clip((out["focus"].to_numpy(dtype=float) - s.focus_floor) / (s.focus_full - s.focus_floor), 0, 1)
+        templated = out["template_reach"].to_numpy(dtype=float) * breadth * focus
+    out["volume_harvest"] = volume
+    out["templated_harvest"] = templated
+    out["harvesting"] = 1 - (1 - volume) * (1 - templated)
     out["score"] = np.round(np.sqrt(out["coordination"] * out["harvesting"]), 4)
     return out

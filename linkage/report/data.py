@@ -13,14 +13,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
+from .. import families
 from ..errors import LinkageError
+from ..signals.prompt import template_key
 
-MAX_MEMBERS = 60  # members drawn in a ring's network picture
 PER_FAMILY = 3  # shared entities drawn per signal family
 MAX_ENTITIES = 16
+SAMPLE_IDS = 3  # member ids a group's tooltip names
+
+
+@dataclass(frozen=True)
+class MemberGroup:
+    """The members of a ring that use exactly the same subset of the entities drawn (their *pattern*)."""
+
+    entities: tuple[int, ...]  # indices into RingFigures.entities, ascending; () = none of them
+    size: int
+    sample: tuple[str, ...] = ()  # the first few member ids, for the tooltip
 
 
 @dataclass
@@ -28,9 +38,8 @@ class RingFigures:
     """What one ring's section draws, beyond its rings.json entry."""
 
     ring: dict
-    members: list[str] = field(default_factory=list)  # drawn members, a subset of ring["members"]
     entities: list[dict] = field(default_factory=list)  # family, entity, label, members, accounts
-    edges: list[tuple[int, int]] = field(default_factory=list)  # (member index, entity index)
+    groups: list[MemberGroup] = field(default_factory=list)  # every member, grouped by pattern; largest first
     signups: pd.Series | None = None  # sign-ups per UTC day
     requests: pd.Series | None = None  # requests per UTC day (None when the run kept no daily table)
     topics: dict[str, int] | None = None  # prompts per topic (None when not kept)
@@ -132,10 +141,11 @@ def _fill(figures: list[RingFigures], tables: dict[str, Path], doc: dict) -> Non
 
 
 def _network(con, figures: list[RingFigures], tables: dict[str, Path], doc: dict) -> None:
-    """Pick each ring's most shared (non-hub) entities and the members drawn with them, all in SQL.
+    """Pick each ring's most shared (non-hub) entities and group all its members by the ones they use, in SQL.
 
     Entities: the ``PER_FAMILY`` most shared of each family, at most ``MAX_ENTITIES`` in all.
-    Members: the ``MAX_MEMBERS`` touching most of those entities (then by id).
+    Groups: every member, keyed by the sorted list of those entities it uses (its pattern), so
+    the picture can draw a 400-member ring as a few dozen weighted groups instead of a sample.
     """
     con.execute(
         f"""CREATE TABLE ring_inc AS
@@ -155,42 +165,34 @@ def _network(con, figures: list[RingFigures], tables: dict[str, Path], doc: dict
             QUALIFY idx < {MAX_ENTITIES}""")
     con.execute(
         """CREATE TABLE net_edge AS
-           SELECT i.ring, i.account_id, t.idx FROM ring_inc i JOIN net_ent t USING (ring, family, entity)""")
-    con.execute(
-        f"""CREATE TABLE net_member AS
-            SELECT * FROM (
-                SELECT ring, account_id,
-                       CAST(row_number() OVER (PARTITION BY ring ORDER BY deg DESC, account_id) - 1 AS INTEGER) AS pos
-                FROM (SELECT r.ring, r.account_id, count(e.idx) AS deg
-                      FROM rm_names r LEFT JOIN net_edge e USING (ring, account_id) GROUP BY ALL)
-            ) WHERE pos < {MAX_MEMBERS}""")
-    ents = con.execute("SELECT ring, family, entity, members, accounts FROM net_ent ORDER BY ring, idx").fetchnumpy()
-    mems = con.execute("SELECT ring, account_id FROM net_member ORDER BY ring, pos").fetchnumpy()
-    edges = con.execute(
-        "SELECT e.ring, m.pos, e.idx FROM net_edge e JOIN net_member m USING (ring, account_id) ORDER BY ALL"
-    ).fetchnumpy()
+           SELECT DISTINCT i.ring, i.account_id, t.idx FROM ring_inc i JOIN net_ent t USING (ring, family, entity)""")
+    groups = con.execute(
+        f"""SELECT ring, pattern, count(*) AS size, list(account_id ORDER BY account_id)[1:{SAMPLE_IDS}] AS sample
+            FROM (SELECT r.ring, r.account_id,
+                         coalesce(list(e.idx ORDER BY e.idx) FILTER (WHERE e.idx IS NOT NULL), []) AS pattern
+                  FROM rm_names r LEFT JOIN net_edge e USING (ring, account_id) GROUP BY ALL)
+            GROUP BY ring, pattern ORDER BY ring, size DESC, pattern""").fetchall()
+    ents = con.execute("SELECT ring, family, entity, members, accounts FROM net_ent ORDER BY ring, idx").fetchall()
     labels = _prompt_labels(con, tables, doc)
+    for ring, family, entity, members, accounts in ents:
+        figures[ring].entities.append({"family": family, "entity": entity, "members": int(members),
+                                       "accounts": int(accounts), "label": entity_label(family, entity, labels)})
+    for ring, pattern, size, sample in groups:
+        if figures[ring].entities:
+            figures[ring].groups.append(MemberGroup(tuple(int(k) for k in pattern), int(size),
+                                                    tuple(str(m) for m in sample)))
 
-    def by_ring(cols: dict) -> dict[int, slice]:
-        rings = np.asarray(cols["ring"])
-        if not len(rings):
-            return {}
-        cuts = np.flatnonzero(np.diff(rings)) + 1
-        starts, stops = np.r_[0, cuts], np.r_[cuts, len(rings)]
-        return {int(rings[a]): slice(int(a), int(b)) for a, b in zip(starts, stops)}
 
-    ent_at, mem_at, edge_at = by_ring(ents), by_ring(mems), by_ring(edges)
-    fam, ent, n_mem, n_acc = (list(ents[c]) for c in ("family", "entity", "members", "accounts"))
-    ids, pos, idx = list(mems["account_id"]), list(edges["pos"]), list(edges["idx"])
-    for i, f in enumerate(figures):
-        if i not in ent_at:
-            continue
-        sl = ent_at[i]
-        f.entities = [{"family": fam[k], "entity": ent[k], "members": int(n_mem[k]), "accounts": int(n_acc[k]),
-                       "label": labels.get(ent[k], f"template {ent[k][:8]}") if fam[k] == "prompt" else ent[k]}
-                      for k in range(sl.start, sl.stop)]
-        f.members = ids[mem_at[i]] if i in mem_at else []
-        f.edges = [(int(pos[k]), int(idx[k])) for k in range(edge_at[i].start, edge_at[i].stop)] if i in edge_at else []
+def entity_label(family: str, entity: str, texts: dict[str, str]) -> str:
+    """Words for an entity: a template n-gram's text, a sign-up burst's minute; other entities are their value.
+
+    A template whose text the run did not keep is named as such: its hex shingle id means nothing to a reader.
+    """
+    if _is_template(family):
+        return texts.get(entity) or "template n-gram (text not kept)"
+    if family == "signup" and len(entity) >= 16 and entity[10] == "T":
+        return f"{entity[:10]} {entity[11:16]} UTC"
+    return entity
 
 
 def _prompt_labels(con, tables: dict[str, Path], doc: dict) -> dict[str, str]:
@@ -201,13 +203,25 @@ def _prompt_labels(con, tables: dict[str, Path], doc: dict) -> dict[str, str]:
                 f"SELECT entity, text FROM read_parquet('{_q(tables['shingle_texts'])}')").fetchall())
         except duckdb.Error:
             pass
+
     def tops(ring: dict) -> list:
-        prompt = (ring.get("signals") if isinstance(ring.get("signals"), dict) else {}).get("prompt")
-        top = prompt.get("top") if isinstance(prompt, dict) else None
-        return top if isinstance(top, list) else []
+        signals = ring.get("signals") if isinstance(ring.get("signals"), dict) else {}
+        found: list = []
+        for fam in families.all_families():
+            entry = signals.get(fam.name) if fam.template else None
+            top = entry.get("top") if isinstance(entry, dict) else None
+            found += top if isinstance(top, list) else []
+        return found
 
     texts = sorted({str(t["entity"]) for r in doc["rings"] for t in tops(r) if isinstance(t, dict) and "entity" in t})
     if not texts:
         return {}
-    # The prompt signal names a shingle by DuckDB's hash of its text (linkage/signals/prompt.py).
-    return dict(con.execute("SELECT printf('%016x', hash(t)), t FROM (SELECT unnest(?) AS t)", [texts]).fetchall())
+    # A template shingle is keyed by the stable digest of its text (linkage/signals/prompt.py).
+    return dict(con.execute(f"SELECT {template_key('t')}, t FROM (SELECT unnest(?) AS t)", [texts]).fetchall())
+
+
+def _is_template(family: str) -> bool:
+    try:
+        return families.get(family).template
+    except KeyError:
+        return False

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from html import escape
 
-from ..scoring import ScoreWeights
+from .. import families
+from ..config import Config, ScoringParams
 from .data import ReportData, RingFigures
-from .svg import FAMILY_NAMES, colour, network_svg, timeline_svg
+from .network import network_caption, network_svg
+from .svg import colour, timeline_svg
 
 TOPIC_COLOURS = {"coding": "#0072B2", "agentic": "#D55E00", "other": "#BBBBBB"}
 MAX_MEMBER_IDS = 400
@@ -135,7 +137,7 @@ def rings_table(data: ReportData) -> str:
     rows = []
     for i, f in enumerate(data.rings, 1):
         r = f.ring
-        sig = ", ".join(FAMILY_NAMES.get(s, s) for s in dominant_signals(r))
+        sig = ", ".join(families.label(s) for s in dominant_signals(r))
         rows.append(
             f'<tr><td class="num" data-v="{i}">{i}</td><td><a href="#{_anchor(r)}">{esc(r["ring_id"])}</a></td>'
             f'<td class="num" data-v="{_f(r.get("score"), 4)}">{_f(r.get("score"), 3)}</td>'
@@ -158,20 +160,24 @@ def _bar(value: float, fill: str = "#2f6f9f") -> str:
     return f'<span class="bar"><span style="width:{pct:.1f}%;background:{fill}"></span></span>'
 
 
-def score_html(ring: dict) -> str:
+def score_html(ring: dict, scoring: ScoringParams) -> str:
+    """How the score is made, with the run's own weights and thresholds (``rings.json`` params)."""
     feats = _dict(ring.get("features"))
-    w = vars(ScoreWeights())
+    w = vars(scoring.weights)
+    full = scoring.coordination_full
     rows = [f'<tr class="top"><td>score</td><td>{_bar(_num(ring.get("score")), "#333")}</td>'
             f'<td class="num">{_f(ring.get("score"), 3)}</td><td>√(coordination × harvesting)</td></tr>']
-    for name, note in (("coordination", "weighted features ÷ 0.6, capped at 1; needs ≥ 2 families"),
+    for name, note in (("coordination", f"weighted features ÷ {full:g}, capped at 1; needs ≥ {scoring.min_families} "
+                                        f"families, {scoring.min_infrastructure} of them infrastructure"),
                        ("harvesting", f"median member sends {_f(feats.get('volume_ratio'), 1)}× the batch median "
-                                      f"({_n(feats.get('median_requests'))} requests); 1 at 50×")):
+                                      f"({_n(feats.get('median_requests'))} requests); 1 at "
+                                      f"{scoring.harvest_full_ratio:g}×")):
         rows.append(f'<tr class="top"><td>{name}</td><td>{_bar(_num(feats.get(name)), "#555")}</td>'
                     f'<td class="num">{_f(feats.get(name))}</td><td>{note}</td></tr>')
     for name, weight in sorted(w.items(), key=lambda kv: -kv[1]):
         v = _num(feats.get(name))
         rows.append(f"<tr><td>{esc(name.replace('_', ' '))}</td><td>{_bar(v)}</td><td class=\"num\">{_f(v)}</td>"
-                    f"<td>× {weight:.2f} → +{v * weight / 0.6:.2f} to coordination</td></tr>")
+                    f"<td>× {weight:.2f} → +{v * weight / full:.2f} to coordination</td></tr>")
     rows.append(f'<tr><td>density</td><td>{_bar(_num(feats.get("density")), "#999")}</td>'
                 f'<td class="num">{_f(feats.get("density"))}</td><td>share of member pairs linked (not scored)</td></tr>')
     return '<table class="score">' + "".join(rows) + "</table>"
@@ -188,8 +194,8 @@ def links_bar(ring: dict) -> str:
         if v <= 0:
             continue
         segs.append(f'<span style="width:{v / total * 100:.2f}%;background:{colour(f)}" '
-                    f'title="{esc(FAMILY_NAMES.get(f, f))}: {v / total:.0%}"></span>')
-        legend.append(f'<span><i style="background:{colour(f)}"></i>{esc(FAMILY_NAMES.get(f, f))} {v / total:.0%}</span>')
+                    f'title="{esc(families.label(f))}: {v / total:.0%}"></span>')
+        legend.append(f'<span><i style="background:{colour(f)}"></i>{esc(families.label(f))} {v / total:.0%}</span>')
     return (f'<h4>Link weight by signal</h4><div class="stack">{"".join(segs)}</div>'
             f'<div class="legend">{"".join(legend)}</div>')
 
@@ -223,7 +229,7 @@ def signals_table(ring: dict) -> str:
             hub = ' <span class="hub">hub</span>' if t.get("hub") else ""
             tops.append(f'<li><code>{esc(t.get("entity"))}</code> <small>{_n(t.get("members"))} members / '
                         f'{_n(t.get("accounts"))} accounts</small>{hub}</li>')
-        rows.append(f'<tr><td><i class="sw" style="background:{colour(f)}"></i>{esc(FAMILY_NAMES.get(f, f))}</td>'
+        rows.append(f'<tr><td><i class="sw" style="background:{colour(f)}"></i>{esc(families.label(f))}</td>'
                     f'<td class="num">{_n(v.get("shared_entities"))}</td><td class="num">{_f(v.get("weight"), 1)}</td>'
                     f'<td><ul>{"".join(tops)}</ul></td></tr>')
     if not rows:
@@ -259,20 +265,19 @@ def members_html(ring: dict) -> str:
     return f'<details><summary>{_n(len(members))} member accounts</summary><p class="ids">{shown}{more}</p></details>'
 
 
-def ring_section(i: int, fig: RingFigures) -> str:
+def ring_section(i: int, fig: RingFigures, scoring: ScoringParams) -> str:
     r = fig.ring
     conf = f' <small>confidence {_f(r.get("operator_confidence"))}</small>' if r.get("operator") else ""
-    drawn = (f'<p class="note">Showing {len(fig.members)} of {_n(r.get("size"))} members (those touching most of the '
-             f"entities shown) and the {len(fig.entities)} most shared entities.</p>"
-             if len(fig.members) < len(r.get("members") or []) else "")
-    families = sorted({e["family"] for e in fig.entities})
-    legend = "".join(f'<span><i style="background:{colour(f)}"></i>{esc(FAMILY_NAMES.get(f, f))}</span>'
-                     for f in families)
+    caption = network_caption(fig)
+    drawn = f'<p class="note">{esc(caption)}</p>' if caption else ""
+    shown_families = sorted({e["family"] for e in fig.entities})
+    legend = "".join(f'<span><i style="background:{colour(f)}"></i>{esc(families.label(f))}</span>'
+                     for f in shown_families)
     timeline = "" if fig.signups is None and fig.requests is None else (
         f'<h4>Timeline</h4>{timeline_svg(fig)}')
     body = (f'<div class="grid"><div><h4>Network</h4>{network_svg(fig)}'
-            f'<div class="legend"><span><i class="dot"></i>member account</span>{legend}</div>{drawn}</div>'
-            f'<div>{timeline}<h4>Score</h4>{score_html(r)}{links_bar(r)}{topics_html(fig)}</div></div>'
+            f'<div class="legend">{legend}</div>{drawn}</div>'
+            f'<div>{timeline}<h4>Score</h4>{score_html(r, scoring)}{links_bar(r)}{topics_html(fig)}</div></div>'
             f"{signals_table(r)}{evidence_html(r)}{members_html(r)}")
     return (f'<section class="ring" id="{_anchor(r)}"><h3><span class="rank">#{i}</span> {esc(r["ring_id"])} '
             f'<span class="score">score {_f(r.get("score"), 3)}</span></h3>'
@@ -302,7 +307,10 @@ section.ring .rank{color:var(--mut)}section.ring .score{float:right;font-weight:
 .grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:18px}@media (max-width:900px){.grid{grid-template-columns:1fr}}
 svg{width:100%;height:auto;display:block;background:#fcfdfe;border:1px solid var(--line);border-radius:4px}
 svg text{font:10px system-ui,sans-serif;fill:#333}.net text{paint-order:stroke;stroke:#fff;stroke-width:3px}.net text.cnt{fill:#8a949e;font-size:9px}
-.net .edge{fill:none;stroke-opacity:.28;stroke-width:.8}.net circle{fill:#39424b;stroke:#fff;stroke-width:.8}
+.net .edge{fill:none;stroke-opacity:.3}.net circle{fill:#39424b;fill-opacity:.9;stroke:#fff;stroke-width:1}
+.net circle.none{fill:#fff;stroke:#39424b}.net text.n{fill:#fff;stroke:none;font-size:9px;font-weight:600;pointer-events:none}
+.net .grp:hover circle{fill:#0b5cad}.matrix rect.bg{fill:#eef1f4}.matrix rect.col{fill:transparent;stroke:none}
+.matrix rect.col:hover{fill:#1d232a;fill-opacity:.12}
 .tl .axis,.tl .tick{stroke:#888;stroke-width:.8}.tl .lab{fill:var(--mut)}.tl .name{font-weight:600}
 .bar{display:inline-block;width:120px;height:9px;background:#e8ecef;border-radius:2px;vertical-align:middle}.bar>span{display:block;height:100%;border-radius:2px}
 table.score td{border:none;padding:1px 6px;font-size:12.5px}table.score td:first-child{white-space:nowrap}table.score tr.top td{font-weight:600}
@@ -349,7 +357,11 @@ JS = """
 
 def page_html(data: ReportData) -> str:
     doc = data.doc
-    sections = "".join(ring_section(i, f) for i, f in enumerate(data.rings, 1))
+    try:
+        scoring = Config.from_dict(_dict(data.doc.get("params"))).scoring
+    except Exception:  # an older or foreign rings.json: explain with today's defaults
+        scoring = ScoringParams()
+    sections = "".join(ring_section(i, f, scoring) for i, f in enumerate(data.rings, 1))
     title = f"linkage report — {len(data.rings)} rings"
     sub = f"generated {esc(doc.get('generated_at'))} · input {esc(_dict(doc.get('input')).get('folder'))}"
     return (

@@ -1,23 +1,27 @@
 """Signal extraction: every family turns the batch into account→entity evidence.
 
-Each family module contributes one SQL query yielding
-``(aid, entity, requests, first, last)``; this module runs them all into one
-``incidence`` table and scores each entity's rarity in ``entities``. The whole
-stage is relational (group, count, join) so that it can move to a distributed
-SQL engine unchanged.
+Each family (``linkage.families``; the built-in ones are the modules of this
+package) contributes one SQL query yielding ``(aid, entity, requests, first,
+last)``; this module runs them all into one ``incidence`` table and scores each
+entity's rarity in ``entities``. The whole stage is relational (group, count,
+join) so that it can move to a distributed SQL engine unchanged.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from .. import families
 from ..config import Config
-from . import asn, device, email, ip, payment, prompt, signup
+from ..families import Family
+from ..sql import literal
+from ..stages import Context, Stage
+
+# The built-in families register themselves on import, in this order.
+from . import asn, device, email, fuzzy, ip, payment, prefix, prompt, signup  # noqa: E402,F401,I001  (order is registry order)
 
 log = logging.getLogger(__name__)
-
-MODULES = (payment, ip, asn, device, prompt, email, signup)
-FAMILY_MODULES = {m.FAMILY: m for m in MODULES}
 
 
 def _family_params(con, config: Config) -> None:
@@ -29,18 +33,47 @@ def _family_params(con, config: Config) -> None:
     con.executemany("INSERT INTO free_mail_domains VALUES (?)", [(d,) for d in sorted(config.free_mail_domains)])
 
 
-def extract(con, config: Config, progress=None) -> dict[str, int]:
+def stages(config: Config) -> list[Stage]:
+    """The signal stages of a run: parameters, one per family (so a slow one shows by name), weighing."""
+    out = [Stage("signal.params", lambda ctx: prepare(ctx.con, ctx.config),
+                 writes=("family_params", "free_mail_domains", "incidence", "shingle_texts",
+                         "acct_topics"))]
+    for family in _ordered(list(families.in_run(config))):
+        out.append(Stage(f"signal.{family.name}", lambda ctx, f=family: _count(ctx, f),
+                         reads=(*family.reads, "incidence"), writes=("incidence", *family.writes)))
+    out.append(Stage("signal.weigh", lambda ctx: weigh_entities(ctx.con), reads=("incidence", "family_params"),
+                     writes=("entities",)))
+    return out
+
+
+def _ordered(fams: list[Family]) -> list[Family]:
+    """Registry order, except that a family reading a table another family writes runs after it."""
+    done: list[Family] = []
+    waiting = list(fams)
+    while waiting:
+        made = {t for f in done for t in f.writes}
+        pending = {t for f in waiting for t in f.writes}
+        ready = next((f for f in waiting if not (set(f.reads) & (pending - made) - set(f.writes))), waiting[0])
+        done.append(ready)
+        waiting.remove(ready)
+    return done
+
+
+def _count(ctx: Context, family: Family) -> None:
+    ctx.values.setdefault("incidences", {})[family.name] = add_family(ctx.con, ctx.config, family)
+
+
+def extract(con, config: Config, progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Fill ``incidence`` from the batch and weigh every entity; return incidences per family.
 
     ``progress`` is called with each step's name (a family, then ``weigh``) as it starts.
     """
     prepare(con, config)
     counts = {}
-    for module in MODULES:
-        if module.FAMILY in config.families:
-            if progress:
-                progress(module.FAMILY)
-            counts[module.FAMILY] = add_family(con, config, module)
+    for family in _ordered(list(families.in_run(config))):
+        if progress:
+            progress(family.name)
+        counts[family.name] = add_family(con, config, family)
     if progress:
         progress("weigh")
     weigh_entities(con)
@@ -54,20 +87,22 @@ def prepare(con, config: Config) -> None:
         "CREATE OR REPLACE TABLE incidence (aid INTEGER, family VARCHAR, entity VARCHAR, "
         "requests BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ)"
     )
+    # Template texts and prompt topics exist even when no template family runs: later stages read them.
+    con.execute("CREATE OR REPLACE TABLE shingle_texts (entity VARCHAR, text VARCHAR)")
+    con.execute("CREATE OR REPLACE TABLE acct_topics (aid INTEGER, prompts BIGINT, focused BIGINT)")
 
 
-def add_family(con, config: Config, module) -> int:
+def add_family(con, config: Config, family: Family) -> int:
     """Run one family's query into ``incidence``; return how many incidences it added."""
-    stage = getattr(module, "prepare", None)  # a family may stage a table its query reads
-    if stage:
-        stage(con, config)
+    if family.prepare is not None:  # a family may stage a table its query reads
+        family.prepare(con, config)
     con.execute(
-        f"INSERT INTO incidence SELECT aid, '{module.FAMILY}', entity, requests, first, last "
-        f"FROM ({module.sql(config)})"
+        f"INSERT INTO incidence SELECT aid, {literal(family.name)}, entity, requests, first, last "
+        f"FROM ({family.sql(config)})"
     )
-    n = con.execute("SELECT count(*) FROM incidence WHERE family = ?", [module.FAMILY]).fetchall()[0][0]
-    log.info("signal %s: %d incidences", module.FAMILY, n)
-    return n
+    n = con.execute("SELECT count(*) FROM incidence WHERE family = ?", [family.name]).fetchall()[0][0]
+    log.info("signal %s: %d incidences", family.name, n)
+    return int(n)
 
 
 def weigh_entities(con) -> None:
@@ -80,12 +115,12 @@ def weigh_entities(con) -> None:
         """CREATE OR REPLACE TABLE entities AS
            SELECT i.family, i.entity, count(*) AS accounts, sum(i.requests) AS requests,
                   min(i.first) AS first, max(i.last) AS last,
-                  count(*) > any_value(p.cap) AS hub,
-                  CASE WHEN count(*) >= 2 AND count(*) <= any_value(p.cap)
-                       THEN any_value(p.weight) / pow(count(*) - 1, any_value(p.decay)) ELSE 0 END AS pair_weight
+                  count(*) > min(p.cap) AS hub,
+                  CASE WHEN count(*) >= 2 AND count(*) <= min(p.cap)
+                       THEN min(p.weight) / pow(count(*) - 1, min(p.decay)) ELSE 0 END AS pair_weight
            FROM incidence i JOIN family_params p USING (family)
            GROUP BY i.family, i.entity"""
     )
 
 
-__all__ = ["extract", "prepare", "add_family", "weigh_entities", "MODULES", "FAMILY_MODULES"]
+__all__ = ["stages", "extract", "prepare", "add_family", "weigh_entities"]

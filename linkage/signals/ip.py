@@ -1,10 +1,10 @@
 """Client IP overlap: proxy pools reused across a ring's accounts.
 
 A carrier NAT or campus gateway is shared by thousands of strangers; the
-rarity weighting and hub cap in ``common`` make such addresses carry nothing.
+rarity weighting and hub cap make such addresses carry nothing.
 """
 
-FAMILY = "ip"
+from ..families import Family, FamilyParams, GraphNode, register
 
 
 def sql(config) -> str:
@@ -12,3 +12,10 @@ def sql(config) -> str:
         SELECT aid, ip AS entity, count(*) AS requests, min(ts) AS first, max(ts) AS last
         FROM events WHERE ip IS NOT NULL GROUP BY aid, ip
     """
+
+
+FAMILY = register(Family(
+    name="ip", operation_ties=True, label="IP", sql=sql, defaults=FamilyParams(weight=1.0, cap=120),
+    infrastructure=True, intel_kind="ip", intel_value="lower(value)",
+    node=GraphNode("IP", "address", "USED_IP"), colour="#0072B2",
+))

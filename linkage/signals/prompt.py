@@ -14,10 +14,20 @@ touched, accounts with fewer than ``template_min_prompts`` distinct prompts are
 skipped (no shingle of theirs can recur), a shingle's hash combines its words'
 hashes instead of building its text, and the sampled word lists are kept in
 ``prompt_words`` so that the readable text of the kept shingles is recovered
-from one account per shingle, not by reading the prompts again.
+from one occurrence per shingle, not by reading the prompts again.
+
+That internal hash is DuckDB's and only groups occurrences within the run. A
+shingle shared by two accounts or more is evidence that leaves the run (Neo4j
+node keys, evidence files, report labels, intel matching), so it is keyed by
+:func:`template_key`: the stable digest of its text (``linkage.ids``). A shingle
+only one account uses can tie nobody and is dropped here.
 """
 
-FAMILY = "prompt"
+from __future__ import annotations
+
+from ..families import Family, FamilyParams, GraphNode, register
+from ..ids import sql_digest
+from ..topics import topic_sql
 
 
 def words_expr(text: str) -> str:
@@ -29,24 +39,17 @@ def words_expr(text: str) -> str:
     return f"regexp_split_to_array(lower({text}), '[^\\pL\\pN]+')"
 
 
+def template_key(text: str) -> str:
+    """SQL for the stable key of a shingle from its text (its words joined by single spaces)."""
+    return sql_digest(text)
+
+
 def _gram_hash(words: str, n: int, i: str) -> str:
     return f"hash({', '.join(f'{words}[{i} + {k}]' for k in range(n))})"
 
 
-def shingles_expr(words: str, n: int) -> str:
-    """Distinct hashed word n-grams of a word list (the whole list, as one, when shorter than n)."""
-    return (
-        f"list_distinct(CASE WHEN len({words}) < {n} THEN [hash(array_to_string({words}, ' '))] "
-        f"ELSE list_transform(range(1, len({words}) - {n} + 2), lambda i: {_gram_hash(words, n, 'i')}) END)"
-    )
-
-
-def shingle_text_expr(words: str, n: int) -> str:
-    """``[{h, text}]`` for every n-gram of a word list: the readable side of ``shingles_expr``."""
-    return (
-        f"list_transform(range(1, len({words}) - {n} + 2), lambda i: "
-        f"{{'h': {_gram_hash(words, n, 'i')}, 'text': array_to_string({words}[i:i + {n} - 1], ' ')}})"
-    )
+def _gram_text(words: str, n: int, i: str) -> str:
+    return f"array_to_string({words}[{i}:{i} + {n} - 1], ' ')"
 
 
 def sampled_prompts_sql(config, accounts: str | None = None, min_prompts: int = 1) -> str:
@@ -71,52 +74,94 @@ def sampled_prompts_sql(config, accounts: str | None = None, min_prompts: int = 
 
 
 def prepare(con, config) -> None:
-    """``prompt_words(aid, w)``: the word lists of the sampled prompts that can hold a template."""
-    n = int(config.shingle_size)
+    """Stage the shingles: ``prompt_words``, ``prompt_grams`` (internal hashes) and ``shingle_texts``.
+
+    - ``prompt_words(aid, w)``: word lists of the sampled prompts that can hold a template;
+    - ``prompt_grams(aid, h, requests)``: shingles recurring in at least ``template_min_prompts``
+      of the account's prompts (each prompt's shingles are not de-duplicated first, which costs
+      more than the rest; the prompt's ``rowid`` tells repeats within one prompt from recurrence
+      across prompts, and ``requests`` counts occurrences);
+    - ``shingle_keys(h, entity, text)``: the stable key and text of every shingle two accounts or
+      more use, read from one occurrence each; ``shingle_texts(entity, text)`` keeps the readable part
+      for the graph, the report and explain.
+    """
+    n, m = int(config.shingle_size), int(config.template_min_prompts)
+    # Accounts with fewer distinct prompts than a template needs are never read (no shingle of theirs can recur).
+    con.execute(f"CREATE OR REPLACE TEMP TABLE prompt_sample AS {sampled_prompts_sql(config, min_prompts=m)}")
+    # What each account asks for (coding, agentic, other): harvesting evidence for scoring, never a link.
+    con.execute(
+        f"""CREATE OR REPLACE TABLE acct_topics AS
+            SELECT aid, count(*) AS prompts, count(*) FILTER (WHERE topic <> 'other') AS focused
+            FROM (SELECT aid, {topic_sql('prompt')} AS topic FROM prompt_sample) GROUP BY aid"""
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE prompt_words AS
             SELECT aid, w FROM (
-                SELECT aid, {words_expr('prompt')} AS w
-                FROM ({sampled_prompts_sql(config, min_prompts=config.template_min_prompts)})
+                SELECT aid, {words_expr('prompt')} AS w FROM prompt_sample
             ) WHERE len(w) >= {n}"""
     )
+    con.execute("DROP TABLE prompt_sample")
+    grams = f"list_transform(range(1, len(w) - {n} + 2), lambda i: {_gram_hash('w', n, 'i')})"
+    recurs = "min(pid) < max(pid)" if m == 2 else f"count(DISTINCT pid) >= {m}"  # the same test; min/max is cheap
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE prompt_grams AS
+            SELECT aid, h, count(*) AS requests
+            FROM (SELECT aid, rowid AS pid, unnest({grams}) AS h FROM prompt_words)
+            GROUP BY aid, h HAVING {recurs}"""
+    )
+    # One occurrence (the reader account's first prompt holding it) per shared shingle gives its text.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE shingle_keys AS
+            WITH shared AS (SELECT h, min(aid) AS aid FROM prompt_grams GROUP BY h HAVING count(*) >= 2),
+            occ AS (
+                SELECT s.h, min({{'p': u.pid, 'i': u.i}}) AS at
+                FROM (SELECT aid, pid, i, {_gram_hash('w', n, 'i')} AS h
+                      FROM (SELECT aid, rowid AS pid, w, unnest(range(1, len(w) - {n} + 2)) AS i
+                            FROM prompt_words WHERE aid IN (SELECT aid FROM shared))) u
+                JOIN shared s ON s.h = u.h AND s.aid = u.aid
+                GROUP BY s.h
+            ),
+            texts AS (
+                SELECT o.h, {_gram_text('p.w', n, 'o.at.i')} AS text
+                FROM occ o JOIN prompt_words p ON p.rowid = o.at.p
+            )
+            SELECT h, {template_key('text')} AS entity, text FROM texts"""
+    )
+    con.execute("CREATE OR REPLACE TABLE shingle_texts AS SELECT entity, text FROM shingle_keys ORDER BY entity")
 
 
 def sql(config) -> str:
-    """Shingles in at least ``template_min_prompts`` distinct prompts of the account.
-
-    Each prompt's shingles are not de-duplicated first (that costs more than the rest of
-    the shingling); the prompt's ``rowid`` tells repeats within one prompt from recurrence
-    across prompts, and ``requests`` counts occurrences.
-    """
-    n, m = int(config.shingle_size), int(config.template_min_prompts)
-    grams = f"list_transform(range(1, len(w) - {n} + 2), lambda i: {_gram_hash('w', n, 'i')})"
-    recurs = "min(pid) < max(pid)" if m == 2 else f"count(DISTINCT pid) >= {m}"  # the same test; min/max is cheap
-    return f"""
-        SELECT aid, printf('%016x', h) AS entity, count(*) AS requests,
-               CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last
-        FROM (SELECT aid, rowid AS pid, unnest({grams}) AS h FROM prompt_words)
-        GROUP BY aid, h
-        HAVING {recurs}
+    """Incidences of the shared shingles, keyed by their stable digest."""
+    return """
+        SELECT g.aid, k.entity, g.requests, CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last
+        FROM prompt_grams g JOIN shingle_keys k USING (h)
     """
 
 
-def shingle_texts_sql(config) -> str:
-    """Readable text of each template shingle kept in ``entities`` (for evidence and the graph).
+def excerpt_shingles_sql(config, source: str = "intel") -> str:
+    """``(operator, kind, value, entity, shingles)``: the stable keys of each prompt excerpt's shingles.
 
-    One account per kept shingle (its smallest ``aid``) is enough to read the words back.
+    The one definition of how an intel excerpt becomes template keys, used by attribution
+    (matching), the Neo4j load and the bulk import (``POINTS_TO``). An excerpt shorter than a
+    shingle is one key of its whole text. ``shingles`` counts the excerpt's distinct keys.
     """
     n = int(config.shingle_size)
+    grams = (f"list_distinct(CASE WHEN len(w) < {n} THEN [array_to_string(w, ' ')] "
+             f"ELSE list_transform(range(1, len(w) - {n} + 2), lambda i: {_gram_text('w', n, 'i')}) END)")
     return f"""
-        WITH kept AS (SELECT entity FROM entities WHERE family = 'prompt' AND pair_weight > 0),
-        readers AS (
-            SELECT min(aid) AS aid FROM incidence
-            WHERE family = 'prompt' AND entity IN (SELECT entity FROM kept) GROUP BY entity
-        ),
-        grams AS (
-            SELECT unnest({shingle_text_expr('w', n)}) AS g
-            FROM prompt_words WHERE aid IN (SELECT aid FROM readers)
-        )
-        SELECT DISTINCT printf('%016x', g.h) AS entity, g.text FROM grams
-        WHERE printf('%016x', g.h) IN (SELECT entity FROM kept)
+        SELECT operator, kind, value, {template_key('t')} AS entity, len(g) AS shingles
+        FROM (SELECT operator, kind, value, g, unnest(g) AS t
+              FROM (SELECT operator, kind, value, {grams} AS g
+                    FROM (SELECT *, {words_expr('value')} AS w FROM {source} WHERE kind = 'prompt')))
     """
+
+
+FAMILY = register(Family(
+    name="prompt", operation_ties=True, label="template n-gram", sql=sql, prepare=prepare,
+    defaults=FamilyParams(weight=1.0, cap=300, min_shared=3, combine="mean", min_exclusivity=0.3, share_k=3),
+    share_feature="template_share",
+    template=True, intel_kind="prompt", writes=("shingle_texts", "acct_topics", "prompt_words"),
+    node=GraphNode("PromptTemplate", "shingle_id", "REUSED", counter="count", details=("text",),
+                   details_sql="SELECT entity, min(text) AS text FROM shingle_texts GROUP BY entity"),
+    colour="#CC79A7",
+))

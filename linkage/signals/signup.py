@@ -5,7 +5,7 @@ holds far more sign-ups than the batch's average rate predicts (a Poisson
 bound), so a busy platform's ordinary sign-up traffic links no one.
 """
 
-FAMILY = "signup"
+from ..families import Family, FamilyParams, register
 
 
 def sql(config) -> str:
@@ -19,3 +19,9 @@ def sql(config) -> str:
         FROM b JOIN c USING (bucket), rate
         WHERE c.n >= rate.lam + 5 * sqrt(rate.lam) + 4
     """
+
+
+FAMILY = register(Family(
+    name="signup", operation_ties=True, reads=("accounts",), label="sign-up burst", sql=sql, defaults=FamilyParams(weight=0.5, cap=200, share_k=3), share_feature="burst_share",
+    stored="derived", colour="#56B4E9",
+))

@@ -77,7 +77,8 @@ def export_command(out_dir: Path, target: Path, tlp: str, key_env: str, producer
     c = built.counts
     kinds = ", ".join(f"{c[k]:,} {k}" for k in ("ip", "ip_prefix", "asn", "email_domain", "device", "instrument",
                                                  "account") if c.get(k))
-    click.echo(f"wrote {target}: {c.get('intrusion sets', 0)} intrusion sets, {c.get('indicators', 0):,} indicators "
+    click.echo(f"wrote {target}: {c.get('intrusion sets', 0)} intrusion sets, {c.get('campaigns', 0)} campaigns, "
+               f"{c.get('indicators', 0):,} indicators "
                f"({kinds or 'none'}), {c.get('templates', 0)} templates; TLP:{tlp.upper()}{verdict}")
 
 

@@ -1,9 +1,10 @@
 """Build a run's STIX 2.1 bundle with the official ``stix2`` library.
 
-One intrusion set per operation (an intel operator, or an operation the run found without
+One intrusion set per actor (an intel operator, or an operation the run found without
 a name), the indicators its rings' infrastructure exposes, the harvesting-template excerpts
-its accounts filled in, a sighting per indicator with what this run saw, and the TLP 2.0
-marking and producer identity on everything. Which entities may leave is decided in
+its accounts filled in, a sighting per indicator with what this run saw, one campaign per
+operation attributed to its actors' intrusion sets, and the TLP 2.0 marking and producer
+identity on everything. Which entities may leave is decided in
 :mod:`linkage.stix.select`; how identifiers are hashed in :mod:`linkage.stix.hashing`.
 
 Every id is derived from the producer, the batch and the object's content, and every
@@ -35,11 +36,13 @@ from .model import (
     stix_id,
     tlp_marking,
 )
-from .run import Operation, Run
+from .run import Actor, Campaign, Run
 from .select import Policy, assemble_templates, select_entities
 
 #: Sighting counts are bounded by STIX (0..999,999,999).
 _MAX_COUNT = 999_999_999
+#: Ring ids a campaign's description lists.
+_MAX_LISTED = 20
 
 
 @dataclass
@@ -67,6 +70,10 @@ def template_class() -> Any:
         pass
 
     return HarvestingTemplate
+
+
+def _rings(ids: tuple[str, ...]) -> str:
+    return f"{len(ids)} flagged ring{'s' if len(ids) != 1 else ''}"
 
 
 def _ts(value: Any) -> dt.datetime | None:
@@ -129,14 +136,25 @@ class _Builder:
                 for e in EXTENSIONS]
         return [self.marking, self.producer, linkage, *exts]
 
-    def intrusion_set(self, op: Operation, name: str) -> Any:
-        rings = len(op.ring_ids)
-        what = "an intel operator" if op.operator else "an operation found without a known operator name"
+    def intrusion_set(self, actor: Actor, name: str) -> Any:
+        what = "an intel operator" if actor.operator else "an operation found without a known operator name"
         return self.stix2.IntrusionSet(
             id=stix_id("intrusion-set", *self.scope, name), name=name,
-            description=f"{what.capitalize()}: {rings} flagged ring{'s' if rings != 1 else ''}, {op.accounts} "
-                        f"accounts, {op.requests} requests in the producer's batch.",
-            first_seen=op.first_seen, last_seen=op.last_seen, **self.common())
+            description=f"{what.capitalize()}: {_rings(actor.ring_ids)}, {actor.accounts} accounts, "
+                        f"{actor.requests} requests in the producer's batch.",
+            first_seen=actor.first_seen, last_seen=actor.last_seen, **self.common())
+
+    def campaign(self, c: Campaign, name: str) -> Any:
+        """An operation: the rings one operator runs, tied by the tools they reuse (``linkage.operations``)."""
+        tools = sum(c.tools.values())
+        reuse = (f"; its rings reuse {tools} tools ({', '.join(f'{n} {f}' for f, n in c.tools.items())})"
+                 if tools else "")
+        shown = ", ".join(c.ring_ids[:_MAX_LISTED]) + (", ..." if len(c.ring_ids) > _MAX_LISTED else "")
+        return self.stix2.Campaign(
+            id=stix_id("campaign", *self.scope, name), name=name,
+            description=f"An operation of the producer's run: {_rings(c.ring_ids)} ({shown}), {c.accounts} "
+                        f"accounts, {c.requests} requests{reuse}.",
+            first_seen=c.first_seen, last_seen=c.last_seen, **self.common())
 
     def indicator(self, kind: Kind, pattern: str, name: str, description: str, valid_from: dt.datetime | None) -> Any:
         evidence: dict[str, Any] = {"extension_type": "property-extension", "kind": kind.kind, "hashed": kind.hashed}
@@ -179,10 +197,11 @@ def build_bundle(run: Run, *, tlp: str, producer: str, key: ShareKey | None, pol
     """The STIX bundle of ``run`` (see the module doc); hashed kinds only when ``key`` is given."""
     policy = policy or Policy()
     b = _Builder(run, tlp, producer, key)
-    names = {k: op.operator or f"{producer}:{k}" for k, op in run.operations.items()}
-    sets = {k: b.intrusion_set(op, names[k]) for k, op in run.operations.items()}
+    names = {k: actor.operator or f"{producer}:{k}" for k, actor in run.actors.items()}
+    sets = {k: b.intrusion_set(actor, names[k]) for k, actor in run.actors.items()}
     entities, shingles = select_entities(run, policy)
     parts = _Parts()
+    campaigns = _campaigns(b, run, producer, sets, parts)
     skipped = _entity_indicators(b, entities, names, sets, parts)
     if key is not None:
         _account_indicators(b, run, key, names, sets, parts)
@@ -191,18 +210,36 @@ def build_bundle(run: Run, *, tlp: str, producer: str, key: ShareKey | None, pol
     if key is None and (skipped or run.rings):
         notes.append("no sharing-group key: account ids, device fingerprints and payment tokens were left out "
                      "(set the variable named by --share-key-env to share them as keyed hashes)")
-    objects = [*b.fixed_objects(), *sorted(sets.values(), key=lambda o: o.name), *parts.indicators, *parts.templates,
-               *parts.relationships, *parts.sightings]
+    objects = [*b.fixed_objects(), *sorted(sets.values(), key=lambda o: o.name), *campaigns, *parts.indicators,
+               *parts.templates, *parts.relationships, *parts.sightings]
     bundle = b.stix2.Bundle(objects=objects, id=stix_id("bundle", *b.scope, *(o.id for o in objects)),
                             allow_custom=True)
-    counts = {**parts.counts, "intrusion sets": len(sets), "indicators": len(parts.indicators),
+    counts = {**parts.counts, "intrusion sets": len(sets), "campaigns": len(campaigns), "indicators": len(parts.indicators),
               "templates": len(parts.templates), "sightings": len(parts.sightings)}
     return Built(bundle=bundle, counts=counts, notes=notes)
 
 
+def _campaigns(b: _Builder, run: Run, producer: str, sets: dict[str, Any], parts: _Parts) -> list[Any]:
+    """One campaign per operation, ``attributed-to`` the intrusion sets of its rings.
+
+    Only the intrusion sets name operators for a receiving lab (its importer reads nothing from a
+    campaign tied to no indicator); the campaign keeps together the rings of one operation that
+    the producer split between an operator (rings with intel of their own) and an unattributed rest.
+    """
+    out = []
+    for op_id, c in run.campaigns.items():
+        name = f"{producer}:{op_id}"
+        campaign = b.campaign(c, name)
+        out.append(campaign)
+        parts.relationships += [b.relationship(campaign.id, "attributed-to", sets[a].id,
+                                               f"Rings of {name} are attributed to {sets[a].name}.")
+                                for a in c.actors]
+    return out
+
+
 def _entity_indicators(b: _Builder, entities: pd.DataFrame, names: dict[str, str], sets: dict[str, Any],
                        parts: _Parts) -> int:
-    """One indicator per exported entity (over all operations using it); return how many hashed ones had no key."""
+    """One indicator per exported entity (over all actors using it); return how many hashed ones had no key."""
     skipped = 0
     for (family, entity), rows in entities.groupby(["family", "entity"], sort=True):
         kind = _kind_of(str(family), str(entity))
@@ -216,7 +253,7 @@ def _entity_indicators(b: _Builder, entities: pd.DataFrame, names: dict[str, str
         else:
             value = str(entity)
         pattern = f"[{kind.sco}:{kind.prop} = {value if kind.integer else _quote(value)}]"
-        ops = sorted(str(o) for o in rows["operation"])
+        ops = sorted(str(o) for o in rows["actor"])
         shown = "(as a keyed hash: HMAC-SHA256 under the sharing-group key)" if kind.hashed else value
         first, last = _ts(rows["first_seen"].min()), _ts(rows["last_seen"].max())
         accounts = int(rows["op_accounts"].sum())
@@ -238,35 +275,35 @@ def _account_indicators(b: _Builder, run: Run, key: ShareKey, names: dict[str, s
                         parts: _Parts) -> None:
     """One indicator per flagged ring: its members' keyed hashes (an ``IN`` set), sighted once per member."""
     kind = next(k for k in KINDS if k.kind == "account")
-    op_of = {ring_id: k for k, op in run.operations.items() for ring_id in op.ring_ids}
     for ring in run.rings:
-        members = sorted(str(a) for a in ring.get("members") or [])
+        members = sorted(str(a) for a in ring.members)
         if not members:
             continue
         digests = sorted(key.digests("account", members))
         pattern = f"[{kind.sco}:{kind.prop} IN ({', '.join(_quote(d) for d in digests)})]"
-        op = op_of[ring["ring_id"]]
-        first, last = _ts(ring.get("first_seen")), _ts(ring.get("last_seen"))
-        ind = b.indicator(kind, pattern, f"accounts of {names[op]} ring {ring['ring_id']}",
-                          f"The {len(members)} member accounts of flagged ring {ring['ring_id']}, as keyed hashes "
-                          "(HMAC-SHA256 under the sharing-group key).", first)
+        actor = ring.cluster
+        first, last = _ts(ring.first_seen), _ts(ring.last_seen)
+        of_op = f" of operation {ring.operation}" if ring.operation else ""
+        ind = b.indicator(kind, pattern, f"accounts of {names[actor]} ring {ring.ring_id}",
+                          f"The {len(members)} member accounts of flagged ring {ring.ring_id}{of_op}, as keyed "
+                          "hashes (HMAC-SHA256 under the sharing-group key).", first)
         parts.indicators.append(ind)
         parts.counts["account"] += len(members)
-        parts.relationships.append(b.relationship(ind.id, "indicates", sets[op].id,
-                                                  f"Members of a ring of {names[op]}."))
-        parts.sightings.append(b.sighting(ind.id, len(members), int(ring.get("requests") or 0), 1, first, last))
+        parts.relationships.append(b.relationship(ind.id, "indicates", sets[actor].id,
+                                                  f"Members of a ring of {names[actor]}."))
+        parts.sightings.append(b.sighting(ind.id, len(members), ring.requests, 1, first, last))
 
 
 def _templates(b: _Builder, run: Run, shingles: pd.DataFrame, policy: Policy, names: dict[str, str],
                sets: dict[str, Any], parts: _Parts) -> None:
-    """The harvesting-template excerpts of each operation, related to its intrusion set."""
+    """The harvesting-template excerpts of each actor, related to its intrusion set."""
     cls = template_class()
-    for op_key, grams in shingles.groupby("operation", sort=True):
-        op = str(op_key)
+    for actor, grams in shingles.groupby("actor", sort=True):
+        op = str(actor)
         for i, (excerpt, accounts) in enumerate(assemble_templates(grams, policy), start=1):
             t = cls(id=stix_id(TEMPLATE_TYPE, *b.scope, op, excerpt), name=f"{names[op]} harvesting template {i}",
                     description="Fixed text of a prompt template the operation's accounts filled in.",
-                    excerpt=excerpt, shingle_size=run.shingle_size, accounts=accounts, **b.common())
+                    excerpt=excerpt, shingle_size=run.config.shingle_size, accounts=accounts, **b.common())
             parts.templates.append(t)
             parts.relationships.append(b.relationship(t.id, "related-to", sets[op].id,
                                                       f"Harvesting template used by {names[op]}."))

@@ -1,10 +1,10 @@
-"""What may leave: the indicators of each operation that pass every export rule.
+"""What may leave: the indicators of each actor (intrusion set, :mod:`linkage.stix.run`) that pass every export rule.
 
 The rules (``Policy``), each a guard against handing a partner something that would hurt
 ordinary users:
 
 - only flagged rings (``rings.json`` lists nothing below the flag threshold);
-- only entities shared by at least ``min_accounts`` of the operation's accounts (infrastructure,
+- only entities shared by at least ``min_accounts`` of the actor's accounts (infrastructure,
   not one account's home line);
 - never a hub (an entity past its family's cap carries no weight here, so it is no evidence
   there either), never a free-mail domain;
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..config import FREE_MAIL_DOMAINS, Config
+from ..config import FREE_MAIL_DOMAINS
 from .model import KINDS
 from .run import Run
 
@@ -33,12 +33,12 @@ class Policy:
 
     #: An entity whose users include more than this share of unflagged accounts is not exported.
     max_benign_share: float = 0.1
-    #: An entity must be used by at least this many accounts of the operation.
+    #: An entity must be used by at least this many accounts of the actor.
     min_accounts: int = 2
     #: Template excerpts shorter than this say too little to match on (the matcher needs 2+ n-grams).
     min_template_words: int = 6
     max_template_words: int = 40
-    #: Per operation, the excerpts most of its accounts used.
+    #: Per actor, the excerpts most of its accounts used.
     max_templates: int = 12
 
 
@@ -46,74 +46,71 @@ class Policy:
 INDICATOR_FAMILIES = tuple(sorted({k.family for k in KINDS} - {"account"}))
 
 
-def _family_params(run: Run) -> pd.DataFrame:
-    """``(family, weight, cap)`` as the run used them (defaults for a family it did not record)."""
-    defaults = Config().families
-    rows = []
-    for family in (*INDICATOR_FAMILIES, "prompt"):
-        p = run.families.get(family) or {}
-        d = defaults.get(family)
-        rows.append((family, float(p.get("weight", d.weight if d else 0.0)), int(p.get("cap", d.cap if d else 0))))
-    return pd.DataFrame(rows, columns=["family", "weight", "cap"])
+def _family_caps(run: Run) -> pd.DataFrame:
+    """``(family, cap)`` as the run used them (``RunFolder.config`` gives defaults for what it did not record)."""
+    return pd.DataFrame([(f, run.config.families[f].cap) for f in (*INDICATOR_FAMILIES, "prompt")
+                         if f in run.config.families], columns=["family", "cap"])
 
 
 def _selection_sql(families: tuple[str, ...]) -> str:
-    """Per (operation, family, entity) passing the rules: usage by the operation and by everyone.
+    """Per (actor, family, entity) passing the rules: usage by the actor and by everyone.
 
     ``cap = 0`` marks a context-only family (ASNs): it has no hubs, only the benign-share rule.
+    A family may carry no link weight and still leave (network prefixes): only the hub cap and the
+    benign-share rule decide, since what a partner matches on is the entity, not its weight here.
     """
     fams = ", ".join("'" + f + "'" for f in families)  # fixed names from this module, never input
     return f"""
-        WITH flagged AS (SELECT DISTINCT aid FROM ring_members),
+        WITH flagged AS (SELECT DISTINCT aid FROM export_members),
         used AS (
             SELECT i.family, i.entity, count(DISTINCT i.aid) AS flagged
             FROM incidence i JOIN flagged USING (aid) WHERE i.family IN ({fams}) GROUP BY ALL
         ),
         op AS (
-            SELECT r.operation, i.family, i.entity, count(DISTINCT i.aid) AS op_accounts,
+            SELECT r.actor, i.family, i.entity, count(DISTINCT i.aid) AS op_accounts,
                    count(DISTINCT r.ring_id) AS rings, sum(i.requests) AS requests,
                    min(i.first) AS first_seen, max(i.last) AS last_seen
-            FROM incidence i JOIN ring_members r USING (aid) WHERE i.family IN ({fams}) GROUP BY ALL
+            FROM incidence i JOIN export_members r USING (aid) WHERE i.family IN ({fams}) GROUP BY ALL
         )
         SELECT op.*, e.accounts, u.flagged, e.accounts - u.flagged AS unflagged
         FROM op JOIN entities e USING (family, entity) JOIN used u USING (family, entity)
-             JOIN export_family_params p USING (family)
+             JOIN export_family_caps p USING (family)
         WHERE op.op_accounts >= $min_accounts
           AND e.accounts - u.flagged <= $max_benign_share * e.accounts
-          AND (p.cap = 0 OR (NOT e.hub AND e.pair_weight > 0))
+          AND (p.cap = 0 OR NOT e.hub)
           AND NOT (op.family = 'email' AND op.entity IN (SELECT domain FROM export_free_mail))
-        ORDER BY op.operation, op.family, op.entity
+        ORDER BY op.actor, op.family, op.entity
     """
 
 
 def select_entities(run: Run, policy: Policy) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(indicators, shingles)``: infrastructure entities and template n-grams each operation may export.
+    """``(indicators, shingles)``: infrastructure entities and template n-grams each actor may export.
 
-    Both carry ``operation, family, entity, op_accounts, rings, requests, first_seen, last_seen,
+    Both carry ``actor, family, entity, op_accounts, rings, requests, first_seen, last_seen,
     accounts, flagged, unflagged``; shingles add ``text``.
     """
     con = run.con
-    con.register("export_family_params", _family_params(run))
+    con.register("export_family_caps", _family_caps(run))
     con.register("export_free_mail", pd.DataFrame({"domain": sorted(FREE_MAIL_DOMAINS)}))
     params = {"min_accounts": policy.min_accounts, "max_benign_share": policy.max_benign_share}
     try:
         entities = con.execute(_selection_sql(INDICATOR_FAMILIES), params).df()
         shingles = con.execute(
             f"SELECT s.*, t.text FROM ({_selection_sql(('prompt',))}) s JOIN shingle_texts t USING (entity) "
-            "ORDER BY s.operation, s.entity", params).df()
+            "ORDER BY s.actor, s.entity", params).df()
     finally:
-        con.unregister("export_family_params")
+        con.unregister("export_family_caps")
         con.unregister("export_free_mail")
     return entities, shingles
 
 
 def assemble_templates(grams: pd.DataFrame, policy: Policy) -> list[tuple[str, int]]:
-    """Chain one operation's overlapping n-grams into runs of fixed template text; pure.
+    """Chain one actor's overlapping n-grams into runs of fixed template text; pure.
 
     A harness fills slots in a fixed text, so the n-grams that recur are the fixed runs between
     slots, each overlapping the next by n-1 words. Following unambiguous overlaps rebuilds those
     runs; an excerpt built so has every n-gram real, which is what a partner's matcher counts.
-    Returns ``(excerpt, accounts)``, the runs most of the operation's accounts used first.
+    Returns ``(excerpt, accounts)``, the runs most of the actor's accounts used first.
 
     >>> g = pd.DataFrame({"text": ["fill in the blank", "in the blank below", "the blank below now"],
     ...                   "op_accounts": [5, 4, 5]})

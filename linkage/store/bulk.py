@@ -27,7 +27,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -37,12 +36,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .. import families
 from ..config import Config
 from ..errors import StoreError
-from ..signals.prompt import shingles_expr, words_expr
-from . import server
-from .load import BATCH_ROWS, _epoch, _Evidence, _indicator_id, _prompt_keep, ring_rows
-from .model import FAMILY_ENTITY, INDICATOR_TARGET, NODES, label, rel_type
+from ..results import Ring
+from ..run import RunFolder
+from ..sql import literal
+from . import rows, server
+from .model import ENTITY, indicator_targets, label, node, rel_type
+from .rows import BATCH_ROWS, epoch
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,14 @@ class Col:
 
     @property
     def header(self) -> str:
+        if self.type == "label":  # the importer's extra-labels column
+            return ":LABEL"
         return f"{self.name}:{self.type}" if self.type != "string" else self.name
 
     @property
     def select(self) -> str:
         if self.type == "datetime":  # as load sends times: whole epoch seconds, UTC
-            return f"strftime(to_timestamp({_epoch(self.sql)}), '%Y-%m-%dT%H:%M:%SZ')"
+            return f"strftime(to_timestamp({epoch(self.sql)}), '%Y-%m-%dT%H:%M:%SZ')"
         if self.type.endswith("[]"):
             return f"array_to_string({self.sql}, chr({ord(ARRAY_DELIMITER)}))"
         if self.type == "double":  # a whole double must not read as an integer
@@ -81,9 +85,9 @@ class Col:
 
 
 def _node_cols(lbl: str, key_sql: str, *props: tuple[str, str, str]) -> list[Col]:
-    node = NODES[label(lbl)]  # properties follow what load.py writes, which may run ahead of the model
+    nt = node(lbl)  # properties follow what load.py writes, which may run ahead of the model
     # a key that is not a string (ASN number) gets an unnamed id column and a typed property of its own
-    key = "" if any(name == node.key for name, _, _ in props) else node.key
+    key = "" if any(name == nt.key for name, _, _ in props) else nt.key
     return [Col(key, f"ID({lbl})", key_sql), *(Col(*p) for p in props)]
 
 
@@ -106,27 +110,28 @@ def write_import_csv(out_dir: str | Path, csv_dir: str | Path, config: Config | 
     ``--nodes`` / ``--relationships`` arguments for ``neo4j-admin database import full``.
     ``compress`` writes gzip data files (smaller, slower to write and read).
     """
-    config = config or Config()
     t0 = time.perf_counter()
-    ev = _Evidence(Path(out_dir))
-    con = ev.con
+    run = RunFolder(Path(out_dir), need=("accounts", "incidence", "entities", "links", "ip_asn", "intel", "windows",
+                                         "shingle_texts", "instruments"))
+    config = config or run.config
+    con = run.connect()
     try:
         con.execute("SET preserve_insertion_order = false")
         csv_dir = Path(csv_dir)
         csv_dir.mkdir(parents=True, exist_ok=True)
         _key_tables(con, config)
-        _ring_tables(con, ev.doc["rings"], Path(out_dir))
-        chunks = _load_batch(con, ev.batch_id, str(out_dir))
-        manifest: dict = {"batch_id": ev.batch_id, "out_dir": str(out_dir), "csv_dir": str(csv_dir),
+        _ring_tables(con, run.rings)
+        chunks = _load_batch(con, config, run.batch_id, str(out_dir))
+        manifest: dict = {"batch_id": run.batch_id, "out_dir": str(out_dir), "csv_dir": str(csv_dir),
                           "array_delimiter": _ARRAY_FLAG, "nodes": {}, "relationships": {}, "multiline": [],
                           "load_batch_chunks": len(chunks)}
         for n, (kind, name, cols, source) in enumerate(import_files(config, _ring_props(con))):
-            rows, files = _write(con, csv_dir, f"{n:02d}-{name}", cols, source, compress=compress)
-            if rows and rows < _MULTILINE_CHECK_ROWS and _spans_lines(files[1], rows):
+            written, files = _write(con, csv_dir, f"{n:02d}-{name}", cols, source, compress=compress)
+            if written and written < _MULTILINE_CHECK_ROWS and _spans_lines(files[1], written):
                 manifest["multiline"].append(str(files[1]))
             entry = manifest[kind].setdefault(name, {"count": 0, "files": []})
-            entry["count"] += rows
-            if rows:  # an empty group is left out of the import
+            entry["count"] += written
+            if written:  # an empty group is left out of the import
                 entry["files"].append([str(f) for f in files])
     finally:
         con.close()
@@ -139,7 +144,7 @@ def write_import_csv(out_dir: str | Path, csv_dir: str | Path, config: Config | 
 def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list[tuple[str, str, list[Col], str]]:
     """``(nodes|relationships, label or type, columns, SQL source)`` per import file; pure.
 
-    The sources are the views of ``load._Evidence`` and the temp tables of
+    The sources are the views of ``RunFolder.connect`` and the temp tables of
     ``_key_tables`` / ``_ring_tables`` / ``_load_batch``.
     """
     files: list[tuple[str, str, list[Col], str]] = []
@@ -159,24 +164,22 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
          ("windows", "long[]", "w.windows"), ("window_requests", "long[]", "w.requests"),
          ("ring_id", "string", "m.ring_id"), ("ring_score", "double", "m.score"))
 
-    for family, (lbl, rtype) in FAMILY_ENTITY.items():
-        p = config.family(family)
-        extra = {"payment": [("instrument_type", "string", "x.instrument_type"), ("bin", "string", "x.bin")],
-                 "prompt": [("text", "string", "x.text")]}.get(family, [])
-        join = {"payment": "LEFT JOIN (SELECT instrument_id AS key, any_value(instrument_type) AS instrument_type, "
-                           "any_value(bin) AS bin FROM instruments GROUP BY 1) x USING (key)",
-                "prompt": "LEFT JOIN (SELECT entity AS key, any_value(text) AS text FROM shingle_texts "
-                          "GROUP BY 1) x USING (key)"}.get(family, "")
+    for fam in families.stored(config):
+        assert fam.node is not None
+        p = config.family(fam.name)
+        lbl, rtype, name = fam.node.label, fam.node.rel_type, fam.name
+        details = [(d, "string", f"k.{d}") for d in fam.node.details]
         # rarity as load's refresh computes it from the stored graph: n = accounts using the entity
         pair = (f"CASE WHEN n >= 2 AND n <= {int(p.cap)} "
                 f"THEN {float(p.weight)!r} / pow(n - 1.0, {float(p.decay)!r}) ELSE 0.0 END")
-        node(lbl, "k.key", f"""(SELECT k.key, count(i.key) AS n FROM k_{family} k LEFT JOIN inc_{family} i
-                                USING (key) GROUP BY k.key) k {join}""",
-             *extra, ("accounts", "long", "n"), ("hub", "boolean", f"n > {int(p.cap)}"),
-             ("pair_weight", "double", pair))
-        counter = {"PAID_WITH": "payments", "REUSED": "count"}.get(rtype, "requests")
-        rel(rtype, ("Account", "account_id"), (lbl, "key"), f"inc_{family}",
-            (counter, "long", "n"), ("first", "datetime", "first"), ("last", "datetime", "last"))
+        node(lbl, "k.key", f"(SELECT k.*, count(i.key) AS n FROM k_{name} k LEFT JOIN inc_{name} i "
+                           f"USING (key) GROUP BY ALL) k",
+             (":LABEL", "label", literal(ENTITY)), ("family", "string", literal(name)), ("key", "string", "k.key"),
+             ("name", "string", "k.name"), *details, ("accounts", "long", "n"), ("hub", "boolean", f"n > {int(p.cap)}"),
+             ("pair_weight", "double", pair), ("cap", "long", str(int(p.cap))))
+        counter = [(fam.node.counter, "long", "n")] if fam.node.counter else []
+        rel(rtype, ("Account", "account_id"), (lbl, "key"), f"inc_{name}",
+            *counter, ("first", "datetime", "first"), ("last", "datetime", "last"))
 
     node("ASN", "CAST(asn AS VARCHAR)", "k_asn", ("number", "long", "asn"), ("hosting", "boolean", "hosting"))
     rel("IN_ASN", ("IP", "ip"), ("ASN", "CAST(asn AS VARCHAR)"), "ip_asn_kept")
@@ -185,9 +188,9 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
          ("value", "string", "value"), ("note", "string", "note"),
          ("matched", "boolean", "CASE WHEN indicator_id IN (SELECT indicator_id FROM points_to) THEN true END"))
     rel("KNOWN_FOR", ("Indicator", "indicator_id"), ("Operator", "operator"), "indicators")
-    for kind, target in INDICATOR_TARGET.items():  # one file per id space of the target
+    for kind, (target, _) in indicator_targets().items():  # one file per id space of the target
         rel("POINTS_TO", ("Indicator", "indicator_id"), (target, "target"),
-            f"(SELECT indicator_id, target FROM points_to WHERE kind = '{kind}')")
+            f"(SELECT indicator_id, target FROM points_to WHERE kind = {literal(kind)})")
 
     node("Operator", "name", "operators", ("known", "boolean", "known"), ("rings", "long", "rings"),
          ("accounts", "long", "accounts"))
@@ -198,7 +201,7 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
     rel("LINKED", ("Account", "x.account_id"), ("Account", "y.account_id"),
         "links l JOIN accounts x ON x.aid = l.a JOIN accounts y ON y.aid = l.b",
         ("weight", "double", "l.weight"), ("signals", "string[]", "string_split(l.signals, ',')"),
-        *((w, "double", f"l.{w}") for w in ("w_payment", "w_ip", "w_device", "w_prompt", "w_email", "w_signup")))
+        *((f"w_{f}", "double", f"l.w_{f}") for f in families.weighted(config)))
 
     node("LoadBatch", "batch_id", "load_batch", ("chunks", "string[]", "chunks"),
          ("chunk_rows", "long", "chunk_rows"), ("started", "datetime", "started"),
@@ -214,10 +217,9 @@ def _write(con, csv_dir: Path, stem: str, cols: list[Col], source: str, *,
     head.write_text(header + "\n")
     data = csv_dir / (f"{stem}.csv.gz" if compress else f"{stem}.csv")
     select = ", ".join(f"{c.select} AS c{i}" for i, c in enumerate(cols))
-    path = str(data).replace("'", "''")
     options = "FORMAT csv, HEADER false" + (", COMPRESSION gzip" if compress else "")
-    rows = con.execute(f"COPY (SELECT {select} FROM {source}) TO '{path}' ({options})").fetchall()[0][0]
-    return int(rows), (head, data)
+    written = con.execute(f"COPY (SELECT {select} FROM {source}) TO {literal(data)} ({options})").fetchall()[0][0]
+    return int(written), (head, data)
 
 
 def _spans_lines(data: Path, rows: int) -> bool:
@@ -232,61 +234,59 @@ def _spans_lines(data: Path, rows: int) -> bool:
 
 def _key_tables(con, config: Config) -> None:
     """Node keys that exist, per label, and the account-entity incidence between them."""
-    keep = _prompt_keep(config)
-    for family in FAMILY_ENTITY:
-        only = f"AND entity IN {keep}" if family == "prompt" else ""
-        con.execute(f"""CREATE TEMP TABLE k_{family} AS
-                        SELECT DISTINCT entity AS key FROM entities WHERE family = '{family}' {only}""")
-        con.execute(f"""CREATE TEMP VIEW inc_{family} AS
-                        SELECT a.account_id, i.entity AS key, CAST(i.requests AS BIGINT) AS n, i.first, i.last
-                        FROM incidence i JOIN accounts a USING (aid) SEMI JOIN k_{family} k ON k.key = i.entity
-                        WHERE i.family = '{family}'""")
+    for fam in families.stored(config):
+        name = fam.name
+        con.execute(f"CREATE TEMP TABLE k_{name} AS SELECT * EXCLUDE (accounts, hub, pair_weight, cap) "
+                    f"FROM ({rows.entity_sql(fam, config)})")
+        con.execute(f"""CREATE TEMP VIEW inc_{name} AS
+                        SELECT account_id, key, n, to_timestamp(first) AS first, to_timestamp(last) AS last
+                        FROM ({rows.incidence_sql(fam)}) i SEMI JOIN k_{name} k USING (key)""")
     hosting = ", ".join(str(int(a)) for a in sorted(config.hosting_asns)) or "NULL"
-    con.execute("""CREATE TEMP TABLE ip_asn_kept AS
-                   SELECT DISTINCT ip, CAST(asn AS BIGINT) AS asn FROM ip_asn
-                   WHERE asn IS NOT NULL AND ip IN (SELECT key FROM k_ip)""")
+    ip_keys = "(SELECT key FROM k_ip)" if "k_ip" in _tables(con) else "(SELECT NULL AS key)"
+    con.execute(f"""CREATE TEMP TABLE ip_asn_kept AS
+                    SELECT DISTINCT ip, CAST(asn AS BIGINT) AS asn FROM ip_asn
+                    WHERE asn IS NOT NULL AND ip IN {ip_keys}""")
     con.execute(f"""CREATE TEMP TABLE k_asn AS
                     SELECT DISTINCT asn, asn IN ({hosting}) AS hosting FROM ip_asn_kept""")
     con.execute(f"""CREATE TEMP TABLE indicators AS
-                    SELECT {_indicator_id()} AS indicator_id, any_value(operator) AS operator,
-                           any_value(kind) AS kind, any_value(value) AS value, any_value(note) AS note
-                    FROM intel GROUP BY 1""")
+                    SELECT indicator_id, min(operator) AS operator, min(kind) AS kind, min(value) AS value,
+                           min(note) AS note
+                    FROM ({rows.INDICATORS_SQL}) GROUP BY 1""")
     targets = []
-    for kind, lbl in INDICATOR_TARGET.items():
-        if kind == "prompt":
-            sql = f"""SELECT {_indicator_id()} AS indicator_id, printf('%016x', h) AS target FROM (
-                        SELECT operator, kind, value, unnest({shingles_expr('w', config.shingle_size)}) AS h
-                        FROM (SELECT *, {words_expr('value')} AS w FROM intel WHERE kind = 'prompt'))"""
-            exists = "k_prompt"
-        elif kind == "asn":
-            sql = f"""SELECT {_indicator_id()} AS indicator_id,
-                             CAST(TRY_CAST(regexp_replace(value, '^(?i)as', '') AS BIGINT) AS VARCHAR) AS target
-                      FROM intel WHERE kind = 'asn'"""
-            exists = "(SELECT CAST(asn AS VARCHAR) AS key FROM k_asn)"
+    for kind, (lbl, _) in indicator_targets().items():
+        fam = families.by_intel_kind().get(kind)
+        if kind != "account" and (fam is None or fam.name not in config.families):
+            continue
+        if lbl == "Account":
+            exists = "(SELECT account_id AS key FROM accounts)"
+        elif lbl == "ASN":
+            exists = "(SELECT asn AS key FROM k_asn)"
         else:
-            value = "lower(value)" if kind in ("ip", "email_domain") else "value"
-            sql = f"SELECT {_indicator_id()} AS indicator_id, {value} AS target FROM intel WHERE kind = '{kind}'"
-            family = {"instrument": "payment", "email_domain": "email"}.get(kind, kind)
-            exists = "(SELECT account_id AS key FROM accounts)" if lbl == "Account" else f"k_{family}"
-        targets.append(f"SELECT DISTINCT '{kind}' AS kind, t.indicator_id, t.target FROM ({sql}) t "
-                       f"SEMI JOIN {exists} e ON e.key = t.target")
+            assert fam is not None
+            exists = f"k_{fam.name}"
+        targets.append(f"SELECT DISTINCT {literal(kind)} AS kind, t.indicator_id, CAST(t.target AS VARCHAR) AS target "
+                       f"FROM ({rows.indicator_target_sql(kind, config)}) t SEMI JOIN {exists} e ON e.key = t.target")
     con.execute("CREATE TEMP TABLE points_to AS " + " UNION ALL ".join(targets))
 
 
-def _ring_tables(con, rings: list[dict], out: Path) -> None:
-    """Rings flattened by ``load.ring_rows``, their operators and members, as DuckDB tables."""
+def _tables(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def _ring_tables(con, rings: list[Ring]) -> None:
+    """Rings flattened by ``rows.ring_rows``, their operators and members, as DuckDB tables."""
     import pyarrow as pa
 
-    rows = ring_rows(rings)
+    flat = rows.ring_rows(rings)
     always = {"score": pa.float64(), "size": pa.int64()}  # read by the SQL below, even with no rings
-    props = [k for k in NODES["Ring"].properties
-             if k in always or any(r["props"].get(k) is not None for r in rows)]
-    cols: dict[str, list] = {"ring_id": [r["ring_id"] for r in rows],
-                             "operator_node": [r["operator_node"] for r in rows],
-                             "known": [bool(r["known"]) for r in rows],
-                             "confidence": [_num(r["confidence"]) for r in rows]}
+    props = [k for k in node("Ring").properties
+             if k in always or any(r["props"].get(k) is not None for r in flat)]
+    cols: dict[str, list] = {"ring_id": [r["ring_id"] for r in flat],
+                             "operator_node": [r["operator_node"] for r in flat],
+                             "known": [bool(r["known"]) for r in flat],
+                             "confidence": [_num(r["confidence"]) for r in flat]}
     for k in props:
-        cols[k] = [r["props"].get(k) for r in rows]
+        cols[k] = [r["props"].get(k) for r in flat]
     fields = [pa.field("ring_id", pa.string()), pa.field("operator_node", pa.string()),
               pa.field("known", pa.bool_()), pa.field("confidence", pa.float64())]
     fields += [pa.field(k, _arrow_type(cols[k]) if any(v is not None for v in cols[k]) else always.get(k, pa.string()))
@@ -297,10 +297,11 @@ def _ring_tables(con, rings: list[dict], out: Path) -> None:
     table = pa.table(cols, schema=pa.schema(fields))
     con.register("ring_arrow", table)
     con.execute("CREATE TEMP TABLE rings_t AS SELECT * FROM ring_arrow")
-    path = str(out / "ring_members.csv").replace("'", "''")
+    source = "ring_members" if "ring_members" in _tables(con) else \
+        "(SELECT CAST(NULL AS VARCHAR) AS ring_id, CAST(NULL AS VARCHAR) AS account_id WHERE false)"
     con.execute(f"""CREATE TEMP TABLE members AS
                     SELECT DISTINCT m.account_id, m.ring_id
-                    FROM read_csv('{path}', all_varchar = true) m
+                    FROM {source} m
                     SEMI JOIN accounts a ON a.account_id = m.account_id
                     SEMI JOIN rings_t r ON r.ring_id = m.ring_id""")
     # load's MEMBERS sets ring_id/ring_score on the account; one ring per account (the last wins there)
@@ -321,7 +322,7 @@ def _ring_props(con) -> list[tuple[str, str, str]]:
              "VARCHAR[]": "string[]", "BIGINT[]": "long[]", "DOUBLE[]": "double[]"}
     out = []
     for name, typ, *_ in con.execute("DESCRIBE rings_t").fetchall():
-        if name in NODES["Ring"].properties and name != "ring_id":
+        if name in node("Ring").properties and name != "ring_id":
             out.append((name, names.get(typ, "string"), name if typ in names else f"CAST({name} AS VARCHAR)"))
     return out
 
@@ -351,26 +352,28 @@ def _num(v):
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
-def _load_batch(con, batch_id: str, source: str) -> list[str]:
+def _load_batch(con, config: Config, batch_id: str, source: str) -> list[str]:
     """The ``LoadBatch`` node ``load_run`` leaves behind, with every recorded step marked done.
 
     ``load_run`` cuts each additive step (accounts, account-entity
-    relationships, LINKED) into chunks of the batch's ``chunk_rows`` rows,
-    named ``"<step>#<k>"`` (``load._send``), and skips a chunk the batch's node
-    already records; LINKED is cleared once per batch (``"LINKED clear"``). So
-    a re-run of the bulk-loaded batch adds nothing, and a later batch (another
-    id) adds its figures on top.
+    relationships, LINKED) into chunks of the batch's ``chunk_rows`` rows
+    (``rows.chunk_name``), and skips a chunk the batch's node already records;
+    LINKED is cleared once per batch (``"LINKED clear"``). So a re-run of the
+    bulk-loaded batch adds nothing, and a later batch (another id) adds its
+    figures on top.
     """
     steps = {"accounts": "SELECT count(*) FROM accounts a LEFT JOIN windows w USING (aid)"}
-    for family, (_, rtype) in FAMILY_ENTITY.items():
-        steps[f"{rtype} relationships"] = f"SELECT count(*) FROM inc_{family}"
+    for fam in families.stored(config):
+        assert fam.node is not None
+        steps[f"{fam.node.rel_type} relationships"] = f"SELECT count(*) FROM inc_{fam.name}"
     steps["LINKED relationships"] = ("SELECT count(*) FROM links l JOIN accounts x ON x.aid = l.a "
                                      "JOIN accounts y ON y.aid = l.b")
     chunks = []
     for step, sql in steps.items():
         if step == "LINKED relationships":
             chunks += ["LINKED clearing", "LINKED clear"]
-        chunks += [f"{step}#{k}" for k in range(math.ceil(con.execute(sql).fetchall()[0][0] / BATCH_ROWS))]
+        total = con.execute(sql).fetchall()[0][0]
+        chunks += [rows.chunk_name(step, k) for k in range(rows.chunk_count(total, BATCH_ROWS))]
     now = datetime.now(timezone.utc)
     con.execute("CREATE TEMP TABLE load_batch AS SELECT ? AS batch_id, ?::VARCHAR[] AS chunks, ? AS chunk_rows, "
                 "?::TIMESTAMPTZ AS started, ?::TIMESTAMPTZ AS completed, ? AS source",
@@ -457,7 +460,7 @@ def import_run(out_dir: str | Path, home: str | Path | None = None, *, database:
     home = Path(home).expanduser().resolve() if home is not None else server.default_home()
     previous = _local_home(home)
     password = password or os.environ.get("NEO4J_PASSWORD") or DEV_PASSWORD
-    java = server._java()
+    java = server.java_executable()
     work = Path(csv_dir) if csv_dir is not None else home / "import" / f"linkage-bulk-{os.getpid()}"
     timings: dict[str, float] = {}
     try:
@@ -475,7 +478,7 @@ def import_run(out_dir: str | Path, home: str | Path | None = None, *, database:
         log_path = home / "logs" / "import.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("w") as out:
-            rc = subprocess.run(cmd, env=server._env(home), stdout=out, stderr=subprocess.STDOUT,
+            rc = subprocess.run(cmd, env=server.tool_env(home), stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL).returncode
         timings["import_s"] = time.perf_counter() - t
         imported = _imported(log_path)

@@ -10,19 +10,19 @@ the rings of all of them together.
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import pandas as pd
 import pyarrow as pa
 
-from .. import io, signals
+from .. import analysis, families, io, signals
 from ..config import Config
-from ..pipeline import Result, Stages, analyse
-from ..signals import signup
+from ..ids import digest
+from ..results import Result
+from ..sql import literal
+from ..stages import Reporter, Timer, require
+from . import rows
 from .connection import Settings
 from .load import LoadStats, chunk_rows, replace_links, write_rings
-from .model import FAMILY_ENTITY, NODES
+from .model import label, rel_type
 
 FETCH = 50_000
 
@@ -37,10 +37,11 @@ RETURN a.account_id AS account_id, a.created_at.epochSeconds AS created_at, a.em
 
 
 def incidence_query(family: str) -> str:
-    lbl, rtype = FAMILY_ENTITY[family]
-    key = NODES[lbl].key
-    counter = {"PAID_WITH": "payments", "REUSED": "count", "HAS_EMAIL_DOMAIN": None}.get(rtype, "requests")
-    n = f"coalesce(r.{counter}, 0)" if counter else "0"
+    """The stored incidences of a node family, as the pipeline's ``incidence`` rows."""
+    fam = families.get(family)
+    assert fam.node is not None
+    lbl, rtype, key = label(fam.node.label), rel_type(fam.node.rel_type), fam.node.key
+    n = f"coalesce(r.{fam.node.counter}, 0)" if fam.node.counter else "0"
     return (f"MATCH (a:Account)-[r:{rtype}]->(e:{lbl}) "
             f"RETURN a.account_id AS account_id, e.{key} AS entity, {n} AS requests, "
             f"r.first.epochSeconds AS first, r.last.epochSeconds AS last")
@@ -53,7 +54,7 @@ RETURN a.account_id AS account_id, toString(s.number) AS entity, sum(r.requests)
 """
 
 INTEL = "MATCH (i:Indicator) RETURN i.operator AS operator, i.kind AS kind, i.value AS value, i.note AS note"
-TEXTS = "MATCH (p:PromptTemplate) WHERE p.text IS NOT NULL RETURN p.shingle_id AS entity, p.text AS text"
+TEXTS = "MATCH (e:Entity) WHERE e.name <> e.key RETURN e.key AS entity, e.name AS text"
 
 
 def _frame(driver, settings: Settings, cypher: str) -> pd.DataFrame:
@@ -86,27 +87,24 @@ def read_stored(driver, settings: Settings, config: Config, con=None):
     win = acc.loc[acc["windows"].notna(), ["aid", "windows", "window_requests"]]
     con.register("win_df", pa.Table.from_pandas(win, preserve_index=False))
     con.execute("""CREATE OR REPLACE TABLE acct_windows AS
-                   SELECT CAST(aid AS INTEGER) AS aid, CAST(win AS BIGINT) AS win, sum(requests) AS requests
+                   SELECT CAST(aid AS INTEGER) AS aid, CAST(win AS BIGINT) AS win, CAST(sum(requests) AS BIGINT) AS requests
                    FROM (SELECT aid, unnest(windows) AS win, unnest(window_requests) AS requests FROM win_df)
                    GROUP BY ALL""")
     signals.prepare(con, config)
-    queries = {f: incidence_query(f) for f in FAMILY_ENTITY}
-    queries["asn"] = ASN_INCIDENCE
-    for family, cypher in queries.items():
-        if family not in config.families:
+    for fam in families.in_run(config):
+        if fam.stored == "derived":  # recomputed from the accounts, as the pipeline does
+            signals.add_family(con, config, fam)
             continue
-        df = _frame(driver, settings, cypher)
+        df = _frame(driver, settings, ASN_INCIDENCE if fam.stored == "asn" else incidence_query(fam.name))
         if df.empty:
             continue
         df["entity"] = df["entity"].astype(str)
         con.register("inc_df", pa.Table.from_pandas(df, preserve_index=False))
         con.execute(f"""INSERT INTO incidence
-                        SELECT a.aid, '{family}', i.entity, CAST(i.requests AS BIGINT),
+                        SELECT a.aid, {literal(fam.name)}, i.entity, CAST(i.requests AS BIGINT),
                                {_ts('i.first')}, {_ts('i.last')}
                         FROM inc_df i JOIN accounts a USING (account_id)""")
         con.unregister("inc_df")
-    if "signup" in config.families:
-        signals.add_family(con, config, signup)
     signals.weigh_entities(con)
     intel = _frame(driver, settings, INTEL)
     con.register("intel_df", intel if len(intel) else pd.DataFrame(columns=["operator", "kind", "value", "note"]))
@@ -124,25 +122,24 @@ def read_stored(driver, settings: Settings, config: Config, con=None):
     return con, counts
 
 
-def recompute(driver, settings: Settings, config: Config | None = None, *, report=None) -> tuple[Result, LoadStats]:
+def recompute(driver, settings: Settings, config: Config | None = None, *,
+              report: Reporter | None = None) -> tuple[Result, LoadStats]:
     """Rings over everything stored, written back in place of the previous assignment."""
     config = config or Config()
-    stages = Stages(report)
-    stages.start("read graph")
+    timer = Timer(report)
+    timer.start("read graph")
     con, counts = read_stored(driver, settings, config)
-    result = analyse(con, config, stages, counts)
-    stages.start("write back")
-    links = con.sql("""
-        SELECT x.account_id AS a, y.account_id AS b, l.weight, string_split(l.signals, ',') AS signals,
-               l.w_payment, l.w_ip, l.w_device, l.w_prompt, l.w_email, l.w_signup
-        FROM links l JOIN accounts x ON x.aid = l.a JOIN accounts y ON y.aid = l.b ORDER BY a, b""").to_arrow_table()
+    require(con, analysis.INPUTS, "read graph")
+    timer.stop()
+    result = analysis.run(con, config, counts, report=report)
+    timer.start("write back")
+    n_links = con.execute("SELECT count(*) FROM links").fetchall()[0][0]
     stats = LoadStats()
     members = pa.Table.from_pandas(result.members[["ring_id", "account_id"]], preserve_index=False).to_pylist()
-    run_id = "rings-" + hashlib.sha1(json.dumps([r["ring_id"] for r in result.rings]).encode()).hexdigest()[:12] \
-        + f"-{links.num_rows}"
+    run_id = f"rings-{digest(*(r.ring_id for r in result.rings), size=6)}-{n_links}"
     size = chunk_rows(driver, settings, run_id)
-    replace_links(driver, settings, stats, run_id, (b.to_pylist() for b in links.to_batches(size)))
+    replace_links(driver, settings, stats, run_id, rows.batches(con, rows.link_sql(config), size=size), config)
     write_rings(driver, settings, result.rings, members, stats)
-    stages.stop()
-    result.timings = stages.timings
+    timer.stop()
+    result.timings = {**timer.timings, **result.timings}
     return result, stats

@@ -137,9 +137,12 @@ class Chromium:
             raise RuntimeError(f"JS error: {res['exceptionDetails']}")
         return res.get("result", {}).get("value")
 
-    def screenshot(self, path: Path, full_page: bool = False) -> Path:
+    def screenshot(self, path: Path, full_page: bool = False, clip: dict | None = None, scale: float = 1) -> Path:
+        """The viewport, the whole page, or ``clip`` ({x, y, width, height} in page pixels) as PNG."""
         params: dict = {"format": "png"}
-        if full_page:
+        if clip:
+            params.update(captureBeyondViewport=True, clip={**clip, "scale": scale})
+        elif full_page:
             w = self.evaluate("document.documentElement.scrollWidth")
             h = self.evaluate("document.documentElement.scrollHeight")
             params.update(captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": w, "height": h, "scale": 1})

@@ -15,12 +15,12 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from linkage import bloom, queries
+from linkage import bloom, families, queries
 from linkage.cli import main
 from linkage.errors import ConfigError, StoreError
-from linkage.explain import PATH_FAMILIES, explain_from_neo4j, explain_from_out
+from linkage.explain import explain_from_neo4j, explain_from_out
 from linkage.store.connection import run_query
-from linkage.store.model import NODES, RELATIONSHIPS
+from linkage.store.model import ENTITY, NODES, RELATIONSHIPS
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "world"
 HOSTILE = ["'", '"', "}) DETACH DELETE n //", "') MATCH (n) DETACH DELETE n //", "$a", "\\'", "a" * 100_000]
@@ -79,13 +79,14 @@ def test_queries_and_perspective_name_only_the_model(library):
     texts = [(q.id, q.cypher) for q in library.values()] + [(t["id"], t["cypher"]) for t in doc["templates"]]
     for name, cypher in texts:
         found = queries.referenced_names(cypher)
-        assert found["labels"] <= set(NODES), name
+        assert found["labels"] <= set(NODES) | {ENTITY}, name
         assert found["types"] <= set(RELATIONSHIPS), name
         assert found["properties"] <= props, (name, found["properties"] - props)
     for c in doc["categories"]:
         (label,) = c["labels"]
         assert label in NODES
-        used = set(c["captionKeys"]) | {p["name"] for p in c["properties"]} | {r["basedOn"] for r in c["styleRules"]}
+        used = ({cap["key"] for cap in c["captions"] if cap["type"] == "property"} | {p["name"] for p in c["properties"]}
+                | {r["basedOn"].rsplit("_", 1)[0] for r in c["styleRules"]})
         assert used <= set(NODES[label].properties), label
     for r in doc["relationshipTypes"]:
         assert r["name"] in RELATIONSHIPS
@@ -229,7 +230,7 @@ def test_a_write_query_runs_only_with_allow_write(loaded, neo4j_settings, tmp_pa
 
 def _graph_shared(exp) -> list[tuple]:
     return sorted((s["family"], s["entity"], s["accounts"], s["hub"], round(s["pair_weight"], 9))
-                  for s in exp.shared if s["family"] in PATH_FAMILIES)
+                  for s in exp.shared if s["family"] in {f.name for f in families.stored()})
 
 
 def test_explain_neo4j_agrees_with_out_on_two_ring_members(loaded, neo4j_settings, run_dir, rings, library):

@@ -128,10 +128,10 @@ def test_malformed_address_is_a_store_error():
 
 
 def test_load_chunks_are_exact_slices_whatever_duckdb_threads():
-    """Chunk k is recorded as loaded, so it must be the same rows on every run (see load._batches)."""
+    """Chunk k is recorded as loaded, so it must be the same rows on every run (see store.rows.batches)."""
     import duckdb
 
-    from linkage.store.load import _batches
+    from linkage.store.rows import batches as _batches
 
     sizes = []
     for threads in (1, 2):

@@ -1,4 +1,4 @@
-"""The query library without a server: headers, parameter typing, binding, formatting, Bloom perspective."""
+"""The query library without a server: headers, parameter typing, binding, formatting (Bloom: test_bloom.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from linkage import bloom, queries
+from linkage import queries
 from linkage.cli import main
 from linkage.errors import ConfigError
-from linkage.store.model import NODES, RELATIONSHIPS
+from linkage.store.model import ENTITY, ENTITY_PROPERTIES, NODES, RELATIONSHIPS
 
 HOSTILE = ["'", '"', "}) DETACH DELETE n //", "$x}) DETACH DELETE n RETURN $x //", "x' OR 1=1 //", "\\u0027) MATCH (n) DETACH DELETE n",
            "a" * 100_000]
@@ -64,13 +64,14 @@ def test_the_shipped_library_loads_with_the_required_queries(library):
 
 def test_every_query_names_only_model_labels_types_and_properties(library):
     props = {p for n in NODES.values() for p in n.properties} | {p for r in RELATIONSHIPS.values() for p in r.properties}
+    labels = set(NODES) | {ENTITY}  # the common label of every family entity node
     for q in library.values():
         names = queries.referenced_names(q.cypher)
-        assert names["labels"] <= set(NODES), (q.id, names["labels"] - set(NODES))
+        assert names["labels"] <= labels, (q.id, names["labels"] - labels)
         assert names["types"] <= set(RELATIONSHIPS), (q.id, names["types"] - set(RELATIONSHIPS))
         assert names["properties"] <= props, (q.id, names["properties"] - props)
         for label, key in names["keyed"]:
-            assert key in NODES[label].properties, (q.id, label, key)
+            assert key in (ENTITY_PROPERTIES if label == ENTITY else NODES[label].properties), (q.id, label, key)
 
 
 def test_every_query_passes_the_offline_cypher_check(library):
@@ -356,50 +357,6 @@ def test_long_cells_are_clipped_in_tables_only():
 def test_format_value_floats():
     assert queries.format_value(0.5) == "0.5" and queries.format_value(2.0) == "2"
     assert queries.format_value(math.inf) == "inf"
-
-
-# --- Bloom perspective ---------------------------------------------------------------------------
-
-
-def test_the_committed_perspective_is_the_generated_one(library):
-    assert bloom.PERSPECTIVE_FILE.read_text() == bloom.render(bloom.perspective(library)), \
-        "regenerate: python -m linkage.bloom > cypher/bloom/linkage-perspective.json"
-
-
-def test_the_perspective_follows_the_model(library):
-    doc = json.loads(bloom.PERSPECTIVE_FILE.read_text())
-    cats = {c["labels"][0]: c for c in doc["categories"]}
-    assert set(cats) == set(NODES)
-    for label, c in cats.items():
-        props = set(NODES[label].properties)
-        assert set(c["captionKeys"]) <= props and c["captionKeys"]
-        assert {p["name"] for p in c["properties"]} == props
-        assert {r["basedOn"] for r in c["styleRules"]} <= props
-        assert c["color"].startswith("#") and c["size"] > 0
-    assert set(doc["labels"]) == set(NODES)
-    ring_rules = cats["Ring"]["styleRules"]
-    assert any(r["basedOn"] == "score" and r["applySize"] for r in ring_rules)
-    assert {r["name"] for r in doc["relationshipTypes"]} == set(RELATIONSHIPS)
-    for r in doc["relationshipTypes"]:
-        assert {p["propertyKey"] for p in r["properties"]} == set(RELATIONSHIPS[r["name"]].properties)
-    for seg in doc["metadata"]["pathSegments"]:
-        assert seg["source"] in NODES and seg["target"] in NODES and seg["relationshipType"] in RELATIONSHIPS
-
-
-def test_search_phrases_are_the_library_queries(library):
-    doc = json.loads(bloom.PERSPECTIVE_FILE.read_text())
-    phrases = {t["id"].removeprefix("linkage:"): t for t in doc["templates"]}
-    assert set(phrases) == {q.id for q in library.values() if q.bloom}
-    assert {"ring-graph", "evidence-paths", "entity-lookup"} <= set(phrases)
-    for qid, t in phrases.items():
-        q = library[qid]
-        assert t["cypher"] == q.cypher and t["text"] == q.bloom
-        assert [p["name"] for p in t["params"]] == [f"${p.name}" for p in q.params]
-        for p in t["params"]:
-            if p["suggestionLabel"]:
-                assert p["suggestionProp"] in NODES[p["suggestionLabel"]].properties
-    assert phrases["ring-graph"]["text"] == "ring $ring_id members"
-    assert phrases["evidence-paths"]["text"] == "why are $a and $b linked"
 
 
 # --- CLI without a server ----------------------------------------------------------------------

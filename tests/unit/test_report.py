@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from linkage.cli import main
 from linkage.report import write_report
-from linkage.report.data import MAX_MEMBERS, RingFigures
-from linkage.report.svg import network_svg, timeline_svg
+from linkage.report.data import MemberGroup, RingFigures
+from linkage.report.network import network_svg
+from linkage.report.svg import timeline_svg
 from linkage.report.tables import prompt_topics_sql
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "world"
@@ -49,8 +50,9 @@ def test_every_ring_has_a_section_with_pictures(run):
     assert len(sections) == len(doc["rings"]) >= 4
     for ring in doc["rings"]:
         sec = sections[f"r-{ring['ring_id']}"]
-        assert "<template>" in sec and '<svg class="net"' in sec and '<svg class="tl"' in sec
-        assert sec.count("<circle") >= min(ring["size"], MAX_MEMBERS) - 2  # members drawn (a few may share no entity)
+        assert "<template>" in sec and '<svg class="net' in sec and '<svg class="tl"' in sec
+        drawn = sum(int(n) for n in re.findall(r'data-size="(\d+)"', sec))
+        assert drawn == ring["size"]  # every member, in its group (none sampled away)
         assert "Prompt topics" in sec and "Evidence paths" in sec
         assert f'href="#r-{ring["ring_id"]}"' in html  # the ring table links to it
 
@@ -140,7 +142,8 @@ def test_hostile_strings_are_escaped(run, tmp_path):
     assert "<script>alert" not in html and "<img src=x" not in html and "<b>x</b>" not in html
     assert html.count("<script") == 1 and html.count("</template>") == len(doc["rings"])
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert f"<title>{HOSTILE.replace('<', '&lt;').replace('>', '&gt;')}</title>" in html  # the member's circle
+    # the member's group names it in its tooltip
+    assert re.search(r"<title>[^<]*&lt;script&gt;alert\(1\)&lt;/script&gt;[^<]*</title>", html)
     assert "alert(5)" in html  # the n-gram label was drawn, escaped
 
 
@@ -149,9 +152,12 @@ def _figures(members: int, entities: int) -> RingFigures:
     ring = {"ring_id": "ring-x", "score": 0.9, "size": members, "members": ids}
     ents = [{"family": ["ip", "payment", "prompt"][k % 3], "entity": f"e{k}", "label": f"entity {k}",
              "members": members, "accounts": members} for k in range(entities)]
-    edges = [(m, k) for m in range(min(members, MAX_MEMBERS)) for k in range(entities) if (m + k) % 2 == 0]
+    uses: dict[tuple[int, ...], list[str]] = {}
+    for m, member in enumerate(ids):
+        uses.setdefault(tuple(k for k in range(entities) if (m * (k + 1)) % 5 < 2), []).append(member)
+    groups = [MemberGroup(p, len(ms), tuple(ms[:3])) for p, ms in sorted(uses.items(), key=lambda kv: -len(kv[1]))]
     days = pd.to_datetime(["2026-04-01", "2026-04-02", "2026-05-10"])
-    return RingFigures(ring=ring, members=ids[:MAX_MEMBERS], entities=ents, edges=edges,
+    return RingFigures(ring=ring, entities=ents, groups=groups,
                        signups=pd.Series([5, 3, 0], index=days), requests=pd.Series([10, 400, 7], index=days))
 
 
@@ -159,8 +165,8 @@ def test_network_and_timeline_svgs_are_deterministic_and_bounded():
     fig = _figures(200, 9)
     svg = network_svg(fig)
     assert svg == network_svg(_figures(200, 9))
-    assert svg.count("<circle") == MAX_MEMBERS and svg.count("<rect") == 9
-    xs = [int(v) for v in re.findall(r'cx="(-?\d+)"', svg)]
+    assert sum(int(n) for n in re.findall(r'data-size="(\d+)"', svg)) == 200
+    xs = [float(v) for v in re.findall(r' (?:cx|x)="(-?[\d.]+)"', svg)]
     assert min(xs) >= 0 and max(xs) <= 560
     tl = timeline_svg(fig)
     assert tl.startswith('<svg class="tl"') and "requests per day" in tl and "May 2026" in tl

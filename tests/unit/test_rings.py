@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from worldkit import START, World, add_campus, add_family, add_regulars, add_ring
 
 from linkage import Config, detect
-from linkage.attribution import propagate
 from linkage.cli import main
 from linkage.scoring import score
 
@@ -41,14 +40,25 @@ def test_score_is_monotone_in_each_feature():
     assert score(features(**{**base, "volume_ratio": 30.0}))["score"][0] > s0
 
 
-def test_propagation_reaches_rings_without_indicators():
-    # ring 0 has an indicator of operator 0; ring 1 is tied to ring 0; ring 2 is isolated; ring 3 tied weakly.
-    direct = np.array([[0.9, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
-    ties = pd.DataFrame({"r1": [0] * 5 + [1], "r2": [1] * 5 + [3], "family": "ip", "entity": list("abcdef"),
-                         "accounts": 3})
-    s = propagate(4, direct, ties)
-    assert s[1, 0] > 0.5 and s[2].sum() == 0
-    assert 0 < s[3, 0] < s[1, 0]  # one shared entity passes on less than five
+def test_a_ring_tied_to_the_intel_only_through_its_operations_templates_is_attributed(tmp_path):
+    """Issue 11: ring c has no indicator of its own and no shared infrastructure with ring a, only the
+    operator's template; it is attributed through the operation, and says so in its evidence."""
+    w = World(seed=11)
+    add_ring(w, "ringa", n=12)
+    add_ring(w, "ringc", n=12, base_ip="198.51.100", device="harness-c", domain="other-mail.top", asn=16276,
+             t0=START + pd.Timedelta(days=15))
+    add_regulars(w, n=120)
+    w.intel += [{"operator": "CRIMSON-LATHE", "kind": "instrument", "value": "tok_ringa_0", "note": "card batch"}]
+    families = Config().families  # as past its cap at scale, the template links no pair: the rings stay apart
+    unlinked = Config(families={**families, "prompt": dataclasses.replace(families["prompt"], weight=0.0)})
+    result = detect(w.write(tmp_path / "batch"), unlinked)
+    by_label = {w.truth[m]: r for r in result.rings for m in r.members}
+    assert set(by_label) == {"ringa", "ringc"} and len(result.rings) == 2
+    a, c = by_label["ringa"], by_label["ringc"]
+    assert a.ring_id != c.ring_id and a.operation == c.operation
+    assert a.operator == c.operator == "CRIMSON-LATHE"
+    assert not c.attribution.get("direct_evidence")
+    assert any(p["kind"] == "operation" for p in c.evidence)
 
 
 @pytest.fixture(scope="module")
@@ -76,28 +86,28 @@ def world(tmp_path_factory):
 def test_detect_finds_exactly_the_rings_and_attributes_them(world):
     w, folder = world
     result = detect(folder)
-    flagged = {m for r in result.rings for m in r["members"]}
+    flagged = {m for r in result.rings for m in r.members}
     truth_ring = {a for a, label in w.truth.items() if label.startswith("ring")}
     assert flagged == truth_ring
     operator_of = {"ringa": "crimson", "ringb": "crimson", "ringz": "z"}  # a and b share one template
     by_label = {}
     for r in result.rings:
-        labels = {w.truth[m] for m in r["members"]}
+        labels = {w.truth[m] for m in r.members}
         assert len({operator_of[x] for x in labels}) == 1  # every ring holds one operator's accounts
         by_label.update({x: r for x in labels})
-    assert by_label["ringa"]["operator"] == "CRIMSON-LATHE"
-    assert by_label["ringb"]["operator"] == "CRIMSON-LATHE"
-    assert by_label["ringz"]["operator"] is None
-    assert by_label["ringz"]["operator_cluster"].startswith("unattributed-")
-    assert by_label["ringa"]["operator_confidence"] > 0.5
-    assert {"payment", "ip", "device", "prompt", "email"} <= set(by_label["ringa"]["signals"])
-    assert any(p["kind"] == "indicator" and "tok_ringa_0" in p["path"] for p in by_label["ringa"]["evidence"])
+    assert by_label["ringa"].operator == "CRIMSON-LATHE"
+    assert by_label["ringb"].operator == "CRIMSON-LATHE"
+    assert by_label["ringz"].operator is None
+    assert by_label["ringz"].operator_cluster.startswith("unattributed-")
+    assert by_label["ringa"].operator_confidence > 0.5
+    assert {"payment", "ip", "device", "prompt", "email"} <= set(by_label["ringa"].signals)
+    assert any(p["kind"] == "indicator" and "tok_ringa_0" in p["path"] for p in by_label["ringa"].evidence)
 
 
 def test_same_input_same_rings_and_ids(world):
     _, folder = world
-    first = [(r["ring_id"], r["members"]) for r in detect(folder).rings]
-    second = [(r["ring_id"], r["members"]) for r in detect(folder, Config(seed=42)).rings]
+    first = [(r.ring_id, r.members) for r in detect(folder).rings]
+    second = [(r.ring_id, r.members) for r in detect(folder, Config(seed=42)).rings]
     assert first == second
 
 
@@ -221,7 +231,7 @@ def test_an_operator_wide_template_past_the_pair_cap_counts_only_while_it_is_the
     result = detect(folder, small_cap)
     assert result.con.execute(  # the template's shingles are hubs here: no pair weight at all
         "SELECT max(pair_weight) FROM entities WHERE family = 'prompt' AND accounts >= 24").fetchall()[0][0] == 0
-    flagged = {m for r in result.rings for m in r["members"]}
+    flagged = {m for r in result.rings for m in r.members}
     ring_accounts = {a for a, label in w.truth.items() if label.startswith("glass")}
     rings = result.communities[result.communities["size"] >= 12]
     assert len(rings) >= 1 and (rings["infra_families"] == 1).all()  # the proxy pool, either way
@@ -229,7 +239,7 @@ def test_an_operator_wide_template_past_the_pair_cap_counts_only_while_it_is_the
         assert (rings["families"] == 1).all() and flagged == set()  # proxies alone are not coordination
     else:
         assert (rings["families"] == 2).all() and flagged == ring_accounts
-        assert all("prompt" in r["signals"] for r in result.rings)
+        assert all("prompt" in r.signals for r in result.rings)
 
 
 def test_cli_memory_limit_bounds_duckdb_and_a_bad_size_is_one_line(world, tmp_path):
@@ -246,5 +256,5 @@ def test_rings_are_still_found_with_the_template_family_switched_off(world):
     w, folder = world
     families = Config().families
     no_prompt = Config(families={**families, "prompt": dataclasses.replace(families["prompt"], weight=0.0)})
-    flagged = {m for r in detect(folder, no_prompt).rings for m in r["members"]}
+    flagged = {m for r in detect(folder, no_prompt).rings for m in r.members}
     assert flagged == {a for a, label in w.truth.items() if label.startswith("ring")}

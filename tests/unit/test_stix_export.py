@@ -145,7 +145,7 @@ def test_exported_values_obey_the_export_rules(exported, fixture_world_run):
                    count(*) FILTER (a.account_id IN (SELECT account_id FROM flagged)) AS flagged
             FROM read_parquet('{ev / "incidence.parquet"}') i JOIN read_parquet('{ev / "accounts.parquet"}') a USING (aid)
             JOIN read_parquet('{ev / "entities.parquet"}') e USING (family, entity)
-            WHERE i.family IN ('ip', 'asn', 'email') AND i.entity IN (SELECT unnest(?)) GROUP BY i.entity""",
+            WHERE i.family IN ('ip', 'prefix', 'asn', 'email') AND i.entity IN (SELECT unnest(?)) GROUP BY i.entity""",
         [sorted(values)]).df()
     assert len(stats) == len(values)
     assert not stats.query("family != 'asn'")["hub"].any()
@@ -174,7 +174,7 @@ def trap_run(tmp_path_factory):
 
 def test_free_mail_hubs_and_benign_shared_entities_never_leave(trap_run):
     run = read_run(trap_run)
-    assert sorted(len(r["members"]) for r in run.rings) == [14, 14]  # the ordinary users are not flagged
+    assert sorted(len(r.members) for r in run.rings) == [14, 14]  # the ordinary users are not flagged
     built = build_bundle(run, tlp="amber", producer="lab-a", key=ShareKey(KEY.encode(), "K"))
     text = built.bundle.serialize()
     assert "203.0.113.1'" in text and "mailbox-x.top" in text  # the rings' own infrastructure leaves
@@ -196,25 +196,53 @@ def test_hub_marked_entities_stay_home_even_when_only_rings_use_them(fixture_wor
     assert f"'{ip}'" not in json.dumps(after)
 
 
-def test_a_prefix_family_exports_network_prefixes(fixture_world_run, tmp_path):
+def test_network_prefixes_leave_though_they_carry_no_link_weight(exported, fixture_world_run):
+    """Prefixes weigh nothing in linking (neighbours on one ISP are no evidence) but a partner matches CIDR intel."""
+    prefixes = {o["pattern"].split("'")[1] for o in objects_of(exported[1], "indicator")
+                if o["pattern"].endswith("/24']")}
+    assert prefixes and "ip_prefix" in exported[0].output
+    ents = pd.read_parquet(fixture_world_run / "evidence" / "entities.parquet").query("family == 'prefix'")
+    exported_ents = ents[ents.entity.isin(prefixes)]
+    assert len(exported_ents) == len(prefixes) and (exported_ents.pair_weight == 0).all()
+    assert not exported_ents.hub.any()
+
+
+def test_operations_travel_as_campaigns_attributed_to_their_intrusion_sets(exported, fixture_world_run):
+    doc = json.loads((fixture_world_run / "rings.json").read_text())
+    campaigns = {o["name"]: o for o in objects_of(exported[1], "campaign")}
+    assert set(campaigns) == {f"lab-a:{r['operation']}" for r in doc["rings"]}
+    sets = {o["id"]: o["name"] for o in objects_of(exported[1], "intrusion-set")}
+    by_id = {o["id"]: name for name, o in campaigns.items()}
+    attributed = {(by_id[r["source_ref"]], sets[r["target_ref"]]) for r in objects_of(exported[1], "relationship")
+                  if r["relationship_type"] == "attributed-to"}
+    assert attributed == {(f"lab-a:{r['operation']}", r["operator"] or f"lab-a:{r['operator_cluster']}")
+                          for r in doc["rings"]}
+    for r in doc["rings"]:
+        assert r["ring_id"] in campaigns[f"lab-a:{r['operation']}"]["description"]
+
+
+def test_a_campaign_ties_an_operation_split_between_an_operator_and_an_unnamed_rest(fixture_world_run, tmp_path):
+    """Rings of one operation, one with intel of its own: one campaign, attributed to both intrusion sets,
+    and a receiving lab still reads only the intrusion sets as operators."""
+    from linkage.stix.importer import parse_bundle
+
     run_dir = tmp_path / "run"
     shutil.copytree(fixture_world_run, run_dir)
-    inc = pd.read_parquet(run_dir / "evidence" / "incidence.parquet")
-    ips = inc[inc.family == "ip"].copy()
-    ips["family"] = "prefix"
-    ips["entity"] = ips["entity"].str.rsplit(".", n=1).str[0] + ".0/24"
-    ips = ips.groupby(["aid", "family", "entity"], as_index=False).agg(
-        requests=("requests", "sum"), first=("first", "min"), last=("last", "max"))
-    pd.concat([inc, ips[inc.columns]]).to_parquet(run_dir / "evidence" / "incidence.parquet")
-    ents = pd.read_parquet(run_dir / "evidence" / "entities.parquet")
-    pe = ips.groupby(["family", "entity"], as_index=False).agg(accounts=("aid", "nunique"))
-    pe = pe.assign(requests=0, first=None, last=None, hub=False, pair_weight=0.5)
-    pd.concat([ents, pe[[c for c in ents.columns if c in pe.columns]]]).to_parquet(
-        run_dir / "evidence" / "entities.parquet")
-    built = build_bundle(read_run(run_dir), tlp="amber", producer="lab-a", key=None)
-    patterns = [o.pattern for o in built.bundle.objects if o.type == "indicator"]
-    assert any(p.startswith("[ipv4-addr:value = '") and p.endswith(".0/24']") for p in patterns)
-    assert built.counts.get("ip_prefix", 0) > 0
+    doc = json.loads((run_dir / "rings.json").read_text())
+    first, second = doc["rings"][:2]
+    second |= {"operation": first["operation"], "operator": None, "operator_cluster": "unattributed-split"}
+    op = next(o for o in doc["operations"] if o["operation_id"] == first["operation"])
+    op["tools"] = {"ip": {"tools": 3, "top": []}, "device": {"tools": 1, "top": []}}
+    (run_dir / "rings.json").write_text(json.dumps(doc))
+    _, bundle = export(run_dir, tmp_path / "split.json")
+    campaign = next(o for o in objects_of(bundle, "campaign") if o["name"] == f"lab-a:{first['operation']}")
+    sets = {o["id"]: o["name"] for o in objects_of(bundle, "intrusion-set")}
+    targets = {sets[r["target_ref"]] for r in objects_of(bundle, "relationship") if r["source_ref"] == campaign["id"]}
+    assert targets == {first["operator"] or f"lab-a:{first['operator_cluster']}", "lab-a:unattributed-split"}
+    assert "2 flagged rings" in campaign["description"] and second["ring_id"] in campaign["description"]
+    assert "reuse 4 tools (1 device, 3 ip)" in campaign["description"]
+    parsed = parse_bundle(bundle, "split.json")
+    assert parsed.rejects == [] and parsed.operators == set(sets.values())
 
 
 def test_a_run_without_rings_exports_no_intel_and_says_so(tmp_path):

@@ -3,7 +3,7 @@
 // description: The ring, its operator, its members, and the cards, IPs, devices and email domains (not hubs)
 //   that at least two members share, as paths for Bloom or Browser. Template n-grams are left out: a ring
 //   reuses hundreds of them (see ring-members for their counts).
-// params: ring_id: string (example: ring-e12c0b84ddb4)
+// params: ring_id: string (example: ring-6339b13725c3)
 // mode: read
 // bloom: ring $ring_id members
 MATCH p = (:Ring {ring_id: $ring_id})-[:ATTRIBUTED_TO]->(:Operator)

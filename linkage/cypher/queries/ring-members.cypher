@@ -2,7 +2,7 @@
 // name: Ring members and the infrastructure they share
 // description: One row per member of the ring: sign-up time, requests, and the weighted entities (not hubs) it
 //   shares with at least one other member of the same ring, with how many members share each.
-// params: ring_id: string (example: ring-e12c0b84ddb4)
+// params: ring_id: string (example: ring-6339b13725c3)
 // mode: read
 MATCH (r:Ring {ring_id: $ring_id})<-[:MEMBER_OF]-(m:Account)
 OPTIONAL MATCH (m)-[:PAID_WITH|USED_IP|USED_DEVICE|HAS_EMAIL_DOMAIN|REUSED]->(e)

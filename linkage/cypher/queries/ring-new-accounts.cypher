@@ -4,7 +4,7 @@
 //   members: its cards, IPs, devices, email domains or template n-grams. Catches a ring rebuilding after a ban.
 //   Members of the ring itself are flagged; earliest sign-up first.
 // params:
-//   ring_id: string (example: ring-e12c0b84ddb4)
+//   ring_id: string (example: ring-6339b13725c3)
 //   since: date (example: 2026-04-01)
 // mode: read
 MATCH (r:Ring {ring_id: $ring_id})<-[:MEMBER_OF]-(:Account)-[:PAID_WITH|USED_IP|USED_DEVICE|HAS_EMAIL_DOMAIN|REUSED]->(e)

@@ -3,7 +3,7 @@
 // description: Per day (UTC), how many members of the ring signed up (Account.created_at), sent their first
 //   request (first_seen) and their last one (last_seen). Requests per day are not in the graph (only each
 //   account's totals and first/last request are), so this is the sign-up and activity-span view.
-// params: ring_id: string (example: ring-e12c0b84ddb4)
+// params: ring_id: string (example: ring-6339b13725c3)
 // mode: read
 MATCH (:Ring {ring_id: $ring_id})<-[:MEMBER_OF]-(a:Account)
 UNWIND [['signup', a.created_at], ['first', a.first_seen], ['last', a.last_seen]] AS event

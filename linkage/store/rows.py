@@ -1,0 +1,173 @@
+"""What goes into Neo4j, as SQL over a run's evidence: shared by the batched load and the bulk import.
+
+Both loaders write the same graph, so the rows are defined once here: which
+entities become nodes (with which properties), which incidences become
+relationships, the links, the indicators and what they point to, the rings.
+The chunk protocol both rely on is here too: additive steps are cut into fixed
+chunks named ``"<step>#<k>"``, recorded on the batch's ``LoadBatch`` node, so a
+chunk is never counted twice (``load._send`` checks and marks them; the bulk
+import writes them all as done).
+
+The queries read the views of :meth:`linkage.run.RunFolder.connect`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from .. import families
+from ..config import Config
+from ..families import Family
+from ..ids import sql_digest
+from ..results import Ring
+from ..signals.prompt import excerpt_shingles_sql
+from ..sql import literal
+from . import model
+
+#: Rows per transaction; a batch keeps the size it was first loaded with (recorded on its LoadBatch).
+BATCH_ROWS = int(os.environ.get("LINKAGE_LOAD_BATCH_ROWS", "25000"))
+
+#: Ring properties stored on the Ring node, from the ring's features.
+RING_FEATURES = ("coordination", "harvesting", "diversity", "payment_share", "template_share", "burst_share",
+                 "lockstep_share", "hosting_share", "volume_ratio", "density", "median_requests")
+
+
+def chunk_name(step: str, k: int) -> str:
+    return f"{step}#{k}"
+
+
+def chunk_count(rows: int, size: int) -> int:
+    return math.ceil(rows / size)
+
+
+def batches(con, query: str, params: list[Any] | None = None, size: int = BATCH_ROWS) -> Iterator[list[dict]]:
+    """The query's rows, exactly ``size`` at a time (the last chunk may be shorter).
+
+    Chunks must be exact slices of the ordered rows, not Arrow record batches,
+    whose boundaries move with DuckDB's thread count: chunk ``k`` is recorded as
+    done, and a re-run must cut the very same chunk ``k``.
+    """
+    reader = con.sql(query, params=params or None).to_arrow_reader(size)
+    buffer: list[dict] = []
+    for rb in reader:
+        buffer.extend(rb.to_pylist())
+        while len(buffer) >= size:
+            yield buffer[:size]
+            buffer = buffer[size:]
+    if buffer:
+        yield buffer
+
+
+def epoch(col: str) -> str:
+    """Times travel as whole epoch seconds (cheap to pack) and become datetimes in Cypher."""
+    return f"CAST(epoch({col}) AS BIGINT)"
+
+
+def indicator_id() -> str:
+    """The stable id of an intel row (``linkage.ids``): operator, kind and value."""
+    return sql_digest("operator", "kind", "value")
+
+
+# --- accounts and family entities --------------------------------------------------------------
+
+
+ACCOUNTS_SQL = f"""
+    SELECT a.account_id, {epoch('a.created_at')} AS created_at, a.email_domain, a.org_id, a.country,
+           a.requests, a.hosting_requests, {epoch('a.first_seen')} AS first_seen,
+           {epoch('a.last_seen')} AS last_seen, w.windows, w.requests AS window_requests
+    FROM accounts a LEFT JOIN windows w USING (aid) ORDER BY a.account_id"""
+
+
+def entity_sql(family: Family, config: Config) -> str:
+    """One row per entity of the family: ``key``, ``name``, the node's detail properties, and its rarity.
+
+    ``name`` is what a reader sees: the template's words for a template n-gram, else the key.
+    """
+    node = family.node
+    assert node is not None
+    details = "".join(f", d.{p}" for p in node.details)
+    join = f"LEFT JOIN ({node.details_sql}) d ON d.entity = e.entity" if node.details_sql else ""
+    if family.template:
+        join += " LEFT JOIN shingle_texts t ON t.entity = e.entity"
+    name = "coalesce(t.text, e.entity)" if family.template else "e.entity"
+    p = config.families[family.name]
+    return f"""
+        SELECT e.entity AS key, {name} AS name {details}, e.accounts, e.hub, e.pair_weight, {int(p.cap)} AS cap
+        FROM entities e {join}
+        WHERE e.family = {literal(family.name)} ORDER BY e.entity"""
+
+
+def incidence_sql(family: Family) -> str:
+    """The family's account→entity relationships: ``account_id, key, n, first, last``; additive (chunked)."""
+    return f"""
+        SELECT a.account_id, i.entity AS key, CAST(i.requests AS BIGINT) AS n,
+               {epoch('i.first')} AS first, {epoch('i.last')} AS last
+        FROM incidence i JOIN accounts a USING (aid)
+        WHERE i.family = {literal(family.name)} ORDER BY i.entity, a.account_id"""
+
+
+IP_ASN_SQL = "SELECT ip, CAST(asn AS BIGINT) AS asn FROM ip_asn ORDER BY ip"
+
+
+# --- links ----------------------------------------------------------------------------------
+
+
+def link_sql(config: Config) -> str:
+    """``LINKED`` rows: the two account ids, weight, signals, and ``w_<family>`` for the run's weighted families."""
+    weights = "".join(f", l.w_{f}" for f in families.weighted(config))
+    return f"""
+        SELECT x.account_id AS a, y.account_id AS b, l.weight, string_split(l.signals, ',') AS signals {weights}
+        FROM links l JOIN accounts x ON x.aid = l.a JOIN accounts y ON y.aid = l.b
+        ORDER BY a, b"""
+
+
+# --- intel -----------------------------------------------------------------------------------
+
+
+INDICATORS_SQL = f"""
+    SELECT DISTINCT {indicator_id()} AS indicator_id, operator, kind, value, note FROM intel ORDER BY 1"""
+
+
+def indicator_target_sql(kind: str, config: Config) -> str:
+    """``(indicator_id, target)``: the key of the node each indicator of ``kind`` points to."""
+    if kind == "account":
+        return f"""SELECT DISTINCT {indicator_id()} AS indicator_id, value AS target
+                   FROM intel WHERE kind = 'account' ORDER BY 1, 2"""
+    family = families.by_intel_kind()[kind]
+    if family.template:
+        return f"""SELECT DISTINCT {sql_digest('operator', 'kind', 'value')} AS indicator_id, entity AS target
+                   FROM ({excerpt_shingles_sql(config)}) ORDER BY 1, 2"""
+    target = family.intel_value
+    if model.indicator_targets()[kind][0] == "ASN":
+        target = f"TRY_CAST({target} AS BIGINT)"
+    return f"""SELECT DISTINCT {indicator_id()} AS indicator_id, {target} AS target
+               FROM intel WHERE kind = {literal(kind)} AND {target} IS NOT NULL ORDER BY 1, 2"""
+
+
+# --- rings ------------------------------------------------------------------------------------
+
+
+def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
+    """Ring nodes as flat property maps (Neo4j properties cannot be maps); pure."""
+    rows = []
+    for ring in rings:
+        props = {
+            "score": ring.score, "size": ring.size, "requests": ring.requests,
+            "first_seen": ring.first_seen, "last_seen": ring.last_seen,
+            "operator": ring.operator, "operator_confidence": ring.operator_confidence,
+            "operator_cluster": ring.operator_cluster,
+            "signals": sorted(ring.signals),
+            "evidence": [p["path"] for p in ring.evidence],
+            **{k: ring.features[k] for k in RING_FEATURES if k in ring.features},
+        }
+        rows.append({"ring_id": ring.ring_id, "props": props, "operator_node": ring.cluster,
+                     "known": ring.operator is not None, "confidence": ring.operator_confidence})
+    return rows
+
+
+__all__ = ["BATCH_ROWS", "chunk_name", "chunk_count", "batches", "epoch", "indicator_id", "ACCOUNTS_SQL",
+           "entity_sql", "incidence_sql", "IP_ASN_SQL", "link_sql", "INDICATORS_SQL", "indicator_target_sql",
+           "ring_rows"]
