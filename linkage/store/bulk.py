@@ -1,6 +1,6 @@
 """Bulk path for a FIRST load: a detect run as neo4j-admin import CSV, and the offline import itself.
 
-Batched ``MERGE`` writes (``load.load_run``) reach some thousands to 25k
+Batched writes (``load.load_run``) reach some tens of thousands of
 relationships/s on a 2-core machine, where server and client share the cores;
 the offline importer writes the store files directly (about 120k
 relationships/s there, 21M relationships in under five minutes end to end:
@@ -356,22 +356,18 @@ def _load_batch(con, config: Config, batch_id: str, source: str) -> list[str]:
     """The ``LoadBatch`` node ``load_run`` leaves behind, with every recorded step marked done.
 
     ``load_run`` cuts each additive step (accounts, account-entity
-    relationships, LINKED) into chunks of the batch's ``chunk_rows`` rows
-    (``rows.chunk_name``), and skips a chunk the batch's node already records;
-    LINKED is cleared once per batch (``"LINKED clear"``). So a re-run of the
-    bulk-loaded batch adds nothing, and a later batch (another id) adds its
+    relationships) into chunks of the batch's ``chunk_rows`` rows
+    (``rows.chunk_name``), and skips a chunk the batch's node already records
+    (LINKED and rings are written as differences, with no chunks). So a re-run of
+    the bulk-loaded batch adds nothing, and a later batch (another id) adds its
     figures on top.
     """
     steps = {"accounts": "SELECT count(*) FROM accounts a LEFT JOIN windows w USING (aid)"}
     for fam in families.stored(config):
         assert fam.node is not None
         steps[f"{fam.node.rel_type} relationships"] = f"SELECT count(*) FROM inc_{fam.name}"
-    steps["LINKED relationships"] = ("SELECT count(*) FROM links l JOIN accounts x ON x.aid = l.a "
-                                     "JOIN accounts y ON y.aid = l.b")
     chunks = []
     for step, sql in steps.items():
-        if step == "LINKED relationships":
-            chunks += ["LINKED clearing", "LINKED clear"]
         total = con.execute(sql).fetchall()[0][0]
         chunks += [rows.chunk_name(step, k) for k in range(rows.chunk_count(total, BATCH_ROWS))]
     now = datetime.now(timezone.utc)
@@ -440,11 +436,11 @@ def import_run(out_dir: str | Path, home: str | Path | None = None, *, database:
     Later batches go through the batched ``load.load_run``, which is idempotent
     on top of a bulk-loaded graph: the import writes the batch's ``LoadBatch``
     node as ``load_run`` leaves it, ``chunk_rows`` and every additive chunk
-    (``"<step>#<k>"`` for k below rows / chunk_rows, and the LINKED clear)
-    recorded as done, so re-running ``load_run`` on the same run adds nothing
+    (``"<step>#<k>"`` for k below rows / chunk_rows) recorded as done, so re-running ``load_run`` on the same run adds nothing
     as long as it cuts its chunks at exactly ``chunk_rows`` rows; a new batch
-    adds its requests, payments and windows to the imported figures, MERGEs
-    new nodes and relationships, replaces LINKED and recomputes entity rarity.
+    adds its requests, payments and windows to the imported figures, adds
+    new nodes and relationships, replaces the LINKED pairs of its accounts and
+    recomputes entity rarity.
     If the import itself fails the server stays stopped and the database is
     incomplete: run ``import_run`` again.
 

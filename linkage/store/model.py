@@ -57,6 +57,8 @@ _FIXED_NODES = (
     NodeType("Indicator", "indicator_id", ("indicator_id", "operator", "kind", "value", "note", "matched")),
     # Bookkeeping: which input batches are loaded, and which chunks of a batch's additive steps are done.
     NodeType("LoadBatch", "batch_id", ("batch_id", "chunks", "chunk_rows", "started", "completed", "source")),
+    # The one-writer lease (store.lease): present only while a load or a rings write-back runs.
+    NodeType("LoadLock", "name", ("name", "owner", "host", "pid", "started", "task", "since", "expires")),
 )
 
 _FIXED_RELS = (

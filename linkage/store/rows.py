@@ -61,6 +61,35 @@ def batches(con, query: str, params: list[Any] | None = None, size: int = BATCH_
         yield buffer
 
 
+def columns(con, query: str, params: list[Any] | None = None, size: int = BATCH_ROWS) -> Iterator[dict[str, list]]:
+    """The query's rows as columns (``{name: [values]}``), exactly ``size`` rows at a time.
+
+    Columns pack into far fewer Bolt values than a list of maps (no key per row),
+    and the Cypher side indexes them (``$col[i]``). Chunks are exact slices of the
+    ordered rows, as in :func:`batches`.
+    """
+    import pyarrow as pa
+
+    reader = con.sql(query, params=params or None).to_arrow_reader(size)
+    pending: list[Any] = []
+    held = 0
+    for rb in reader:
+        pending.append(rb)
+        held += rb.num_rows
+        while held >= size:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, size).to_pydict()
+            rest = table.slice(size)
+            pending, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending).to_pydict()
+
+
+def count(con, query: str, params: list[Any] | None = None) -> int:
+    """How many rows ``query`` gives (for progress totals and chunk counts)."""
+    return int(con.execute(f"SELECT count(*) FROM ({query})", params or None).fetchall()[0][0])
+
+
 def epoch(col: str) -> str:
     """Times travel as whole epoch seconds (cheap to pack) and become datetimes in Cypher."""
     return f"CAST(epoch({col}) AS BIGINT)"
@@ -101,15 +130,25 @@ def entity_sql(family: Family, config: Config) -> str:
 
 
 def incidence_sql(family: Family) -> str:
-    """The family's account→entity relationships: ``account_id, key, n, first, last``; additive (chunked)."""
+    """The family's account→entity relationships: ``account_id, key, n, first, last``; additive (chunked).
+
+    Sorted by account (the start node), so a chunk holds whole accounts, and the
+    load can tell an account with no relationship of this type yet (all its rows
+    are new: ``CREATE``) from one that has some (``MERGE``). Only entities that
+    become nodes (``entity_sql``) are kept, as the bulk import does.
+    """
     return f"""
         SELECT a.account_id, i.entity AS key, CAST(i.requests AS BIGINT) AS n,
                {epoch('i.first')} AS first, {epoch('i.last')} AS last
         FROM incidence i JOIN accounts a USING (aid)
-        WHERE i.family = {literal(family.name)} ORDER BY i.entity, a.account_id"""
+        SEMI JOIN entities e ON e.family = i.family AND e.entity = i.entity
+        WHERE i.family = {literal(family.name)} ORDER BY a.account_id, i.entity"""
 
 
-IP_ASN_SQL = "SELECT ip, CAST(asn AS BIGINT) AS asn FROM ip_asn ORDER BY ip"
+#: IP→ASN pairs whose IP is a node (as the bulk import keeps them).
+IP_ASN_SQL = """
+    SELECT DISTINCT ip, CAST(asn AS BIGINT) AS asn FROM ip_asn
+    WHERE asn IS NOT NULL AND ip IN (SELECT entity FROM entities WHERE family = 'ip') ORDER BY ip, asn"""
 
 
 # --- links ----------------------------------------------------------------------------------
@@ -168,6 +207,6 @@ def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["BATCH_ROWS", "chunk_name", "chunk_count", "batches", "epoch", "indicator_id", "ACCOUNTS_SQL",
+__all__ = ["BATCH_ROWS", "chunk_name", "chunk_count", "batches", "columns", "count", "epoch", "indicator_id", "ACCOUNTS_SQL",
            "entity_sql", "incidence_sql", "IP_ASN_SQL", "link_sql", "INDICATORS_SQL", "indicator_target_sql",
            "ring_rows"]
