@@ -19,7 +19,7 @@ import duckdb
 
 from .config import Config
 from .errors import ConfigError, InputError
-from .results import Ring
+from .results import Operation, Ring
 from .sql import ident, literal
 
 #: Evidence tables every run writes (older runs may lack the optional ones).
@@ -65,6 +65,14 @@ class RunFolder:
             return [Ring.from_dict(r) for r in self.doc["rings"]]
         except TypeError as exc:
             raise InputError(f"{self.path / 'rings.json'}: a ring is malformed ({exc})") from None
+
+    @cached_property
+    def operations(self) -> list[Operation]:
+        """The run's operations (none for a run written before operations existed)."""
+        try:
+            return [Operation.from_dict(o) for o in self.doc.get("operations") or []]
+        except TypeError as exc:
+            raise InputError(f"{self.path / 'rings.json'}: an operation is malformed ({exc})") from None
 
     @cached_property
     def config(self) -> Config:

@@ -114,13 +114,14 @@ def write_import_csv(out_dir: str | Path, csv_dir: str | Path, config: Config | 
     run = RunFolder(Path(out_dir), need=("accounts", "incidence", "entities", "links", "ip_asn", "intel", "windows",
                                          "shingle_texts", "instruments"))
     config = config or run.config
-    con = run.connect()
+    con = rows.open_run(run)
     try:
         con.execute("SET preserve_insertion_order = false")
         csv_dir = Path(csv_dir)
         csv_dir.mkdir(parents=True, exist_ok=True)
         _key_tables(con, config)
         _ring_tables(con, run.rings)
+        _operation_tables(con, run.operations)
         chunks = _load_batch(con, config, run.batch_id, str(out_dir))
         manifest: dict = {"batch_id": run.batch_id, "out_dir": str(out_dir), "csv_dir": str(csv_dir),
                           "array_delimiter": _ARRAY_FLAG, "nodes": {}, "relationships": {}, "multiline": [],
@@ -162,6 +163,7 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
          ("requests", "long", "a.requests"), ("hosting_requests", "long", "a.hosting_requests"),
          ("first_seen", "datetime", "a.first_seen"), ("last_seen", "datetime", "a.last_seen"),
          ("windows", "long[]", "w.windows"), ("window_requests", "long[]", "w.requests"),
+         ("prompts", "long", "a.prompts"), ("focused", "long", "a.focused"),
          ("ring_id", "string", "m.ring_id"), ("ring_score", "double", "m.score"))
 
     for fam in families.stored(config):
@@ -198,6 +200,11 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
     rel("ATTRIBUTED_TO", ("Ring", "ring_id"), ("Operator", "operator_node"), "rings_t",
         ("confidence", "double", "confidence"))
     rel("MEMBER_OF", ("Account", "account_id"), ("Ring", "ring_id"), "members")
+    node("Operation", "operation_id", "operations_t", ("operator", "string", "operator"),
+         ("operator_confidence", "double", "operator_confidence"), ("rings", "long", "rings"),
+         ("accounts", "long", "accounts"), ("requests", "long", "requests"), ("score", "double", "score"),
+         ("tools", "long", "tools"), ("tool_families", "string[]", "tool_families"))
+    rel("PART_OF", ("Ring", "ring_id"), ("Operation", "operation_id"), "part_of")
     rel("LINKED", ("Account", "x.account_id"), ("Account", "y.account_id"),
         "links l JOIN accounts x ON x.aid = l.a JOIN accounts y ON y.aid = l.b",
         ("weight", "double", "l.weight"), ("signals", "string[]", "string_split(l.signals, ',')"),
@@ -314,6 +321,23 @@ def _ring_tables(con, rings: list[Ring]) -> None:
                    FROM (SELECT DISTINCT operator AS name, true AS known, 0 AS rings, 0 AS accounts FROM intel
                          UNION ALL SELECT operator_node, known, 1, size FROM rings_t)
                    GROUP BY name""")
+
+
+def _operation_tables(con, operations) -> None:
+    """``operations_t`` (flattened by ``rows.operation_rows``) and ``part_of`` (ring, operation) of stored rings."""
+    flat = rows.operation_rows(operations)
+    con.execute("""CREATE TEMP TABLE operations_t (operation_id VARCHAR, operator VARCHAR, operator_confidence DOUBLE,
+                   rings BIGINT, accounts BIGINT, requests BIGINT, score DOUBLE, tools BIGINT,
+                   tool_families VARCHAR[])""")
+    con.execute("CREATE TEMP TABLE part_of_all (ring_id VARCHAR, operation_id VARCHAR)")
+    props = ("operator", "operator_confidence", "rings", "accounts", "requests", "score", "tools", "tool_families")
+    if flat:
+        con.executemany("INSERT INTO operations_t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[r["operation_id"], *(r["props"][k] for k in props)] for r in flat])
+    pairs = [[ring, r["operation_id"]] for r in flat for ring in r["ring_ids"]]
+    if pairs:
+        con.executemany("INSERT INTO part_of_all VALUES (?, ?)", pairs)
+    con.execute("CREATE TEMP TABLE part_of AS SELECT DISTINCT * FROM part_of_all SEMI JOIN rings_t USING (ring_id)")
 
 
 def _ring_props(con) -> list[tuple[str, str, str]]:

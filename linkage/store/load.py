@@ -195,7 +195,7 @@ def with_rels(lbl: str, key: str, rtype: str) -> str:
 
 
 ACCOUNT_COLS = ("account_id", "created_at", "email_domain", "org_id", "country", "requests", "hosting_requests",
-                "first_seen", "last_seen", "windows", "window_requests")
+                "first_seen", "last_seen", "windows", "window_requests", "prompts", "focused")
 
 ACCOUNTS_NEW = f"""
 {unwind(*ACCOUNT_COLS)}
@@ -203,14 +203,14 @@ CREATE (a:Account {{account_id: account_id}})
 SET a.created_at = {_dt('created_at')}, a.email_domain = email_domain, a.org_id = org_id, a.country = country,
     a.requests = requests, a.hosting_requests = hosting_requests,
     a.first_seen = {_dt('first_seen')}, a.last_seen = {_dt('last_seen')},
-    a.windows = windows, a.window_requests = window_requests
+    a.windows = windows, a.window_requests = window_requests, a.prompts = prompts, a.focused = focused
 """
 
 ACCOUNTS_SEEN = f"""
 {unwind(*ACCOUNT_COLS)}
 MATCH (a:Account {{account_id: account_id}})
 WITH a, created_at, email_domain, org_id, country, requests, hosting_requests, windows, window_requests,
-     {_dt('first_seen')} AS f, {_dt('last_seen')} AS l
+     prompts, focused, {_dt('first_seen')} AS f, {_dt('last_seen')} AS l
 SET a.created_at = {_dt('created_at')}, a.email_domain = email_domain, a.org_id = org_id, a.country = country,
     a.requests = coalesce(a.requests, 0) + requests,
     a.hosting_requests = coalesce(a.hosting_requests, 0) + hosting_requests,
@@ -218,7 +218,9 @@ SET a.created_at = {_dt('created_at')}, a.email_domain = email_domain, a.org_id 
     a.last_seen = CASE WHEN a.last_seen IS NULL OR l > a.last_seen THEN l ELSE a.last_seen END,
     a.windows = CASE WHEN windows IS NULL THEN a.windows ELSE coalesce(a.windows, []) + windows END,
     a.window_requests = CASE WHEN windows IS NULL THEN a.window_requests
-                             ELSE coalesce(a.window_requests, []) + window_requests END
+                             ELSE coalesce(a.window_requests, []) + window_requests END,
+    a.prompts = CASE WHEN prompts IS NULL THEN a.prompts ELSE coalesce(a.prompts, 0) + prompts END,
+    a.focused = CASE WHEN prompts IS NULL THEN a.focused ELSE coalesce(a.focused, 0) + focused END
 """
 
 
@@ -383,7 +385,7 @@ def load_run(driver, settings: Settings, out: str | Path, config: Config | None 
     own = lease is None
     if own:
         lease = Lease(driver, settings, task=f"load {run.batch_id}").acquire(wait, on_wait)
-    con = run.connect()
+    con = rows.open_run(run)
     try:
         return _load(Writer(driver, settings, lease=lease, report=report), run, con, run.batch_id, config)
     finally:
@@ -408,7 +410,7 @@ def _load(writer: Writer, run: RunFolder, con, batch: str, config: Config) -> Lo
     replace_links(writer, con, config)
     members = con.execute("SELECT ring_id, account_id FROM ring_members").fetchall() \
         if "ring_members" in _views(con) else []
-    write_rings(writer, run.rings, [{"ring_id": r, "account_id": a} for r, a in members])
+    write_rings(writer, run.rings, [{"ring_id": r, "account_id": a} for r, a in members], run.operations)
     writer.query("batch complete", LOAD_DONE, {"batch": batch, "source": str(run.path)})
     return writer.stats
 

@@ -2,7 +2,7 @@
 
 The stored graph holds every batch loaded so far. It is read back into the
 same DuckDB tables the embedded pipeline builds (accounts, incidence, activity
-summaries, intel, template texts); from there the very same code weighs the
+summaries, prompt topics, intel, template texts); from there the very same code weighs the
 entities, builds links, finds, scores and attributes rings. So one batch loaded
 and recomputed gives the rings the embedded run gave, and several batches give
 the rings of all of them together.
@@ -35,7 +35,7 @@ RETURN a.account_id AS account_id, a.created_at.epochSeconds AS created_at, a.em
        a.org_id AS org_id, a.country AS country, coalesce(a.requests, 0) AS requests,
        coalesce(a.hosting_requests, 0) AS hosting_requests, a.first_seen.epochSeconds AS first_seen,
        a.last_seen.epochSeconds AS last_seen,
-       a.windows AS windows, a.window_requests AS window_requests
+       a.windows AS windows, a.window_requests AS window_requests, a.prompts AS prompts, a.focused AS focused
 """
 
 
@@ -92,8 +92,8 @@ def read_stored(driver, settings: Settings, config: Config, con=None, rows_read:
     acc = _frame(driver, settings, ACCOUNTS, "accounts", rows_read)
     acc = acc.sort_values("account_id").reset_index(drop=True)
     acc["aid"] = range(len(acc))
-    con.register("acc_df", pa.Table.from_pandas(acc.drop(columns=["windows", "window_requests"]),
-                                                preserve_index=False))
+    con.register("acc_df", pa.Table.from_pandas(acc.drop(columns=["windows", "window_requests"]).astype(
+        {"prompts": "Int64", "focused": "Int64"}), preserve_index=False))
     con.execute(f"""CREATE OR REPLACE TABLE accounts AS
                    SELECT CAST(aid AS INTEGER) AS aid, account_id, {_ts('created_at')} AS created_at,
                           email_domain, org_id, country FROM acc_df""")
@@ -109,6 +109,9 @@ def read_stored(driver, settings: Settings, config: Config, con=None, rows_read:
                    FROM (SELECT aid, unnest(windows) AS win, unnest(window_requests) AS requests FROM win_df)
                    GROUP BY ALL""")
     signals.prepare(con, config)
+    # Prompt topics cannot be derived from the graph (no prompt text is stored): the load keeps the counts.
+    con.execute("""INSERT INTO acct_topics SELECT CAST(aid AS INTEGER), CAST(prompts AS BIGINT),
+                   CAST(focused AS BIGINT) FROM acc_df WHERE prompts IS NOT NULL""")
     for fam in families.in_run(config):
         if fam.stored == "derived":  # recomputed from the accounts, as the pipeline does
             signals.add_family(con, config, fam)
@@ -165,7 +168,7 @@ def recompute(driver, settings: Settings, config: Config | None = None, *, repor
         writer = Writer(driver, settings, lease=lease, report=writes)
         members = pa.Table.from_pandas(result.members[["ring_id", "account_id"]], preserve_index=False).to_pylist()
         replace_links(writer, con, config)
-        write_rings(writer, result.rings, members)
+        write_rings(writer, result.rings, members, result.operations)
         timer.stop()
     result.timings = {**timer.timings, **result.timings}
     return result, writer.stats

@@ -13,7 +13,8 @@ global clear: clearing every link took 67 s of a 255 s seed-scale day load.
 
 Rings keep their replace semantics (the stored assignment is exactly the
 run's afterwards), but as a difference too: only the stored rings and
-memberships are read, never every account.
+memberships are read, never every account. Operations (``PART_OF``) follow
+their rings the same way: stale ones go, the run's are merged.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from .. import families
 from ..config import Config
-from ..results import Ring
+from ..results import Operation, Ring
 from . import rows
 from .load import Writer, lookup, positions, unwind
 
@@ -189,6 +190,23 @@ SET o.rings = rings, o.accounts = coalesce(accounts, 0)
 """
 
 
+STORED_OPERATIONS = "MATCH (o:Operation) RETURN o.operation_id AS id"
+
+DROP_OPERATIONS = "UNWIND $ids AS id MATCH (o:Operation {operation_id: id}) DETACH DELETE o"
+
+OPERATIONS = """
+UNWIND $rows AS row
+MERGE (o:Operation {operation_id: row.operation_id})
+SET o = row.props, o.operation_id = row.operation_id
+WITH o, row
+UNWIND row.ring_ids AS id
+MATCH (r:Ring {ring_id: id})
+OPTIONAL MATCH (r)-[old:PART_OF]->(other:Operation) WHERE other <> o
+DELETE old
+MERGE (r)-[:PART_OF]->(o)
+"""
+
+
 def ring_diff(stored: dict[str, list[str]], rings: list[Ring], members: list[dict]
               ) -> tuple[list[str], list[tuple[str, str]]]:
     """(stored rings to delete, stored (ring, account) memberships to drop) so only ``rings`` remain; pure.
@@ -205,8 +223,9 @@ def ring_diff(stored: dict[str, list[str]], rings: list[Ring], members: list[dic
     return drop_rings, drop_members
 
 
-def write_rings(writer: Writer, rings: list[Ring], members: list[dict], *, size: int = rows.BATCH_ROWS) -> None:
-    """Make the stored rings, memberships and unattributed operators exactly ``rings`` and ``members``."""
+def write_rings(writer: Writer, rings: list[Ring], members: list[dict], operations: list[Operation] = (), *,
+                size: int = rows.BATCH_ROWS) -> None:
+    """Make the stored rings, memberships, operations and unattributed operators exactly the run's."""
     with writer.step("rings", len(rings), nodes_per_row=1, rels_per_row=1) as step:
         stored = {r["ring_id"]: r["members"] for r in writer.query("stored rings", STORED_RINGS)}
         drop_rings, drop_members = ring_diff(stored, rings, members)
@@ -229,6 +248,20 @@ def write_rings(writer: Writer, rings: list[Ring], members: list[dict], *, size:
                                               "score": [score.get(m["ring_id"]) for m in part]})
             step.sent(len(part))
         writer.query("operator totals", OPERATOR_TOTALS)
+    write_operations(writer, operations)
 
 
-__all__ = ["replace_links", "write_rings", "diff_links", "ring_diff", "link_props", "create_links", "update_links"]
+def write_operations(writer: Writer, operations: list[Operation]) -> None:
+    """Operation nodes and their rings' ``PART_OF``, replacing the stored ones (rings are written first)."""
+    op_rows = rows.operation_rows(operations)
+    with writer.step("operations", len(op_rows), nodes_per_row=1, rels_per_row=0) as step:
+        keep = {r["operation_id"] for r in op_rows}
+        stale = sorted(r["id"] for r in writer.query("stored operations", STORED_OPERATIONS) if r["id"] not in keep)
+        for i in range(0, len(stale), 1000):
+            writer.query("drop operations", DROP_OPERATIONS, {"ids": stale[i:i + 1000]})
+        for i in range(0, len(op_rows), 1000):
+            writer.query("operations", OPERATIONS, {"rows": op_rows[i:i + 1000]})
+            step.sent(len(op_rows[i:i + 1000]))
+
+
+__all__ = ["replace_links", "write_rings", "write_operations", "diff_links", "ring_diff", "link_props", "create_links", "update_links"]

@@ -121,17 +121,55 @@ def test_a_killed_load_rerun_ends_with_exactly_the_right_counts(neo4j_driver, ne
 def test_rings_over_the_stored_graph_equal_the_embedded_run(neo4j_driver, neo4j_settings, clean_db, fixture_run,
                                                             tmp_path):
     load_run(neo4j_driver, neo4j_settings, fixture_run)
-    res = CliRunner().invoke(main, ["rings", "--out", str(tmp_path), "--quiet"])  # --neo4j is no longer needed
+    res = CliRunner().invoke(main, ["rings", "--neo4j", "--out", str(tmp_path), "--quiet"])
     assert res.exit_code == 0, res.output
-    embedded = json.loads((fixture_run / "rings.json").read_text())["rings"]
-    stored = json.loads((tmp_path / "rings.json").read_text())["rings"]
-    key = lambda r: (r["ring_id"], r["members"], r["score"], r["operator"])  # noqa: E731
+    embedded_doc = json.loads((fixture_run / "rings.json").read_text())
+    stored_doc = json.loads((tmp_path / "rings.json").read_text())
+    embedded, stored = embedded_doc["rings"], stored_doc["rings"]
+    assert embedded and any(r["features"].get("focus") for r in embedded)  # prompt topics are in play
+    # Everything the analysis decides, every feature included (focus reads the stored prompt topics).
+    key = lambda r: (r["ring_id"], r["members"], r["score"], r["operator"], r["operator_cluster"],  # noqa: E731
+                     r["operation"], r["features"], r["requests"])
     assert [key(r) for r in stored] == [key(r) for r in embedded]
+    assert stored_doc["operations"] == embedded_doc["operations"]
     # Written back in place of the old assignment: exactly these rings and members, no stale MEMBER_OF.
     got = {(r["r"], r["a"]) for r in run_query(
         neo4j_driver, neo4j_settings, "members", "MATCH (a:Account)-[:MEMBER_OF]->(r:Ring) "
                                                  "RETURN r.ring_id AS r, a.account_id AS a")}
     assert got == {(r["ring_id"], m) for r in embedded for m in r["members"]}
+
+
+def _operations(driver, settings) -> dict[str, dict]:
+    return {r["id"]: {"props": r["props"], "rings": sorted(r["rings"])} for r in run_query(
+        driver, settings, "operations", "MATCH (o:Operation) RETURN o.operation_id AS id, properties(o) AS props, "
+                                        "[(r:Ring)-[:PART_OF]->(o) | r.ring_id] AS rings")}
+
+
+def test_operations_and_their_rings_are_in_the_graph_after_a_load(neo4j_driver, neo4j_settings, clean_db,
+                                                                  fixture_run):
+    doc = json.loads((fixture_run / "rings.json").read_text())
+    ops = doc["operations"]
+    assert ops and sum(len(o["rings"]) for o in ops) == len(doc["rings"])  # each ring in one operation
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    got = _operations(neo4j_driver, neo4j_settings)
+    assert set(got) == {o["operation_id"] for o in ops}
+    for o in ops:
+        stored = got[o["operation_id"]]
+        assert stored["rings"] == sorted(o["rings"])
+        assert stored["props"].get("operator") == o["operator"] and stored["props"]["accounts"] == o["accounts"]
+        assert stored["props"]["rings"] == len(o["rings"]) and stored["props"]["score"] == o["score"]
+    # every ring is part of exactly one operation, the one rings.json names
+    ring_ops = {(r["r"], r["o"]) for r in run_query(
+        neo4j_driver, neo4j_settings, "part of",
+        "MATCH (r:Ring) OPTIONAL MATCH (r)-[:PART_OF]->(o:Operation) RETURN r.ring_id AS r, o.operation_id AS o")}
+    assert ring_ops == {(ring, o["operation_id"]) for o in ops for ring in o["rings"]}
+    # a stale operation goes on the next write, and a re-load changes nothing
+    run_query(neo4j_driver, neo4j_settings, "stale op", "CREATE (:Operation {operation_id: 'operation-stale'})",
+              write=True)
+    before = census(neo4j_driver, neo4j_settings)
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    assert _operations(neo4j_driver, neo4j_settings) == got
+    assert census(neo4j_driver, neo4j_settings)["nodes"]["Operation"] == before["nodes"]["Operation"] - 1
 
 
 def test_rings_rewrite_leaves_no_stale_membership(neo4j_driver, neo4j_settings, clean_db, fixture_run):
