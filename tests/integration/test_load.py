@@ -129,7 +129,7 @@ def test_rings_over_the_stored_graph_equal_the_embedded_run(neo4j_driver, neo4j_
     assert embedded and any(r["features"].get("focus") for r in embedded)  # prompt topics are in play
     # Everything the analysis decides, every feature included (focus reads the stored prompt topics).
     key = lambda r: (r["ring_id"], r["members"], r["score"], r["operator"], r["operator_cluster"],  # noqa: E731
-                     r["operation"], r["features"], r["requests"])
+                     r["operation"], r["features"], r["requests"], r["bystanders"])
     assert [key(r) for r in stored] == [key(r) for r in embedded]
     assert stored_doc["operations"] == embedded_doc["operations"]
     # Written back in place of the old assignment: exactly these rings and members, no stale MEMBER_OF.
