@@ -68,7 +68,7 @@ class RunFolder:
 
     @cached_property
     def operations(self) -> list[Operation]:
-        """The run's operations (none for a run written before operations existed)."""
+        """The run's operations (``linkage.operations``); empty for a run older than operations."""
         try:
             return [Operation.from_dict(o) for o in self.doc.get("operations") or []]
         except TypeError as exc:
