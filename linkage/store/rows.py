@@ -214,7 +214,7 @@ def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
             "score": ring.score, "size": ring.size, "requests": ring.requests,
             "first_seen": ring.first_seen, "last_seen": ring.last_seen,
             "operator": ring.operator, "operator_confidence": ring.operator_confidence,
-            "operator_cluster": ring.operator_cluster, "operation": ring.operation,
+            "operator_cluster": ring.operator_cluster,
             "bystanders": sorted(ring.bystanders) or None,  # absent rather than an empty list
             "signals": sorted(ring.signals),
             "evidence": [p["path"] for p in ring.evidence],
