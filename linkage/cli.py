@@ -1,7 +1,9 @@
 """The ``linkage`` command line.
 
 Thin: each command parses options, calls the public API and prints. Every
-``LinkageError`` becomes one readable line and a non-zero exit.
+failure (a LinkageError, a bad option, Ctrl-C, a closed pipe, a full disk) becomes
+one readable line and an exit code (``linkage.cliutil.LinkageGroup``), and what is
+printed has its control characters shown, not obeyed (``cliutil.echo``).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from pathlib import Path
 
 import click
 
-from .cliutil import friendly_errors, neo4j_options
+from . import cliutil
+from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option, seed_option
+from .safetext import json_text, terminal
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=cliutil.LinkageGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="linkage")
 def main() -> None:
     """Find coordinated account rings in an AI platform's logs and attribute them to operators."""
@@ -70,8 +74,8 @@ def _print_summary(summary: dict) -> None:
     for name, justify in (("operator", "left"), ("kind", "left"), ("rings", "right"), ("accounts", "right"),
                           ("requests", "right")):
         table.add_column(name, justify=justify)
-    for name, e in summary["by_operator"].items():  # names come from intel: Text, never markup
-        table.add_row(Text(str(name), style="bold" if e["attributed"] else "italic"),
+    for name, e in summary["by_operator"].items():  # names come from intel: Text, never markup, no control codes
+        table.add_row(Text(terminal(name, one_line=True), style="bold" if e["attributed"] else "italic"),
                       "intel" if e["attributed"] else "unattributed", f"{e['rings']:,}", f"{e['accounts']:,}",
                       f"{e['requests']:,}")
     console.print(table)
@@ -81,12 +85,16 @@ def _print_summary(summary: dict) -> None:
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder for rings.json, ring_members.csv, rejected.csv, report.html, evidence/.")
-@click.option("--seed", type=int, default=None, help="Seed for community detection (default 42).")
-@click.option("--threshold", type=float, default=None, help="Ring score at or above which a ring is flagged (default 0.5).")
-@click.option("--min-ring-size", type=int, default=None, help="Smallest community that can be a ring (default 8).")
-@click.option("--resolution", type=float, default=None, help="Leiden CPM resolution: least mean link weight per member pair (default 0.02).")
-@click.option("--threads", type=int, default=None, help="DuckDB threads (default: all cores).")
-@click.option("--memory-limit", default=None, metavar="SIZE",
+@seed_option(None, "Seed for community detection (default 42).")
+@click.option("--threshold", type=cliutil.PROBABILITY, default=None,
+              help="Ring score at or above which a ring is flagged, 0..1 (default 0.5).")
+@click.option("--min-ring-size", type=cliutil.RING_SIZE, default=None,
+              help="Smallest community that can be a ring, at least 2 (default 8).")
+@click.option("--resolution", type=cliutil.POSITIVE, default=None,
+              help="Leiden CPM resolution, a number above 0: least mean link weight per member pair (default 0.02).")
+@click.option("--threads", type=cliutil.THREADS, default=None,
+              help="DuckDB threads, 1 to 4 per core (default: all cores); worker processes never exceed the cores.")
+@click.option("--memory-limit", type=cliutil.MEMORY, default=None, metavar="SIZE",
               help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: 60% of the machine).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -97,7 +105,6 @@ def _print_summary(summary: dict) -> None:
 def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit, quiet,
            as_json, use_neo4j, settings) -> None:
     """Find and attribute coordinated account rings in the batch folder DATA."""
-    import json
 
     from .config import Config
     from .pipeline import detect as run_detect
@@ -118,34 +125,44 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
 
         loaded = load_to_neo4j(out_dir, settings, quiet=quiet or as_json)
     if as_json:
-        click.echo(json.dumps({**summary, "timings": result.timings, "out": str(out_dir),
-                               **({"neo4j": loaded} if loaded else {})}, indent=2))
+        echo(json_text({**summary, "timings": result.timings, "out": str(out_dir),
+                         **({"neo4j": loaded} if loaded else {})}, indent=2))
     elif not quiet:
         _print_summary(summary)
         if summary["rejected_rows"]:
-            click.echo(f"{summary['rejected_rows']} rows rejected: see {out_dir / 'rejected.csv'}")
-        click.echo(f"wrote {out_dir / 'rings.json'} and {out_dir / 'report.html'}")
+            echo(f"{summary['rejected_rows']} rows rejected: see {out_dir / 'rejected.csv'}")
+        echo(f"wrote {out_dir / 'rings.json'} and {out_dir / 'report.html'}")
 
 
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path))
+@no_verify_option
 @friendly_errors
 def report(out_dir: Path) -> None:
-    """Rebuild OUT_DIR/report.html from the files a `linkage detect` run left in OUT_DIR."""
+    """Rebuild OUT_DIR/report.html from the files a `linkage detect` run left in OUT_DIR.
+
+    The run's other files are first checked against its manifest (run.json).
+    """
     from .report import write_report
 
     path = write_report(out_dir)
-    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 # --- world generator and quality benchmark -------------------------------------------------
 
+#: Worlds smaller than this cannot hold one ring of every operator; larger ones would not fit a machine.
+SYNTH_MIN_ACCOUNTS = 100
+SYNTH_MAX = 10 ** 8
+
 
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--seed", type=int, default=7, show_default=True, help="Random seed; same seed, same world.")
-@click.option("--accounts", type=int, default=20_000, show_default=True, help="Total accounts.")
-@click.option("--requests", "n_requests", type=int, default=None, help="Approximate total requests (default: 35 per account).")
+@seed_option(7, "Random seed; same seed, same world.")
+@click.option("--accounts", type=click.IntRange(SYNTH_MIN_ACCOUNTS, SYNTH_MAX), default=20_000, show_default=True,
+              help=f"Total accounts ({SYNTH_MIN_ACCOUNTS:,} or more).")
+@click.option("--requests", "n_requests", type=click.IntRange(0, SYNTH_MAX * 1000), default=None,
+              help="Approximate total requests (default: 35 per account).")
 @click.option("--scale", type=click.Choice(["custom", "fixture", "seed"]), default="custom", show_default=True,
               help="Preset sizes: fixture (small, committed), seed (1M accounts, 50M requests).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "csv.gz", "parquet"]), default="csv.gz", show_default=True)
@@ -155,7 +172,7 @@ def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale
     from .synth import generate
 
     summary = generate(out_dir, seed=seed, accounts=accounts, requests=n_requests, scale=scale, fmt=fmt)
-    click.echo(summary)
+    echo(summary)
 
 
 @main.command(name="eval")
@@ -165,12 +182,11 @@ def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale
 @friendly_errors
 def eval_(out_dir: Path, truth: Path, as_json: bool) -> None:
     """Score a detect run (OUT_DIR) against a world's truth.csv."""
-    import json
 
     from .evaluate import evaluate, format_metrics
 
     metrics = evaluate(out_dir, truth)
-    click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(metrics))
+    echo(json_text(metrics, indent=2) if as_json else format_metrics(metrics))
 
 
 # --- investigators: the query library and explain (linkage/query_commands.py) ---------------

@@ -41,6 +41,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .resources import cypher_dir
+from .safetext import csv_cell, json_text
 
 #: ``linkage/cypher/queries``, shipped as package data.
 LIBRARY_DIR = cypher_dir("queries")
@@ -509,7 +510,7 @@ def format_rows(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], fmt: 
                 *, width: int = 80) -> str:
     """Rows as an aligned text table, a JSON array of objects, or CSV (lists and maps JSON-encoded)."""
     if fmt == "json":
-        return json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2, default=str)
+        return json_text([{c: r.get(c) for c in columns} for r in rows], indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -531,10 +532,13 @@ def format_rows(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], fmt: 
 
 
 def _csv_cell(value: Any) -> Any:
+    """One CSV cell; text is neutralised against spreadsheet formulas like every CSV linkage writes."""
     if isinstance(value, (list, tuple, Mapping)):
         return json.dumps(value, default=str)
     if value is None:
         return ""
+    if isinstance(value, str):
+        return csv_cell(value)
     return format_value(value) if isinstance(value, (bool, float)) else value
 
 

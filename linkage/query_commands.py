@@ -12,8 +12,9 @@ from pathlib import Path
 
 import click
 
-from .cliutil import friendly_errors, neo4j_options
+from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option
 from .errors import ConfigError
+from .safetext import json_text
 
 _library_option = click.option(
     "--library", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -39,14 +40,14 @@ def list_(library: Path | None, as_json: bool) -> None:
 
     lib = queries.load_library(library)
     if as_json:
-        click.echo(json.dumps([{"id": q.id, "name": q.name, "description": q.description, "mode": q.mode,
-                                "bloom": q.bloom, "params": [{"name": p.name, "type": p.type, "example": p.example,
-                                                              "one_of": list(p.choices)} for p in q.params]}
-                               for q in lib.values()], indent=2, default=str))
+        echo(json.dumps([{"id": q.id, "name": q.name, "description": q.description, "mode": q.mode,
+                          "bloom": q.bloom, "params": [{"name": p.name, "type": p.type, "example": p.example,
+                                                        "one_of": list(p.choices)} for p in q.params]}
+                         for q in lib.values()], indent=2, default=str))
         return
     rows = [{"id": q.id, "mode": q.mode, "params": ", ".join(f"{p.name}:{p.type}" for p in q.params) or "-",
              "name": q.name} for q in lib.values()]
-    click.echo(queries.format_rows(["id", "mode", "params", "name"], rows, width=100))
+    echo(queries.format_rows(["id", "mode", "params", "name"], rows, width=100))
 
 
 @query_group.command()
@@ -58,14 +59,14 @@ def show(name: str, library: Path | None) -> None:
     from . import queries
 
     q = queries.get(queries.load_library(library), name)
-    click.echo(f"{q.id}: {q.name} ({q.mode})")
-    click.echo(q.description)
+    echo(f"{q.id}: {q.name} ({q.mode})")
+    echo(q.description)
     for p in q.params:
-        click.echo(f"  --param {p.name}=…   {p.describe()}")
+        echo(f"  --param {p.name}=…   {p.describe()}")
     if q.bloom:
-        click.echo(f"Bloom search phrase: {q.bloom}")
-    click.echo("")
-    click.echo(q.cypher)
+        echo(f"Bloom search phrase: {q.bloom}")
+    echo("")
+    echo(q.cypher)
 
 
 @query_group.command()
@@ -89,7 +90,7 @@ def run(name: str, params: tuple[str, ...], fmt: str, allow_write: bool, library
     with connect(settings) as driver:
         records = queries.run(driver, settings, q, bound, allow_write=allow_write)
     columns, rows = queries.records_to_rows(records)
-    click.echo(queries.format_rows(columns, rows, fmt))
+    echo(queries.format_rows(columns, rows, fmt), data=fmt != "table")
 
 
 @click.command()
@@ -103,6 +104,7 @@ def run(name: str, params: tuple[str, ...], fmt: str, allow_write: bool, library
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @_library_option
 @neo4j_options
+@no_verify_option
 @friendly_errors
 def explain(account_a: str, account_b: str, out_dir: Path | None, use_neo4j: bool, top: int, as_json: bool,
             library: Path | None, settings) -> None:
@@ -121,4 +123,4 @@ def explain(account_a: str, account_b: str, out_dir: Path | None, use_neo4j: boo
         lib = queries.load_library(library)
         with connect(settings) as driver:
             result = ex.explain_from_neo4j(driver, settings, account_a, account_b, library=lib, top=top)
-    click.echo(json.dumps(result.to_dict(), indent=2, default=str) if as_json else ex.format_explanation(result))
+    echo(json_text(result.to_dict(), indent=2) if as_json else ex.format_explanation(result))
