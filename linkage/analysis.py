@@ -11,21 +11,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import attribution, graph, scoring
+from . import attribution, graph, operations, scoring
 from .communities import detect_communities
 from .config import Config
 from .evidence import ring_evidence
 from .ids import set_digest
-from .results import Result, Ring
+from .results import Operation, Result, Ring
 from .stages import Context, Reporter, Runner, Stage, Timer
 
 #: What a producer must leave on the connection for the analysis stages (the analysis contract).
-INPUTS = ("accounts", "incidence", "entities", "family_params", "acct_activity", "acct_windows", "intel",
-          "shingle_texts")
+INPUTS = ("accounts", "incidence", "entities", "family_params", "acct_activity", "acct_windows", "acct_topics",
+          "intel", "shingle_texts")
 
 #: Tables the outputs (evidence files, Neo4j load) read after the analysis.
-RESULTS = ("accounts", "incidence", "entities", "links", "members", "acct_activity", "acct_windows", "intel",
-           "shingle_texts", "indicator_hits")
+RESULTS = ("accounts", "incidence", "entities", "links", "members", "operations", "op_tools", "acct_activity",
+           "acct_windows", "acct_topics", "intel", "shingle_texts", "indicator_hits")
 
 
 def ring_id(account_ids) -> str:
@@ -41,7 +41,8 @@ def _communities(ctx: Context) -> None:
     con, config = ctx.con, ctx.config
     links = con.execute("SELECT a, b, weight FROM links ORDER BY a, b").fetchnumpy()
     workers = con.execute("SELECT current_setting('threads')").fetchall()[0][0]  # one knob: --threads
-    groups = detect_communities(links["a"], links["b"], links["weight"], min_size=config.min_ring_size,
+    # Every community of two accounts or more: a small one can still be part of an operation.
+    groups = detect_communities(links["a"], links["b"], links["weight"], min_size=2,
                                 resolution=config.resolution, seed=config.seed, workers=int(workers))
     members = pd.DataFrame({
         "cid": np.concatenate([np.full(len(g), c, dtype=np.int64) for c, g in groups.items()]) if groups else [],
@@ -52,24 +53,95 @@ def _communities(ctx: Context) -> None:
     con.unregister("members_df")
 
 
+def _operations(ctx: Context) -> None:
+    operations.build(ctx.con, ctx.config)
+
+
 def _scoring(ctx: Context) -> None:
-    ctx.values["communities"] = scoring.score(scoring.community_features(ctx.con, ctx.config), ctx.config)
+    scored = scoring.score(scoring.community_features(ctx.con, ctx.config), ctx.config)
+    # A community smaller than a ring counts only as part of an operation as large as one.
+    big = (scored["size"] >= ctx.config.min_ring_size) | (
+        (scored["op_size"] >= ctx.config.min_ring_size) & (scored["op_communities"] >= 2))
+    ctx.values["communities"] = scored[big].reset_index(drop=True)
 
 
 def _attribution(ctx: Context) -> None:
     scored = ctx.values["communities"]
     flagged = scored[scored["score"] >= ctx.config.threshold]
-    ctx.values["rings"], ctx.values["members"] = assemble(ctx.con, ctx.config, flagged)
+    rings, members = assemble(ctx.con, ctx.config, flagged)
+    ctx.values["rings"], ctx.values["members"] = rings, members
+    ctx.values["operations"] = operation_summaries(ctx.con, ctx.config, rings, members)
+    ctx.values["watchlist"] = watchlist(ctx.con, ctx.config, scored)
 
 
 STAGES = (
     Stage("graph", _graph, reads=("incidence", "entities", "family_params", "accounts"), writes=("links",)),
     Stage("communities", _communities, reads=("links",), writes=("members",)),
-    Stage("scoring", _scoring, reads=("members", "links", "incidence", "entities", "accounts", "acct_activity",
-                                      "acct_windows")),
+    Stage("operations", _operations, reads=("members", "incidence"), writes=("operations", "op_tools", "profiles")),
+    Stage("scoring", _scoring, reads=("members", "operations", "profiles", "links", "incidence", "entities",
+                                      "accounts", "acct_activity", "acct_windows", "acct_topics")),
     Stage("attribution", _attribution, reads=("members", "accounts", "intel", "incidence", "entities", "links",
                                               "shingle_texts", "acct_activity"), writes=("indicator_hits",)),
 )
+
+
+#: Columns of the watchlist besides the per-family ``cover_``/``excl_``/``pass_`` details.
+WATCH_COLUMNS = ("community_id", "size", "score", "coordination", "harvesting", "volume_harvest",
+                 "templated_harvest", "families", "infra_families", "volume_ratio", "focus", "template_reach",
+                 "template_rings", "op_size", "op_communities", "payment_share", "template_share", "burst_share",
+                 "lockstep_share", "hosting_share", "density", "members")
+
+
+def watchlist(con, config: Config, scored: pd.DataFrame) -> pd.DataFrame:
+    """Communities that almost got flagged: scored at least ``watch_threshold``, below the threshold.
+
+    An analyst reviews these; each row carries every feature behind its score and its member ids.
+    """
+    near = scored[(scored["score"] >= config.watch_threshold) & (scored["score"] < config.threshold)]
+    names = con.execute(
+        "SELECT m.cid, a.account_id FROM members m JOIN accounts a USING (aid) WHERE m.cid IN (SELECT unnest(?))",
+        [near["cid"].astype(int).tolist()]).df()
+    lists = names.groupby("cid")["account_id"].apply(sorted)
+    out = near.assign(members=near["cid"].map(lists),
+                      community_id=near["cid"].map(lambda c: "community-" + set_digest(lists[c])))
+    detail = [c for c in scored.columns if c.startswith(("cover_", "excl_", "pass_"))]
+    out = out[[c for c in WATCH_COLUMNS if c in out.columns] + detail]
+    return out.sort_values(["score", "community_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def operation_summaries(con, config: Config, rings: list[Ring], members: pd.DataFrame) -> list[Operation]:
+    """One :class:`Operation` per operation holding flagged rings, with the tools its rings reuse."""
+    by_op: dict[str, list[Ring]] = {}
+    for ring in rings:
+        by_op.setdefault(ring.operation or ring.ring_id, []).append(ring)
+    if not by_op:
+        return []
+    con.register("op_members_df", members.merge(
+        pd.DataFrame([(r.ring_id, r.operation) for r in rings], columns=["ring_id", "operation"]), on="ring_id"))
+    tools = con.execute(
+        """SELECT m.operation, i.family, i.entity, count(DISTINCT m.aid) AS members, min(e.accounts) AS accounts,
+                  count(DISTINCT m.ring_id) AS rings
+           FROM incidence i JOIN op_members_df m USING (aid) JOIN entities e USING (family, entity)
+           WHERE (i.family, i.entity) IN (SELECT (family, entity) FROM op_tools)
+           GROUP BY ALL HAVING count(DISTINCT m.ring_id) >= 2
+           ORDER BY m.operation, i.family, rings DESC, members DESC, i.entity""").df()
+    texts = dict(con.execute("SELECT entity, text FROM shingle_texts").fetchall())
+    con.unregister("op_members_df")
+    tools_of = {k: g for k, g in tools.groupby("operation")}
+    out = []
+    for op_id, op_rings in by_op.items():
+        summary: dict[str, dict] = {}
+        for family, g in tools_of.get(op_id, tools.iloc[0:0]).groupby("family"):
+            summary[family] = {"tools": int(len(g)), "top": [
+                {"entity": texts.get(t.entity, t.entity), "rings": int(t.rings), "members": int(t.members),
+                 "accounts": int(t.accounts)} for t in g.head(5).itertuples(index=False)]}
+        first = op_rings[0]
+        out.append(Operation(operation_id=op_id, operator=first.operator,
+                             operator_confidence=max(r.operator_confidence for r in op_rings),
+                             rings=[r.ring_id for r in op_rings], accounts=sum(r.size for r in op_rings),
+                             requests=sum(r.requests for r in op_rings), score=max(r.score for r in op_rings),
+                             tools=summary))
+    return sorted(out, key=lambda o: (-o.accounts, o.operation_id))
 
 
 def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd.DataFrame]:
@@ -85,7 +157,7 @@ def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd
     ring_of_cid = dict(zip(order["cid"], order["ring"]))
     ring_members = names.assign(ring=names["cid"].map(ring_of_cid)).dropna(subset=["ring"])
     ring_members["ring"] = ring_members["ring"].astype(int)
-    attr = attribution.attribute(con, config, order[["ring", "ring_id"]], ring_members[["aid", "ring"]])
+    attr = attribution.attribute(con, config, order[["ring", "ring_id", "op"]], ring_members[["aid", "ring"]])
     evidence = ring_evidence(con, config, order, ring_members, attr)
     member_lists = ring_members.groupby("ring")["account_id"].apply(sorted)
     rings = []
@@ -99,11 +171,13 @@ def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd
             operator=a.operator,
             operator_confidence=float(a.operator_confidence),
             operator_cluster=a.operator_cluster,
+            operation=a.operation,
             requests=int(row.requests),
             first_seen=ev["first_seen"],
             last_seen=ev["last_seen"],
             features={k: round(float(getattr(row, k)), 4) for k in
-                      (*scoring.FEATURES, "coordination", "harvesting", "median_requests")},
+                      (*scoring.FEATURES, "coordination", "harvesting", "volume_harvest", "templated_harvest",
+                       "median_requests", "template_reach", "template_rings", "focus")},
             signals=ev["signals"],
             evidence=ev["paths"],
             attribution={"direct_evidence": a.direct_evidence, "operator_scores": a.operator_scores},
@@ -116,7 +190,8 @@ def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd
 def result(ctx: Context, timer: Timer) -> Result:
     """The run's :class:`Result` from what the stages left in ``ctx``."""
     return Result(rings=ctx.values["rings"], members=ctx.values["members"], communities=ctx.values["communities"],
-                  counts=ctx.counts, config=ctx.config, timings=timer.timings, con=ctx.con)
+                  counts=ctx.counts, config=ctx.config, timings=timer.timings, con=ctx.con,
+                  operations=ctx.values["operations"], watchlist=ctx.values["watchlist"])
 
 
 def run(con, config: Config, counts: dict[str, int], *, report: Reporter | None = None) -> Result:

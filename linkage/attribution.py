@@ -1,19 +1,20 @@
-"""Attribution: which known operator is behind each flagged ring.
+"""Attribution: which known operator is behind each flagged ring, decided per operation.
 
 1. Intel indicators are matched to the batch's entities (prompt excerpts by
    shingle overlap with the accounts' templates).
-2. Each indicator's *specificity* for a ring is the share of the accounts it
-   touches that are members of that ring: a proxy IP used only by the ring is
-   strong, a shared-hosting ASN used by thousands of developers is not.
-3. Operators run many rings and intel covers only some of them, so evidence
-   is spread over a ring graph: two rings are tied by the entities they share
-   that are used mostly by flagged rings (a harness fingerprint, a card batch,
-   a proxy, a template), and each ring takes a damped share of its
-   neighbours' evidence (personalised-PageRank style).
-4. A ring is attributed only when one operator's evidence is both sufficient
-   and clearly ahead (twice the runner-up); rings with no or ambiguous
-   operator evidence get ``operator = None`` and are grouped into
-   unattributed operator clusters by the same ring graph.
+2. Each indicator's *specificity* for a ring (and for an operation) is the share
+   of the accounts it touches that are members of that ring (of the operation's
+   flagged rings): a proxy IP used only by the ring is strong, a shared-hosting
+   ASN used by thousands of developers is not.
+3. Operators run many rings and intel covers only some of them. An operation
+   (``linkage.operations``) is what one operator runs, tied by the tools its rings
+   reuse, so intel that reaches any of its rings names the whole operation: every
+   ring of an attributed operation takes its operator, and its evidence path goes
+   through the tools it shares with the ring the indicators touch.
+4. An operation is attributed only when one operator's evidence is both
+   sufficient and clearly ahead (``margin`` times the runner-up); an operation with
+   no or ambiguous intel is one unattributed cluster (``unattributed-…``), though a
+   ring with decisive indicators of its own keeps them.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from . import families
 from .config import AttributionParams, Config
@@ -37,9 +36,10 @@ class Attribution:
     """What attribution hands to the evidence stage: per ring, and the two tables behind it.
 
     ``rings`` has one row per flagged ring (``ring``, ``operator``, ``operator_confidence``,
-    ``operator_cluster``, ``direct_evidence``, ``operator_scores``); ``direct`` is the
-    per (ring, operator) indicator evidence with its indicators; ``ties`` the entities
-    flagged rings share (``r1, r2, family, entity, accounts``).
+    ``operation``, ``operator_cluster``, ``direct_evidence``, ``operator_scores``); ``direct``
+    is the per (ring, operator) indicator evidence with its indicators; ``ties`` the operation's
+    tools a ring attributed without indicators of its own shares with the ring that has them
+    (``r1, r2, family, entity, accounts``).
     """
 
     rings: pd.DataFrame
@@ -103,91 +103,46 @@ def _direct_evidence(con, ring_members: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def ring_ties(con, config: Config, ring_members: pd.DataFrame) -> pd.DataFrame:
-    """Entities shared between flagged rings and used mostly by them: ``(r1, r2, family, entity, accounts)``."""
+def _op_evidence(con, ring_members: pd.DataFrame) -> pd.DataFrame:
+    """Per (operation, operator): ``1 - exp(-Σ specificity)`` over the indicators touching the operation's rings.
+
+    An indicator's specificity for an operation is the share of the accounts it touches that are
+    members of the operation's flagged rings: intel that reaches any ring speaks for the operation.
+    """
     con.register("ring_members_df", ring_members)
-    fams = families.sql_in([f.name for f in families.in_run(config) if f.ring_ties])
     df = con.execute(
-        f"""WITH used AS (
-                SELECT i.family, i.entity, i.aid, r.ring FROM incidence i
-                LEFT JOIN ring_members_df r USING (aid) WHERE i.family IN {fams}
-            ),
-            ent AS (
-                SELECT family, entity, count(*) AS accounts FROM used GROUP BY family, entity
-                HAVING count(ring) >= 0.5 * count(*) AND count(DISTINCT ring) >= 2
-            ),
-            per_ring AS (
-                SELECT DISTINCT u.family, u.entity, u.ring, e.accounts FROM used u JOIN ent e USING (family, entity)
-                WHERE u.ring IS NOT NULL
-            )
-            SELECT x.ring AS r1, y.ring AS r2, x.family, x.entity, x.accounts
-            FROM per_ring x JOIN per_ring y ON x.family = y.family AND x.entity = y.entity AND x.ring < y.ring
-            ORDER BY r1, r2, family, entity"""
+        """WITH hits AS (
+               SELECT h.operator, h.kind, h.value, h.aid, r.op FROM indicator_hits h
+               LEFT JOIN ring_members_df r USING (aid)
+           ),
+           spec AS (
+               SELECT operator, kind, value, op, count(DISTINCT aid) / any_value(total) AS specificity
+               FROM (SELECT *, count(DISTINCT aid) OVER (PARTITION BY operator, kind, value) AS total FROM hits)
+               WHERE op IS NOT NULL GROUP BY ALL
+           )
+           SELECT op, operator, 1 - exp(-sum(specificity)) AS evidence
+           FROM spec GROUP BY op, operator ORDER BY op, operator"""
     ).df()
     con.unregister("ring_members_df")
     return df
 
 
-def tie_strength(ties: pd.DataFrame, params: AttributionParams | None = None) -> pd.DataFrame:
-    """``(r1, r2, k)``: shared infrastructure entities, plus at most ``template_tie`` for shared template n-grams.
-
-    The n-grams of one template are one piece of evidence, and generic task
-    phrasing overlaps between unrelated operators; infrastructure does not.
-    """
-    params = params or AttributionParams()
-    template = ties.family.isin([f.name for f in families.all_families() if f.template])
-    infra = ties[~template].groupby(["r1", "r2"]).size()
-    shared_template = (ties[template].groupby(["r1", "r2"]).size() > 0).astype(float) * params.template_tie
-    return infra.add(shared_template, fill_value=0).rename("k").reset_index()
-
-
-def propagate(n_rings: int, direct: np.ndarray, ties: pd.DataFrame, params: AttributionParams | None = None
-              ) -> np.ndarray:
-    """Spread direct evidence (rings × operators) along ring ties; pure function.
-
-    A ring's score for an operator is its own evidence plus ``alpha`` times the
-    tie-weighted mean of its neighbours' scores, where weak ties (fewer than
-    ``kappa`` shared entities) pass on proportionally less.
-    """
-    params = params or AttributionParams()
-    if n_rings == 0:
-        return direct
-    if len(ties):
-        counts = tie_strength(ties, params)
-        rows = np.concatenate([counts.r1.to_numpy(), counts.r2.to_numpy()])
-        cols = np.concatenate([counts.r2.to_numpy(), counts.r1.to_numpy()])
-        vals = np.concatenate([counts.k.to_numpy(), counts.k.to_numpy()]).astype(float)
-        adj = csr_matrix((vals, (rows, cols)), shape=(n_rings, n_rings))
-    else:
-        adj = csr_matrix((n_rings, n_rings))
-    degree = np.asarray(adj.sum(axis=1)).ravel()
-    scale = 1.0 / np.maximum(degree, params.kappa)
-    transition = csr_matrix(adj.multiply(scale[:, None]))
-    score = direct.copy()
-    for _ in range(params.iterations):
-        score = np.minimum(1.0, direct + params.alpha * (transition @ score))
-    return score
-
-
-def clusters(n_rings: int, ties: pd.DataFrame, params: AttributionParams | None = None) -> np.ndarray:
-    """Operator clusters: connected components of rings tied by at least ``cluster_ties``."""
-    params = params or AttributionParams()
-    if n_rings == 0:
-        return np.zeros(0, dtype=int)
-    counts = tie_strength(ties, params) if len(ties) else pd.DataFrame({"r1": [], "r2": [], "k": []})
-    strong = counts[counts.k >= params.cluster_ties]
-    adj = csr_matrix((np.ones(len(strong)), (strong.r1.astype(int), strong.r2.astype(int))), shape=(n_rings, n_rings))
-    return connected_components(adj, directed=False)[1]
+def _scores(frame: pd.DataFrame, key: str, operators: list[str], n: int) -> np.ndarray:
+    out = np.zeros((n, len(operators)))
+    index = {op: j for j, op in enumerate(operators)}
+    for row in frame.itertuples(index=False):  # one row per (ring or operation, operator), not per request
+        out[int(getattr(row, key)), index[row.operator]] = row.evidence
+    return out
 
 
 def choose_operator(scores: np.ndarray, operators: list[str], params: AttributionParams | None = None
                     ) -> tuple[str | None, float]:
-    """The ring's operator and confidence from its per-operator scores; pure.
+    """The operator and confidence from per-operator scores; pure.
 
     Attributed only when the best score is sufficient (``min_evidence``) and
     clearly ahead (``margin`` times the runner-up): weak ties to several
-    operators' rings are ambiguity, not attribution. Confidence is the best
-    score times its share of all operator scores.
+    operators are ambiguity, not attribution. Confidence is the best score
+    times its share of all operator scores.
     """
     params = params or AttributionParams()
     if not operators or len(scores) == 0:
@@ -201,48 +156,84 @@ def choose_operator(scores: np.ndarray, operators: list[str], params: Attributio
 
 
 def attribute(con, config: Config, rings: pd.DataFrame, ring_members: pd.DataFrame) -> Attribution:
-    """Attribute each flagged ring (see the module docstring).
+    """Attribute each flagged ring through its operation (see the module docstring).
 
-    ``rings`` has one row per flagged ring with ``ring`` (0..n-1, in output order) and ``ring_id``;
-    ``ring_members`` maps ``aid`` to ``ring``.
+    ``rings`` has one row per flagged ring with ``ring`` (0..n-1, in output order), ``ring_id`` and ``op``
+    (its operation); ``ring_members`` maps ``aid`` to ``ring``.
     """
     params = config.attribution
     n = len(rings)
     match_indicators(con, config)
     direct_df = _direct_evidence(con, ring_members)
-    ties = ring_ties(con, config, ring_members)
-    operators = sorted(direct_df.operator.unique()) if len(direct_df) else []
-    direct = np.zeros((n, len(operators)))
-    for row in direct_df.itertuples(index=False):  # one row per (ring, operator) pair, not per request
-        direct[int(row.ring), operators.index(row.operator)] = row.evidence
-    total = propagate(n, direct, ties, params)
-    groups = clusters(n, ties, params)
+    op_of_ring = rings.set_index("ring")["op"]
+    ops = sorted(int(o) for o in rings["op"].unique())
+    op_index = {o: k for k, o in enumerate(ops)}
+    members_op = ring_members.assign(op=ring_members["ring"].map(op_of_ring).map(op_index))
+    op_df = _op_evidence(con, members_op[["aid", "op"]])
+    operators = sorted(set(direct_df.operator) | set(op_df.operator))
+    direct = _scores(direct_df, "ring", operators, n)
+    per_op = _scores(op_df, "op", operators, len(ops))
+    op_choice = [choose_operator(per_op[k], operators, params) for k in range(len(ops))]
+    ids = rings.set_index("ring")["ring_id"]
+    op_rings = rings.groupby("op")["ring"].apply(list)
+    op_name = {o: digest(*sorted(ids[r] for r in op_rings[o]), size=6) for o in ops}
     out = []
     for r in range(n):
-        operator, confidence = choose_operator(total[r], operators, params)
+        o = int(op_of_ring[r])
+        operator, confidence = op_choice[op_index[o]]
+        scores = per_op[op_index[o]]
+        if operator is None:  # the operation is ambiguous or silent: the ring's own indicators may still speak
+            operator, confidence = choose_operator(direct[r], operators, params)
+            scores = direct[r] if operator else scores
         out.append({
             "ring": r,
             "operator": operator,
             "operator_confidence": confidence,
             "direct_evidence": {op: round(float(direct[r, j]), 4) for j, op in enumerate(operators) if direct[r, j] > 0},
-            "operator_scores": {op: round(float(total[r, j]), 4) for j, op in enumerate(operators) if total[r, j] > 0},
-            "group": int(groups[r]),
+            "operator_scores": {op: round(float(scores[j]), 4) for j, op in enumerate(operators) if scores[j] > 0},
+            "operation": f"operation-{op_name[o]}",
+            "operator_cluster": operator or f"unattributed-{op_name[o]}",
         })
     # object dtype keeps ``None`` as None (a string column would turn it into NaN).
     result = pd.DataFrame(out, columns=["ring", "operator", "operator_confidence", "direct_evidence",
-                                        "operator_scores", "group"], dtype=object)
-    result["operator_cluster"] = _cluster_names(result, rings)
+                                        "operator_scores", "operation", "operator_cluster"], dtype=object)
+    ties = _tool_paths(con, result, direct_df, rings, ring_members)
     return Attribution(rings=result, direct=direct_df, ties=ties)
 
 
-def _cluster_names(result: pd.DataFrame, rings: pd.DataFrame) -> list[str]:
-    """Name each operator cluster: the operator when attributed, else a stable ``unattributed-…`` id."""
-    names = []
-    ids = rings.set_index("ring")["ring_id"]
+def _tool_paths(con, result: pd.DataFrame, direct_df: pd.DataFrame, rings: pd.DataFrame,
+                ring_members: pd.DataFrame) -> pd.DataFrame:
+    """``(r1, r2, family, entity, accounts)``: for each ring attributed through its operation without an
+    indicator of its own, the operation's tools it shares with the ring carrying the most evidence."""
+    op_of_ring = rings.set_index("ring")["op"]
+    pairs = []
     for row in result.itertuples(index=False):
-        if row.operator is not None:
-            names.append(row.operator)
+        if row.operator is None:
             continue
-        group_ids = ids[result.ring[(result.group == row.group) & result.operator.isna()]]
-        names.append(f"unattributed-{digest(*sorted(group_ids), size=4)}")
-    return names
+        own = direct_df[(direct_df.ring == row.ring) & (direct_df.operator == row.operator)]
+        if len(own):
+            continue
+        holders = direct_df[(direct_df.operator == row.operator)
+                            & (direct_df.ring.map(op_of_ring) == op_of_ring[row.ring])]
+        if len(holders):
+            best = holders.sort_values(["evidence", "ring"], ascending=[False, True]).iloc[0]
+            pairs.append((int(row.ring), int(best.ring)))
+    empty = pd.DataFrame({"r1": [], "r2": [], "family": [], "entity": [], "accounts": []})
+    if not pairs:
+        return empty
+    con.register("pairs_df", pd.DataFrame(pairs, columns=["r1", "r2"]))
+    con.register("ring_members_df", ring_members[["aid", "ring"]])
+    df = con.execute(
+        """WITH used AS (
+               SELECT DISTINCT r.ring, i.family, i.entity FROM incidence i JOIN ring_members_df r USING (aid)
+               WHERE r.ring IN (SELECT r1 FROM pairs_df UNION SELECT r2 FROM pairs_df)
+                 AND (i.family, i.entity) IN (SELECT (family, entity) FROM op_tools)
+           )
+           SELECT p.r1, p.r2, x.family, x.entity, e.accounts
+           FROM pairs_df p JOIN used x ON x.ring = p.r1 JOIN used y ON y.ring = p.r2 AND y.family = x.family
+                AND y.entity = x.entity JOIN entities e ON e.family = x.family AND e.entity = x.entity
+           ORDER BY p.r1, e.accounts, x.family, x.entity"""
+    ).df()
+    con.unregister("pairs_df")
+    con.unregister("ring_members_df")
+    return df

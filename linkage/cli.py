@@ -156,6 +156,15 @@ SYNTH_MIN_ACCOUNTS = 100
 SYNTH_MAX = 10 ** 8
 
 
+def _list_presets(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from .synth import ADVERSARIES, TRAPS, describe
+
+    echo(describe(ADVERSARIES, "adversary") + "\n" + describe(TRAPS, "trap"))
+    ctx.exit()
+
+
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @seed_option(7, "Random seed; same seed, same world.")
@@ -166,12 +175,31 @@ SYNTH_MAX = 10 ** 8
 @click.option("--scale", type=click.Choice(["custom", "fixture", "seed"]), default="custom", show_default=True,
               help="Preset sizes: fixture (small, committed), seed (1M accounts, 50M requests).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "csv.gz", "parquet"]), default="csv.gz", show_default=True)
+@click.option("--adversary", "adversaries", multiple=True, metavar="NAME[:KNOB=V,...]",
+              help="Add an operator with this preset's tradecraft (repeatable): stealth-pools, thin-operation, "
+                   "mimicry, heavy-paraphrase. Ranges are LO-HI, e.g. stealth-pools:paraphrase=0.4,ips=2-5.")
+@click.option("--trap", "traps", multiple=True, metavar="NAME[:KNOB=V,...]",
+              help="Add a benign cohort that looks like a ring (repeatable): hackathon, eval-vendor, university-lab, "
+                   "households, public-templates.")
+@click.option("--no-default-operators", is_flag=True,
+              help="Leave out the four default operators, so the world holds only the --adversary operators.")
+@click.option("--list-presets", is_flag=True, is_eager=True, expose_value=False, callback=_list_presets,
+              help="Print every adversary preset and trap with its knobs and defaults, and exit.")
 @friendly_errors
-def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale: str, fmt: str) -> None:
-    """Write a synthetic world (input contract v1 plus truth.csv) to OUT_DIR."""
+def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale: str, fmt: str, adversaries,
+          traps, no_default_operators: bool) -> None:
+    """Write a synthetic world (input contract v1 plus truth.csv) to OUT_DIR.
+
+    \b
+    Examples:
+      linkage synth W --seed 7 --accounts 20000
+      linkage synth W --adversary stealth-pools --adversary mimicry:intel=true --trap hackathon
+      linkage synth W --no-default-operators --adversary thin-operation:accounts=1200,ips=2-4
+    """
     from .synth import generate
 
-    summary = generate(out_dir, seed=seed, accounts=accounts, requests=n_requests, scale=scale, fmt=fmt)
+    summary = generate(out_dir, seed=seed, accounts=accounts, requests=n_requests, scale=scale, fmt=fmt,
+                       adversaries=adversaries, traps=traps, default_operators=not no_default_operators)
     echo(summary)
 
 

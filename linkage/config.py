@@ -71,11 +71,9 @@ class ScoringParams:
     """Thresholds of ring scoring (``linkage.scoring``); recorded in ``rings.json`` and shown by the report."""
 
     weights: ScoreWeights = field(default_factory=ScoreWeights)
-    #: A family counts towards diversity when it links at least this share of the members...
+    #: A family counts towards diversity when it links at least this share of the members (and its
+    #: linking entities are mostly the community's operation's own: ``FamilyParams.min_exclusivity``).
     min_coverage: float = 0.5
-    #: ...and when communities sharing at least this many infrastructure entities are siblings
-    #: (one operator's rings), whose members are not outsiders when judging exclusivity.
-    sibling_ties: int = 3
     #: A community is coordinated only with this many counting families, this many of them infrastructure.
     min_families: int = 2
     min_infrastructure: int = 1
@@ -86,30 +84,49 @@ class ScoringParams:
     lockstep_min_share: float = 0.05
     #: Weighted coordination features at which coordination reaches 1.
     coordination_full: float = 0.6
-    #: Members' median volume, as a multiple of the batch's median account, at which harvesting reaches 1.
+    #: Members' median volume, as a multiple of the batch's median account: harvesting is 0 at or below
+    #: ``harvest_floor_ratio`` (ordinary variation between people) and reaches 1 at ``harvest_full_ratio``.
+    harvest_floor_ratio: float = 2.0
     harvest_full_ratio: float = 50.0
+    #: The floor rises to this quantile of the volume of accounts outside every community (ordinary heavy users).
+    heavy_quantile: float = 0.95
+    #: Templated harvesting: a template the operation sends from this many communities counts fully...
+    template_rings_full: int = 5
+    #: ...weighted by the share of prompts asking for code or agents' work, 0 at ``focus_floor``, 1 at ``focus_full``.
+    focus_floor: float = 0.5
+    focus_full: float = 0.9
+
+
+@dataclass(frozen=True)
+class OperationParams:
+    """How communities are grouped into operations (``linkage.operations``)."""
+
+    #: A tool is an entity two communities or more use, with at least this share of its users in communities.
+    tool_insiders: float = 0.7
+    #: A community's template profile: tool phrases at least this share of its members repeat
+    #: (communities of at least ``profile_min_size`` members, profiles of ``profile_min_phrases`` phrases).
+    profile_share: float = 0.5
+    profile_min_size: int = 3
+    profile_min_phrases: int = 5
+    #: Two profiles are one template when their phrases overlap (Jaccard) at least this much...
+    template_overlap: float = 0.2
+    #: ...and a shared template counts this much towards a tie; each shared tool entity counts one.
+    template_tie: float = 2.0
+    #: Communities tied at least this strongly are one operation.
+    min_tie: float = 2.0
 
 
 @dataclass(frozen=True)
 class AttributionParams:
     """Thresholds of attribution (``linkage.attribution``)."""
 
-    #: How much of a neighbour's evidence flows along a full-strength ring tie.
-    alpha: float = 0.85
-    #: Ties weaker than this many shared entities pass on proportionally less.
-    kappa: float = 3.0
-    #: Below this evidence a ring stays unattributed...
+    #: Below this evidence an operation (or ring) stays unattributed...
     min_evidence: float = 0.2
     #: ...and the top operator must score this many times the runner-up.
     margin: float = 2.0
-    #: What sharing template n-grams adds to a ring tie, however many.
-    template_tie: float = 0.1
-    #: Rings sharing at least this much tie strength are one unattributed operator cluster.
-    cluster_ties: float = 2.0
     #: A prompt excerpt points at an account sharing at least this many of its shingles, and this share.
     prompt_min_hits: int = 2
     prompt_min_share: float = 0.3
-    iterations: int = 30
 
 
 def _default_families() -> dict[str, FamilyParams]:
@@ -136,17 +153,24 @@ class Config:
     resolution: float = 0.02
     #: A community smaller than this is never a ring.
     min_ring_size: int = 8
-    #: Rings scoring at or above this are flagged.
+    #: Rings scoring at or above this are flagged; communities from ``watch_threshold`` up to it are watched.
     threshold: float = 0.5
+    watch_threshold: float = 0.25
     #: Word n-gram length for prompt shingles, and how many prompts per account are indexed.
     shingle_size: int = 4
     prompts_per_account: int = 40
     #: A shingle must recur in this many of an account's indexed prompts to count as its template.
     template_min_prompts: int = 2
+    #: Paraphrase-robust templates (``signals.fuzzy``): MinHash buckets per prompt, buckets per band,
+    #: least letters of a word that counts.
+    fuzzy_buckets: int = 16
+    fuzzy_rows: int = 2
+    fuzzy_min_word: int = 4
     #: Sign-up burst window, and the window in which a ring's requests count as lockstep, in seconds.
     signup_window_s: int = 600
     lockstep_window_s: int = 10
     scoring: ScoringParams = field(default_factory=ScoringParams)
+    operations: OperationParams = field(default_factory=OperationParams)
     attribution: AttributionParams = field(default_factory=AttributionParams)
     free_mail_domains: frozenset[str] = FREE_MAIL_DOMAINS
     hosting_asns: frozenset[int] = HOSTING_ASNS
@@ -162,6 +186,8 @@ class Config:
             raise ConfigError(f"unknown signal families: {', '.join(sorted(unknown))}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be in [0, 1], got {self.threshold}")
+        if not 0.0 <= self.watch_threshold <= self.threshold:
+            raise ConfigError(f"watch_threshold must be in [0, threshold], got {self.watch_threshold}")
         if not (math.isfinite(self.resolution) and self.resolution > 0):
             raise ConfigError(f"resolution must be a positive number, got {self.resolution}")
         if self.min_ring_size < 2:
@@ -217,6 +243,8 @@ class Config:
                 value = ScoringParams(**{**value, "weights": ScoreWeights(**value.get("weights", {}))})
             elif key == "attribution":
                 value = AttributionParams(**value)
+            elif key == "operations":
+                value = OperationParams(**value)
             kwargs[key] = value
         return cls(**kwargs)
 

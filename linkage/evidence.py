@@ -113,16 +113,17 @@ def _attribution_paths(r: int, a, ring_id: str, attribution: Attribution, order:
                               f"{ind['touched']} members of {ring_id}"})
     if paths:
         return paths
-    # No indicator of its own: show the strongest tie to a ring that has one.
-    holders = set(direct.loc[direct.operator == a.operator, "ring"])
-    near = ties[((ties.r1 == r) & ties.r2.isin(holders)) | ((ties.r2 == r) & ties.r1.isin(holders))]
+    # No indicator of its own: its operation's tools that it shares with the ring the indicators touch.
+    near = ties[ties.r1 == r]
     if len(near):
-        other = near.r2 if near.iloc[0].r1 == r else near.r1
-        best = int(other.value_counts().idxmax())
-        shared = near[(near.r1 == best) | (near.r2 == best)].sort_values(["accounts", "family", "entity"])
+        holder = int(near.iloc[0].r2)
+        shared = near.sort_values(["accounts", "family", "entity"])
         what = "; ".join(f"{families.label(t.family)} {name(t.family, t.entity)}"
                          for t in shared.groupby("family", sort=True).head(1).itertuples(index=False))
-        paths.append({"kind": "ring_tie", "operator": a.operator,
-                      "path": f"{ring_id} shares {len(shared)} entities ({what}) with {ids[best]}, "
-                              f"which carries indicators of {a.operator}"})
+        paths.append({"kind": "operation", "operator": a.operator, "operation": a.operation,
+                      "path": f"{ring_id} is part of {a.operation}: it shares {len(shared)} of the operation's "
+                              f"tools ({what}) with {ids[holder]}, which carries indicators of {a.operator}"})
+    else:
+        paths.append({"kind": "operation", "operator": a.operator, "operation": a.operation,
+                      "path": f"{ring_id} is part of {a.operation}, whose rings carry indicators of {a.operator}"})
     return paths

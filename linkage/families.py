@@ -48,7 +48,7 @@ class FamilyParams:
     #: ``sum`` when each shared entity is separate evidence (cards, proxies); ``mean`` when the
     #: entities are parts of one thing (the shingles of one template).
     combine: str = "sum"
-    #: Least median exclusivity (share of an entity's users inside the community and its siblings)
+    #: Least median exclusivity (share of an entity's users inside the community's operation)
     #: for the family to count in a community; templates overlap with ordinary phrasing more.
     min_exclusivity: float = 0.6
     #: For a family with a share feature: members count when they use an entity with at least
@@ -98,10 +98,9 @@ class Family:
     #: ``value`` giving the entity key (prompt excerpts are matched by shingle overlap instead).
     intel_kind: str | None = None
     intel_value: str = "value"
-    #: Shared entities of this family tie a community to its siblings (one operator's rings).
-    sibling_ties: bool = False
-    #: Shared entities of this family tie flagged rings to each other in attribution.
-    ring_ties: bool = True
+    #: Tools of this family (entities used mostly by community members) tie communities into one
+    #: operation (``linkage.operations``): proxies, cards, domains, harness builds, templates.
+    operation_ties: bool = False
     #: The scoring feature counting members who share this family's entities with others
     #: (``payment_share``: a card batch; ``template_share``; ``burst_share``), if any.
     share_feature: str | None = None

@@ -34,7 +34,7 @@ MANIFEST = "run.json"
 FORMAT = "linkage-run"
 VERSION = 1
 #: The files a run writes at the top of its folder; evidence tables go under ``evidence/``.
-TOP_FILES = ("rings.json", "ring_members.csv", "rejected.csv", "report.html", MANIFEST)
+TOP_FILES = ("rings.json", "ring_members.csv", "rejected.csv", "watchlist.csv", "report.html", MANIFEST)
 EVIDENCE = "evidence"
 _EVIDENCE_FILE = re.compile(r"[A-Za-z0-9_]+\.parquet")
 #: Names of linkage's temporary files and folders (see ``linkage.publish.temp_name``).

@@ -84,21 +84,35 @@ def _rings_files(result, out: Path, source: dict) -> None:
         "input": {**source, **result.counts},
         "params": result.config.to_dict(),
         "summary": result.summary(),
+        "operations": [o.to_dict() for o in result.operations],
         "rings": [r.to_dict() for r in result.rings],
     }
     (out / "rings.json").write_text(json_text(doc, indent=1) + "\n", encoding="utf-8")
-    rings = pd.DataFrame([(r.ring_id, r.operator, r.operator_cluster, r.operator_confidence, r.score)
+    rings = pd.DataFrame([(r.ring_id, r.operation, r.operator, r.operator_cluster, r.operator_confidence, r.score)
                           for r in result.rings],
-                         columns=["ring_id", "operator", "operator_cluster", "operator_confidence", "score"])
+                         columns=["ring_id", "operation", "operator", "operator_cluster", "operator_confidence",
+                                  "score"])
     con.register("ring_members_out", result.members.merge(rings, on="ring_id", how="left"))
     try:
         _copy(con, """SELECT m.ring_id, m.account_id, strftime(a.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
-                             coalesce(v.requests, 0) AS requests, m.operator, m.operator_cluster,
+                             coalesce(v.requests, 0) AS requests, m.operation, m.operator, m.operator_cluster,
                              m.operator_confidence, m.score
                       FROM ring_members_out m JOIN accounts a USING (aid) LEFT JOIN acct_activity v USING (aid)
                       ORDER BY m.ring_id, m.account_id""", out / "ring_members.csv", "csv")
     finally:
         con.unregister("ring_members_out")
+    _write_watchlist(result, out)
+
+
+def _write_watchlist(result, out: Path) -> None:
+    """``watchlist.csv``: communities scored just below the threshold, every feature, members ``;``-joined."""
+    watch = result.watchlist if result.watchlist is not None else pd.DataFrame(columns=["community_id"])
+    watch = watch.assign(members=watch["members"].map(";".join)) if "members" in watch else watch
+    result.con.register("watchlist_out", watch)
+    try:
+        _copy(result.con, "SELECT * FROM watchlist_out", out / "watchlist.csv", "csv")
+    finally:
+        result.con.unregister("watchlist_out")
 
 
 def write_rings_run(result, out: str | Path | RunWriter, source: str) -> Path:

@@ -28,6 +28,8 @@ class Ring:
     operator_confidence: float
     #: The operator, or a stable ``unattributed-…`` name grouping rings of one unknown operator.
     operator_cluster: str
+    #: The operation (``linkage.operations``) the ring belongs to: the rings one operator runs.
+    operation: str | None = None
     requests: int = 0
     first_seen: str | None = None
     last_seen: str | None = None
@@ -62,6 +64,37 @@ class Ring:
 
 
 @dataclass
+class Operation:
+    """The flagged rings one operator runs, grouped by the tools they reuse (``linkage.operations``)."""
+
+    operation_id: str
+    operator: str | None
+    operator_confidence: float
+    rings: list[str]
+    accounts: int
+    requests: int
+    score: float
+    #: Per family: how many of the operation's tools (entities used mostly by its rings) it reuses, and the top ones.
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def cluster(self) -> str:
+        return self.operator or self.operation_id.replace("operation-", "unattributed-", 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Operation:
+        known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
+        known.setdefault("operator", None)
+        known.setdefault("operator_confidence", 0.0)
+        for key, default in (("rings", []), ("accounts", 0), ("requests", 0), ("score", 0.0)):
+            known.setdefault(key, default)
+        return cls(**known)
+
+
+@dataclass
 class Result:
     """What a detection run found; ``rings`` are the flagged rings, best first."""
 
@@ -73,6 +106,9 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     #: The DuckDB connection holding the run's tables (``Config.keep_tables`` keeps every stage's).
     con: duckdb.DuckDBPyConnection | None = None
+    operations: list[Operation] = field(default_factory=list)
+    #: Communities scored below the threshold but close to it, with their features (``OUT/watchlist.csv``).
+    watchlist: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
         """The figures an escalation needs, per operator and in total."""
@@ -87,9 +123,11 @@ class Result:
             "rings": len(self.rings),
             "accounts_flagged": int(sum(r.size for r in self.rings)),
             "requests_covered": int(sum(r.requests for r in self.rings)),
+            "operations": len(self.operations),
+            "watchlist": 0 if self.watchlist is None else len(self.watchlist),
             "rejected_rows": self.counts.get("rejected", 0),
             "by_operator": dict(sorted(by_op.items(), key=lambda kv: -kv[1]["accounts"])),
         }
 
 
-__all__ = ["Ring", "Result"]
+__all__ = ["Ring", "Operation", "Result"]

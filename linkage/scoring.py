@@ -30,8 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from . import families
 from .config import Config, ScoreWeights
@@ -52,18 +50,23 @@ def _in(names: list[str], col: str) -> str:
 class Roles:
     """The families of a run by the part they play in scoring (from the registry)."""
 
+    #: Families that can link accounts (weight > 0): the ``w_<family>`` columns of ``links``.
     weighted: list[str]
+    #: Template families of the run, whatever their weight: judged by who uses their entities.
     templates: list[str]
     infrastructure: list[str]
-    sibling: list[str]
+
+    @property
+    def counted(self) -> list[str]:
+        """Families that may count towards diversity: the weighted ones and every template family."""
+        return self.weighted + [f for f in self.templates if f not in self.weighted]
 
     @classmethod
     def of(cls, config: Config) -> Roles:
         weighted = families.weighted(config)
-        fams = [families.get(f) for f in weighted]
+        fams = list(families.in_run(config))
         return cls(weighted=weighted, templates=[f.name for f in fams if f.template],
-                   infrastructure=[f.name for f in fams if f.infrastructure],
-                   sibling=[f.name for f in families.in_run(config) if f.sibling_ties])
+                   infrastructure=[f.name for f in fams if f.infrastructure and f.name in weighted])
 
 
 # --- the builders: one SQL statement each, named by the table it fills ----------------------------
@@ -80,20 +83,6 @@ def comm_entities_sql(config: Config, roles: Roles) -> str:
         JOIN entities e USING (family, entity)
         WHERE e.pair_weight > 0 OR ({_in(roles.templates, 'i.family')} AND e.accounts >= 2)
         GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
-
-
-def siblings_sql(config: Config, roles: Roles) -> str:
-    """``(cid, sib)``: communities tied by ``sibling_ties`` shared infrastructure entities (and each to itself).
-
-    An operator's rings share proxies, cards and domains; developers on one SDK share only that.
-    """
-    return f"""
-        SELECT cid, cid AS sib FROM (SELECT DISTINCT cid FROM members)
-        UNION ALL
-        SELECT x.cid, y.cid FROM comm_entities x JOIN comm_entities y
-          ON x.family = y.family AND x.entity = y.entity AND x.cid <> y.cid
-        WHERE {_in(roles.sibling, 'x.family')} GROUP BY x.cid, y.cid
-        HAVING count(*) >= {int(config.scoring.sibling_ties)}"""
 
 
 def size_sql(config: Config, roles: Roles) -> str:
@@ -140,38 +129,35 @@ def template_coverage_sql(config: Config, roles: Roles) -> str:
         ) GROUP BY cid"""
 
 
-def sibling_use_sql(config: Config, roles: Roles) -> str:
-    """Per community and linking entity: how many of its users sit in the community or its siblings.
+def op_use_sql(config: Config, roles: Roles) -> str:
+    """Per community and linking entity: how many of its users sit in the community's operation.
 
-    Template entities count their users in the community's whole sibling cluster (siblings of
-    siblings), since an operator's template spans all its rings.
+    An operator's tools (its template, its proxy pool) are used across all its rings; judged
+    ring by ring, each ring looks like one user of a popular resource. Judged over the
+    operation, the tool is nearly all the operation's own, while a public template or a
+    carrier NAT stays mostly outsiders'.
     """
-    return f"""
-        SELECT ce.cid, ce.family, ce.entity, count(*) AS members
-        FROM comm_entities ce JOIN siblings s ON s.cid = ce.cid
-        JOIN members m ON m.cid = s.sib
-        JOIN incidence i ON i.aid = m.aid AND i.family = ce.family AND i.entity = ce.entity
-        WHERE NOT {_in(roles.templates, 'ce.family')}
-        GROUP BY ce.cid, ce.family, ce.entity
-        UNION ALL
-        SELECT ce.cid, ce.family, ce.entity, cu.members
-        FROM comm_entities ce JOIN sibling_cluster sc USING (cid)
-        JOIN (SELECT sc.cluster, i.family, i.entity, count(*) AS members
-              FROM incidence i JOIN members m USING (aid) JOIN sibling_cluster sc USING (cid)
-              WHERE {_in(roles.templates, 'i.family')}
-                AND i.entity IN (SELECT entity FROM comm_entities WHERE {_in(roles.templates, 'family')})
-              GROUP BY ALL) cu
-          ON cu.cluster = sc.cluster AND cu.family = ce.family AND cu.entity = ce.entity"""
+    return """
+        WITH used AS (SELECT DISTINCT family, entity FROM comm_entities),
+        per_op AS (
+            SELECT o.op, i.family, i.entity, count(*) AS members
+            FROM incidence i SEMI JOIN used u ON u.family = i.family AND u.entity = i.entity
+            JOIN members m USING (aid) JOIN operations o USING (cid)
+            GROUP BY ALL
+        )
+        SELECT ce.cid, ce.family, ce.entity, p.members
+        FROM comm_entities ce JOIN operations o USING (cid)
+        JOIN per_op p ON p.op = o.op AND p.family = ce.family AND p.entity = ce.entity"""
 
 
 def exclusivity_sql(config: Config, roles: Roles) -> str:
-    """Per family, the median linking entity's share of its users inside (community + siblings)."""
+    """Per family, the median linking entity's share of its users inside the community's operation."""
     cols = ", ".join(f"median(members / accounts) FILTER (WHERE family = {literal(f)}) AS x_{f}"
-                     for f in roles.weighted) or "NULL AS x_none"
+                     for f in roles.counted) or "NULL AS x_none"
     return f"""
         SELECT cid, {cols} FROM (
             SELECT su.cid, su.family, su.entity, su.members, e.accounts
-            FROM sibling_use su JOIN entities e USING (family, entity)
+            FROM op_use su JOIN entities e USING (family, entity)
         ) GROUP BY cid"""
 
 
@@ -216,13 +202,61 @@ def hosting_sql(config: Config, roles: Roles) -> str:
 
 
 def volume_sql(config: Config, roles: Roles) -> str:
-    """Members' median volume against the batch's median account."""
-    return """
-        WITH pop AS (SELECT greatest(1, median(coalesce(v.requests, 0))) AS pop_median
+    """Members' median volume against the batch's median account, and the batch's ordinary heavy users.
+
+    ``heavy_ratio`` is the ``heavy_quantile`` of the volume of accounts outside every community,
+    as a multiple of the median: what the busiest ordinary users send. A group whose members
+    send no more than that is working hard, not harvesting (a research team); volume counts as
+    harvesting only beyond it. Relative to the batch, so it holds as the platform's usage grows.
+    """
+    q = float(config.scoring.heavy_quantile)
+    return f"""
+        WITH pop AS (SELECT greatest(1, median(coalesce(v.requests, 0))) AS pop_median,
+                            quantile_cont(coalesce(v.requests, 0), {q!r}) FILTER (
+                                WHERE a.aid NOT IN (SELECT aid FROM members)) AS heavy
                      FROM accounts a LEFT JOIN acct_activity v USING (aid))
         SELECT m.cid, median(coalesce(v.requests, 0)) AS median_requests, any_value(pop.pop_median) AS pop_median,
-               median(coalesce(v.requests, 0)) / any_value(pop.pop_median) AS volume_ratio
+               median(coalesce(v.requests, 0)) / any_value(pop.pop_median) AS volume_ratio,
+               coalesce(any_value(pop.heavy), 0) / any_value(pop.pop_median) AS heavy_ratio
         FROM members m LEFT JOIN acct_activity v USING (aid), pop GROUP BY m.cid"""
+
+
+def templated_sql(config: Config, roles: Roles) -> str:
+    """Templated harvesting: members sending templates their operation uses in several rings, and what they ask.
+
+    - ``template_reach``: share of members using ``min_shared`` phrases that are in the template
+      profiles (``linkage.operations``) of two communities or more of the operation;
+    - ``template_rings``: how many communities of the operation carry those phrases;
+    - ``focus``: share of the members' sampled prompts that ask for code or an agent's work
+      (``linkage.topics``), the reported campaign's targets.
+    """
+    min_shared = {f: int(config.families[f].min_shared) for f in roles.templates}
+    shared = " OR ".join(f"(family = {literal(f)} AND n >= {k})" for f, k in min_shared.items()) or "false"
+    return f"""
+        WITH op_phrases AS (
+            SELECT o.op, p.family, p.entity FROM profiles p JOIN operations o USING (cid)
+            GROUP BY ALL HAVING count(*) >= 2
+        ),
+        spread AS (
+            SELECT o.op, count(DISTINCT p.cid) AS rings FROM profiles p JOIN operations o USING (cid)
+            SEMI JOIN op_phrases q ON q.op = o.op AND q.family = p.family AND q.entity = p.entity
+            GROUP BY o.op
+        ),
+        uses AS (
+            SELECT m.cid, i.aid, i.family, count(*) AS n
+            FROM incidence i JOIN members m USING (aid) JOIN operations o USING (cid)
+            SEMI JOIN op_phrases q ON q.op = o.op AND q.family = i.family AND q.entity = i.entity
+            GROUP BY ALL
+        ),
+        reach AS (SELECT cid, count(DISTINCT aid) FILTER (WHERE {shared}) AS n FROM uses GROUP BY cid),
+        focus AS (
+            SELECT m.cid, sum(t.focused) / nullif(sum(t.prompts), 0) AS focus
+            FROM members m JOIN acct_topics t USING (aid) GROUP BY m.cid
+        )
+        SELECT z.cid, coalesce(r.n, 0) / z.size AS template_reach, coalesce(s.rings, 0) AS template_rings,
+               f.focus
+        FROM f_size z JOIN operations o USING (cid) LEFT JOIN reach r USING (cid)
+        LEFT JOIN spread s ON s.op = o.op LEFT JOIN focus f USING (cid)"""
 
 
 Builder = Callable[[Config, Roles], str]
@@ -231,7 +265,7 @@ Builder = Callable[[Config, Roles], str]
 FEATURES_SQL: dict[str, Builder] = {
     "size": size_sql, "inner_links": inner_links_sql, "coverage": coverage_sql,
     "template_coverage": template_coverage_sql, "exclusivity": exclusivity_sql, "shares": shares_sql,
-    "lockstep": lockstep_sql, "hosting": hosting_sql, "volume": volume_sql,
+    "lockstep": lockstep_sql, "hosting": hosting_sql, "volume": volume_sql, "templated": templated_sql,
 }
 
 
@@ -239,14 +273,12 @@ def community_features(con, config: Config) -> pd.DataFrame:
     """One row per community with the raw features (see module docstring)."""
     roles = Roles.of(config)
     con.execute(f"CREATE OR REPLACE TEMP TABLE comm_entities AS {comm_entities_sql(config, roles)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE siblings AS {siblings_sql(config, roles)}")
-    _sibling_clusters(con)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE sibling_use AS {sibling_use_sql(config, roles)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE op_use AS {op_use_sql(config, roles)}")
     for name, build in FEATURES_SQL.items():
         con.execute(f"CREATE OR REPLACE TEMP TABLE f_{name} AS {build(config, roles)}")
     df = con.execute(_joined_sql(config, roles)).df()
     df["diversity"] = np.clip(df["families"] / float(config.scoring.diversity_full), 0, 1)
-    for name in ("comm_entities", "siblings", "sibling_cluster", "sibling_use", *(f"f_{n}" for n in FEATURES_SQL)):
+    for name in ("comm_entities", "op_use", *(f"f_{n}" for n in FEATURES_SQL)):
         if not config.keep_tables:
             con.execute(f"DROP TABLE IF EXISTS {name}")
     return df
@@ -256,7 +288,7 @@ def _passes(config: Config, roles: Roles) -> dict[str, str]:
     """Per weighted family, the SQL test that it counts for a community (covers enough members, exclusively)."""
     s = config.scoring
     out = {}
-    for f in roles.weighted:
+    for f in roles.counted:
         covered = f"coalesce(tc.c_{f}, 0)" if f in roles.templates else f"cov.c_{f}"
         out[f] = (f"({covered} >= {float(s.min_coverage)!r} * z.size AND coalesce(ex.x_{f}, 0) >= "
                   f"{float(config.families[f].min_exclusivity)!r})")
@@ -265,15 +297,22 @@ def _passes(config: Config, roles: Roles) -> dict[str, str]:
 
 def _joined_sql(config: Config, roles: Roles) -> str:
     passes = _passes(config, roles)
-    diversity = " + ".join(f"CAST({p} AS INTEGER)" for p in passes.values()) or "0"
+    # The template families (exact n-grams, paraphrase bands) see one artefact: together they count once.
+    template = " OR ".join(passes[f] for f in roles.templates)
+    diversity = " + ".join([f"CAST({passes[f]} AS INTEGER)" for f in roles.counted if f not in roles.templates]
+                           + ([f"CAST(({template}) AS INTEGER)"] if template else [])) or "0"
     infra = " + ".join(f"CAST({passes[f]} AS INTEGER)" for f in roles.weighted if f in roles.infrastructure) or "0"
     weights = "".join(f", coalesce(il.w_{f}, 0) AS w_{f}" for f in roles.weighted)
+    # Per family: members it covers, its median exclusivity and whether it counts (for the watchlist and explain).
+    detail = "".join(
+        f", {'coalesce(tc.c_' + f + ', 0)' if f in roles.templates else 'coalesce(cov.c_' + f + ', 0)'} AS cover_{f}"
+        f", coalesce(ex.x_{f}, 0) AS excl_{f}, {passes[f]} AS pass_{f}" for f in roles.counted)
     present = {f.share_feature for f in families.in_run(config)
                if f.share_feature and config.families[f.name].share_k > 0}
     shares = "".join(f"coalesce(sh.{feature}_n, 0) / z.size AS {feature}, " if feature in present
                      else f"0.0 AS {feature}, " for feature in SHARE_FEATURES)
     return f"""
-        SELECT z.cid, z.size, coalesce(il.links, 0) AS links,
+        SELECT z.cid, z.size, o.op, o.op_size, o.op_rings, o.op_communities, coalesce(il.links, 0) AS links,
                coalesce(il.links, 0) / (z.size * (z.size - 1) / 2.0) AS density,
                coalesce({diversity}, 0) AS families,
                coalesce({infra}, 0) AS infra_families,
@@ -281,8 +320,11 @@ def _joined_sql(config: Config, roles: Roles) -> str:
                coalesce(lk.lockstep_share, 0) AS lockstep_share,
                coalesce(ho.hosting_share, 0) AS hosting_share,
                coalesce(ho.requests, 0) AS requests,
-               vo.median_requests, vo.pop_median, vo.volume_ratio {weights}
+               vo.median_requests, vo.pop_median, vo.volume_ratio, vo.heavy_ratio,
+               coalesce(tp.template_reach, 0) AS template_reach, coalesce(tp.template_rings, 0) AS template_rings,
+               coalesce(tp.focus, 0) AS focus {weights} {detail}
         FROM f_size z
+        JOIN operations o USING (cid)
         LEFT JOIN f_inner_links il USING (cid)
         LEFT JOIN f_coverage cov USING (cid)
         LEFT JOIN f_template_coverage tc USING (cid)
@@ -291,20 +333,8 @@ def _joined_sql(config: Config, roles: Roles) -> str:
         LEFT JOIN f_lockstep lk USING (cid)
         LEFT JOIN f_hosting ho USING (cid)
         LEFT JOIN f_volume vo USING (cid)
+        LEFT JOIN f_templated tp USING (cid)
         ORDER BY z.cid"""
-
-
-def _sibling_clusters(con) -> None:
-    """``sibling_cluster(cid, cluster)``: communities joined through chains of sibling ties."""
-    cids = con.execute("SELECT DISTINCT cid FROM members ORDER BY cid").fetchnumpy()["cid"]
-    ties = con.execute("SELECT cid, sib FROM siblings WHERE cid < sib").fetchnumpy()
-    index = np.searchsorted(cids, ties["cid"]), np.searchsorted(cids, ties["sib"])
-    adjacency = coo_matrix((np.ones(len(index[0])), index), shape=(len(cids), len(cids)))
-    _, label = connected_components(adjacency, directed=False)
-    frame = pd.DataFrame({"cid": cids.astype(np.int64), "cluster": label.astype(np.int64)})
-    con.register("sibling_cluster_df", frame)
-    con.execute("CREATE OR REPLACE TEMP TABLE sibling_cluster AS SELECT * FROM sibling_cluster_df")
-    con.unregister("sibling_cluster_df")
 
 
 def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWeights | None = None) -> pd.DataFrame:
@@ -326,7 +356,19 @@ def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWe
         independent = ((out["families"].to_numpy(dtype=float) >= s.min_families)
                        & (out["infra_families"].to_numpy(dtype=float) >= s.min_infrastructure))
     out["coordination"] = np.clip(coord / s.coordination_full, 0, 1) * independent
-    ratio = np.maximum(out["volume_ratio"].to_numpy(dtype=float), 1.0)
-    out["harvesting"] = np.clip(np.log10(ratio) / np.log10(s.harvest_full_ratio), 0, 1)
+    floor = np.full(len(out), s.harvest_floor_ratio)
+    if "heavy_ratio" in out:  # no less than what the batch's busiest ordinary users send
+        floor = np.maximum(floor, out["heavy_ratio"].to_numpy(dtype=float))
+    full = np.maximum(s.harvest_full_ratio, 2 * floor)
+    ratio = np.maximum(out["volume_ratio"].to_numpy(dtype=float), floor)
+    volume = np.clip(np.log(ratio / floor) / np.log(full / floor), 0, 1)
+    templated = np.zeros(len(out))
+    if "template_reach" in out:  # templates sent the same way from several rings, asking for code or agents' work
+        breadth = np.clip((out["template_rings"].to_numpy(dtype=float) - 1) / max(s.template_rings_full - 1, 1), 0, 1)
+        focus = np.clip((out["focus"].to_numpy(dtype=float) - s.focus_floor) / (s.focus_full - s.focus_floor), 0, 1)
+        templated = out["template_reach"].to_numpy(dtype=float) * breadth * focus
+    out["volume_harvest"] = volume
+    out["templated_harvest"] = templated
+    out["harvesting"] = 1 - (1 - volume) * (1 - templated)
     out["score"] = np.round(np.sqrt(out["coordination"] * out["harvesting"]), 4)
     return out

@@ -5,34 +5,15 @@ Both are computed in SQL from ``events``, for flagged ring members only (the
 stay small on a 50M-request batch: a few rows per member per day, three per
 member for topics.
 
-``prompt_topics`` is a keyword classifier, explainable by reading it: each
-sampled prompt (the same deterministic sample the prompt signal uses, distinct
-prompts, at most ``prompts_per_account`` per account) counts its whole-word
-matches against a coding list and an agentic list; the larger count wins, a
-tie goes to coding, no match at all is ``other``. "step by step" is a request
-for reasoning, not for an agent, and is dropped before matching.
+``prompt_topics`` classifies each sampled prompt (the same deterministic sample
+the prompt signal uses, distinct prompts, at most ``prompts_per_account`` per
+account) with the keyword classifier of ``linkage.topics``.
 """
 
 from __future__ import annotations
 
 from ..signals.prompt import sampled_prompts_sql
-
-CODING_WORDS = (
-    "code", "coding", "codebase", "function", "functions", "method", "class", "python", "typescript",
-    "javascript", "java", "rust", "golang", "kotlin", "swift", "ruby", "scala", "sql", "bug", "bugs", "debug",
-    "refactor", "compile", "compiler", "implement", "implementation", "algorithm", "regex", "script", "snippet",
-    "unit tests?", "tests", "stack trace", "exception", "api", "docstrings?", "type hints", "programming",
-)
-AGENTIC_WORDS = (
-    "agent", "agents", "agentic", "autonomous", "plan", "planning", "tool", "tools", "tool calls?", "steps?",
-    "execute", "execution", "browse", "browser", "terminal", "shell", "commands?", "workflow", "multi-step",
-    "navigate", "click", "deploy", "orchestrate", "objective",
-)
-TOPICS = ("coding", "agentic", "other")
-
-
-def _words_regex(words: tuple[str, ...]) -> str:
-    return r"\b(" + "|".join(words) + r")\b"
+from ..topics import topic_sql
 
 
 def daily_sql() -> str:
@@ -45,18 +26,11 @@ def daily_sql() -> str:
 
 
 def prompt_topics_sql(config) -> str:
-    """``(aid, topic, prompts)``: how many of a member's sampled prompts fall in each topic."""
-    text = r"regexp_replace(lower(prompt), 'step[- ]by[- ]step', ' ', 'g')"
+    """``(aid, topic, prompts)``: how many of a member's sampled prompts fall in each topic (``linkage.topics``)."""
     return f"""
-        WITH sample AS ({sampled_prompts_sql(config, accounts="SELECT aid FROM members_out")}),
-        hits AS (
-            SELECT aid, len(regexp_extract_all({text}, '{_words_regex(CODING_WORDS)}')) AS c,
-                        len(regexp_extract_all({text}, '{_words_regex(AGENTIC_WORDS)}')) AS g
-            FROM sample
-        )
-        SELECT aid, CASE WHEN g > c THEN 'agentic' WHEN c > 0 THEN 'coding' ELSE 'other' END AS topic,
-               count(*) AS prompts
-        FROM hits GROUP BY ALL ORDER BY aid, topic
+        WITH sample AS ({sampled_prompts_sql(config, accounts="SELECT aid FROM members_out")})
+        SELECT aid, {topic_sql('prompt')} AS topic, count(*) AS prompts
+        FROM sample GROUP BY ALL ORDER BY aid, topic
     """
 
 

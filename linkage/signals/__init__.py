@@ -19,7 +19,7 @@ from ..sql import literal
 from ..stages import Context, Stage
 
 # The built-in families register themselves on import, in this order.
-from . import asn, device, email, ip, payment, prompt, signup  # noqa: E402,F401,I001  (order is registry order)
+from . import asn, device, email, fuzzy, ip, payment, prefix, prompt, signup  # noqa: E402,F401,I001  (order is registry order)
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,27 @@ def _family_params(con, config: Config) -> None:
 def stages(config: Config) -> list[Stage]:
     """The signal stages of a run: parameters, one per family (so a slow one shows by name), weighing."""
     out = [Stage("signal.params", lambda ctx: prepare(ctx.con, ctx.config),
-                 writes=("family_params", "free_mail_domains", "incidence", "shingle_texts"))]
-    for family in families.in_run(config):
+                 writes=("family_params", "free_mail_domains", "incidence", "shingle_texts",
+                         "acct_topics"))]
+    for family in _ordered(list(families.in_run(config))):
         out.append(Stage(f"signal.{family.name}", lambda ctx, f=family: _count(ctx, f),
                          reads=(*family.reads, "incidence"), writes=("incidence", *family.writes)))
     out.append(Stage("signal.weigh", lambda ctx: weigh_entities(ctx.con), reads=("incidence", "family_params"),
                      writes=("entities",)))
     return out
+
+
+def _ordered(fams: list[Family]) -> list[Family]:
+    """Registry order, except that a family reading a table another family writes runs after it."""
+    done: list[Family] = []
+    waiting = list(fams)
+    while waiting:
+        made = {t for f in done for t in f.writes}
+        pending = {t for f in waiting for t in f.writes}
+        ready = next((f for f in waiting if not (set(f.reads) & (pending - made) - set(f.writes))), waiting[0])
+        done.append(ready)
+        waiting.remove(ready)
+    return done
 
 
 def _count(ctx: Context, family: Family) -> None:
@@ -56,7 +70,7 @@ def extract(con, config: Config, progress: Callable[[str], None] | None = None) 
     """
     prepare(con, config)
     counts = {}
-    for family in families.in_run(config):
+    for family in _ordered(list(families.in_run(config))):
         if progress:
             progress(family.name)
         counts[family.name] = add_family(con, config, family)
@@ -73,8 +87,9 @@ def prepare(con, config: Config) -> None:
         "CREATE OR REPLACE TABLE incidence (aid INTEGER, family VARCHAR, entity VARCHAR, "
         "requests BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ)"
     )
-    # Template texts exist even when no template family runs: later stages read them by name.
+    # Template texts and prompt topics exist even when no template family runs: later stages read them.
     con.execute("CREATE OR REPLACE TABLE shingle_texts (entity VARCHAR, text VARCHAR)")
+    con.execute("CREATE OR REPLACE TABLE acct_topics (aid INTEGER, prompts BIGINT, focused BIGINT)")
 
 
 def add_family(con, config: Config, family: Family) -> int:

@@ -18,5 +18,5 @@ def sql(config) -> str:
 FAMILY = register(Family(
     name="asn", label="ASN", sql=sql, defaults=FamilyParams(weight=0.0, cap=0), intel_kind="asn",
     intel_value="CAST(TRY_CAST(regexp_replace(value, '^(?i)as', '') AS UBIGINT) AS VARCHAR)",
-    ring_ties=False, stored="asn", colour="#999999",
+    stored="asn", colour="#999999",
 ))

@@ -16,6 +16,6 @@ def sql(config) -> str:
 
 
 FAMILY = register(Family(
-    name="device", label="device", sql=sql, defaults=FamilyParams(weight=2.0, cap=60), intel_kind="device",
+    name="device", operation_ties=True, label="device", sql=sql, defaults=FamilyParams(weight=2.0, cap=60), intel_kind="device",
     node=GraphNode("Device", "device_id", "USED_DEVICE"), colour="#009E73",
 ))

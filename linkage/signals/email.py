@@ -16,7 +16,7 @@ def sql(config) -> str:
 
 
 FAMILY = register(Family(
-    name="email", reads=("accounts", "free_mail_domains"), label="email domain", sql=sql, defaults=FamilyParams(weight=1.5, cap=400),
-    infrastructure=True, sibling_ties=True, intel_kind="email_domain", intel_value="lower(value)",
+    name="email", operation_ties=True, reads=("accounts", "free_mail_domains"), label="email domain", sql=sql, defaults=FamilyParams(weight=1.5, cap=400),
+    infrastructure=True, intel_kind="email_domain", intel_value="lower(value)",
     node=GraphNode("EmailDomain", "domain", "HAS_EMAIL_DOMAIN", counter=None), colour="#D55E00",
 ))

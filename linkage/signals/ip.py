@@ -15,7 +15,7 @@ def sql(config) -> str:
 
 
 FAMILY = register(Family(
-    name="ip", label="IP", sql=sql, defaults=FamilyParams(weight=1.0, cap=120),
-    infrastructure=True, sibling_ties=True, intel_kind="ip", intel_value="lower(value)",
+    name="ip", operation_ties=True, label="IP", sql=sql, defaults=FamilyParams(weight=1.0, cap=120),
+    infrastructure=True, intel_kind="ip", intel_value="lower(value)",
     node=GraphNode("IP", "address", "USED_IP"), colour="#0072B2",
 ))

@@ -11,8 +11,8 @@ def sql(config) -> str:
 
 
 FAMILY = register(Family(
-    name="payment", reads=("payments",), label="card", sql=sql, defaults=FamilyParams(weight=3.0, cap=60, share_k=2), share_feature="payment_share",
-    infrastructure=True, sibling_ties=True, intel_kind="instrument",
+    name="payment", operation_ties=True, reads=("payments",), label="card", sql=sql, defaults=FamilyParams(weight=3.0, cap=60, share_k=2), share_feature="payment_share",
+    infrastructure=True, intel_kind="instrument",
     node=GraphNode("PaymentInstrument", "instrument_id", "PAID_WITH", counter="payments",
                    details=("instrument_type", "bin"),
                    details_sql="SELECT instrument_id AS entity, min(instrument_type) AS instrument_type, "

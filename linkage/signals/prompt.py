@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from ..families import Family, FamilyParams, GraphNode, register
 from ..ids import sql_digest
+from ..topics import topic_sql
 
 
 def words_expr(text: str) -> str:
@@ -85,13 +86,21 @@ def prepare(con, config) -> None:
       for the graph, the report and explain.
     """
     n, m = int(config.shingle_size), int(config.template_min_prompts)
+    # Accounts with fewer distinct prompts than a template needs are never read (no shingle of theirs can recur).
+    con.execute(f"CREATE OR REPLACE TEMP TABLE prompt_sample AS {sampled_prompts_sql(config, min_prompts=m)}")
+    # What each account asks for (coding, agentic, other): harvesting evidence for scoring, never a link.
+    con.execute(
+        f"""CREATE OR REPLACE TABLE acct_topics AS
+            SELECT aid, count(*) AS prompts, count(*) FILTER (WHERE topic <> 'other') AS focused
+            FROM (SELECT aid, {topic_sql('prompt')} AS topic FROM prompt_sample) GROUP BY aid"""
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE prompt_words AS
             SELECT aid, w FROM (
-                SELECT aid, {words_expr('prompt')} AS w
-                FROM ({sampled_prompts_sql(config, min_prompts=m)})
+                SELECT aid, {words_expr('prompt')} AS w FROM prompt_sample
             ) WHERE len(w) >= {n}"""
     )
+    con.execute("DROP TABLE prompt_sample")
     grams = f"list_transform(range(1, len(w) - {n} + 2), lambda i: {_gram_hash('w', n, 'i')})"
     recurs = "min(pid) < max(pid)" if m == 2 else f"count(DISTINCT pid) >= {m}"  # the same test; min/max is cheap
     con.execute(
@@ -148,10 +157,10 @@ def excerpt_shingles_sql(config, source: str = "intel") -> str:
 
 
 FAMILY = register(Family(
-    name="prompt", label="template n-gram", sql=sql, prepare=prepare,
+    name="prompt", operation_ties=True, label="template n-gram", sql=sql, prepare=prepare,
     defaults=FamilyParams(weight=1.0, cap=300, min_shared=3, combine="mean", min_exclusivity=0.3, share_k=3),
     share_feature="template_share",
-    template=True, intel_kind="prompt", writes=("shingle_texts",),
+    template=True, intel_kind="prompt", writes=("shingle_texts", "acct_topics", "prompt_words"),
     node=GraphNode("PromptTemplate", "shingle_id", "REUSED", counter="count", details=("text",),
                    details_sql="SELECT entity, min(text) AS text FROM shingle_texts GROUP BY entity"),
     colour="#CC79A7",

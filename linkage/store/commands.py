@@ -8,6 +8,7 @@ command runs, keeping ``linkage --help`` fast.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -24,8 +25,51 @@ _home_option = click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Server folder (jars, conf, data, logs). Default: $LINKAGE_NEO4J_HOME, else .neo4j in the project.",
+    help="Server folder (jars, conf, data, logs). Default: $LINKAGE_NEO4J_HOME, else .neo4j in a source "
+         "checkout, else ~/.local/share/linkage/neo4j ($XDG_DATA_HOME).",
 )
+
+
+class _StartProgress:
+    """The steps of ``neo4j start`` on stderr: a transient spinner with the elapsed time, a line per finished step.
+
+    A first start takes about a minute (jars, password, JVM, database creation);
+    without this the command says nothing until it is done.
+    """
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True, highlight=False)
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<30}"), TimeElapsedColumn(),
+                                 console=self.console, transient=True)
+        self.current: tuple[str, float] | None = None
+        self.task = None
+
+    def __enter__(self) -> _StartProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self._finish()
+        self.progress.stop()
+
+    def __call__(self, step: str) -> None:
+        self._finish()
+        self.current = (step, time.monotonic())
+        self.task = self.progress.add_task(step)
+
+    def _finish(self) -> None:
+        from rich.text import Text
+
+        if self.current is None:
+            return
+        step, began = self.current
+        self.progress.remove_task(self.task)
+        self.console.print(Text.assemble(("  ✓ ", "green"), f"{step:<30}", (f"{time.monotonic() - began:6.1f}s", "cyan")))
+        self.current = self.task = None
 
 
 @click.group(name="neo4j")
@@ -41,13 +85,24 @@ def neo4j_group() -> None:
 @_home_option
 @click.option("--bolt-port", type=click.IntRange(1, 65535), default=7687, show_default=True, help="Bolt port on 127.0.0.1.")
 @click.option("--http-port", type=click.IntRange(1, 65535), default=7474, show_default=True, help="HTTP port on 127.0.0.1.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (progress shows only on a terminal anyway).")
 @friendly_errors
-def start(home: Path | None, bolt_port: int, http_port: int) -> None:
-    """Start the server (or find it running) and wait until it answers."""
+def start(home: Path | None, bolt_port: int, http_port: int, quiet: bool) -> None:
+    """Start the server (or find it running) and wait until it answers.
+
+    On a terminal, each step shows with its elapsed time: downloading the jars
+    (first time only), setting the password (new data folder), starting the JVM,
+    waiting for Bolt. Then one line: version, pid, URIs and home.
+    """
     from . import server
 
-    info = server.start(home, bolt_port=bolt_port, http_port=http_port)
-    echo(info.describe())
+    if quiet or not sys.stderr.isatty():
+        info = server.start(home, bolt_port=bolt_port, http_port=http_port)
+    else:
+        with _StartProgress() as progress:
+            info = server.start(home, bolt_port=bolt_port, http_port=http_port, progress=progress)
+    if not quiet:
+        echo(info.describe())
 
 
 @neo4j_group.command()

@@ -7,15 +7,18 @@ jar of the server, so ``linkage/store/neo4j-pom.xml`` resolves them into ``<home
 (APOC core into ``<home>/plugins``) and this module runs the server's own
 entry point with ``java`` directly, as the ``neo4j console`` launcher would.
 
-Layout of ``<home>`` (default ``<project>/.neo4j``, or ``$LINKAGE_NEO4J_HOME``)::
+Layout of ``<home>`` (see ``default_home``)::
 
-    lib/ plugins/   jars, downloaded once (a marker records which pom made them)
+    lib/ plugins/   jars, downloaded once (a marker records which pom made them), or
+                    hard-linked from another home that has the same ones
     conf/neo4j.conf written on every start from the arguments
     data/ logs/ run/  database files, console.log + maven.log, neo4j.pid
 
 The initial password is set with Neo4j's admin tool before the first start
 (``NEO4J_PASSWORD``, else ``linkage-dev-password``); it only applies to a
-fresh ``data/``. Everything listens on 127.0.0.1 only.
+fresh ``data/``. It reaches the tool through an argument file, never the
+command line, which every user of the machine can read. Everything listens
+on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +69,9 @@ JVM_FLAGS = (
 )
 
 _CHILDREN: dict[int, subprocess.Popen] = {}  # servers this process launched, to reap them
+
+#: Told the name of each step of ``start`` as it begins (the CLI shows them with a spinner).
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -100,17 +108,32 @@ class ServerInfo:
 
 
 def project_root() -> Path | None:
-    """The source checkout holding this package, if there is one."""
+    """The source checkout holding this package (an editable install), or None for an installed wheel."""
     root = Path(__file__).resolve().parents[2]
     return root if (root / "pyproject.toml").is_file() else None
 
 
 def default_home() -> Path:
-    """``$LINKAGE_NEO4J_HOME``, else ``.neo4j`` in the project root (or the cwd)."""
+    """``$LINKAGE_NEO4J_HOME``; else ``.neo4j`` in a source checkout; else the user's data folder.
+
+    An installed wheel lives in site-packages, which is no place for 125 MB of jars
+    and a database (upgrades replace it, and it may be read-only), and the cwd
+    changes from one shell to the next: installs that are not a checkout use
+    ``$XDG_DATA_HOME/linkage/neo4j`` (``~/.local/share/linkage/neo4j``).
+    """
     env = os.environ.get("LINKAGE_NEO4J_HOME")
     if env:
         return Path(env).expanduser().resolve()
-    return (project_root() or Path.cwd()).resolve() / ".neo4j"
+    root = project_root()
+    if root is not None:
+        return root.resolve() / ".neo4j"
+    return user_data_dir() / "linkage" / "neo4j"
+
+
+def user_data_dir() -> Path:
+    """``$XDG_DATA_HOME`` if set to an absolute path (as the XDG spec requires), else ``~/.local/share``."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    return Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
 
 
 def pom_path() -> Path:
@@ -181,44 +204,100 @@ def read_ports(conf_text: str) -> tuple[int, int] | None:
 # --- the jars -----------------------------------------------------------------------------
 
 
-def ensure_jars(home: Path | str | None = None) -> Path:
-    """Make sure ``<home>/lib`` holds the jars of the current pom; download them if not.
+def ensure_jars(home: Path | str | None = None, *, share_from: Iterable[Path | str] = (),
+                progress: Progress | None = None) -> Path:
+    """Make sure ``<home>/lib`` holds the jars of the current pom; link or download them if not.
 
-    Runs Maven only when the marker is missing or names another pom, so a
-    warm start touches no network (CI can call this to pre-warm). Returns lib/.
+    A home whose marker names the current pom is left alone, so a warm start
+    touches no network (CI can call this to pre-warm). Otherwise the jars are
+    hard-linked from the first home in ``share_from`` that has the same pom's
+    jars (test sessions and benchmarks start many homes: 125 MB each, downloaded
+    once), and only failing that downloaded by Maven. Returns lib/.
     """
     home = _home(home)
-    lib, plugins, marker = home / "lib", home / "plugins", home / "lib" / _MARKER
-    old = _read_json(marker)
-    try:
-        pom = pom_path()
-    except StoreError:
-        if old:  # jars are here, the pom is not: use what we have
+    lib, marker = home / "lib", home / "lib" / _MARKER
+    with _locked(home, "jars.lock"):  # two test sessions may fill one jar cache at once
+        old = _read_json(marker)
+        try:
+            pom = pom_path()
+        except StoreError:
+            if old:  # jars are here, the pom is not: use what we have
+                return lib
+            raise
+        digest = pom_digest(pom)
+        if old.get("pom_sha256") == digest:
             return lib
-        raise
-    meaning = re.sub(r"<!--.*?-->|\s+", "", pom.read_text(), flags=re.S)  # comments never force a download
-    digest = hashlib.sha256(meaning.encode()).hexdigest()
-    if old.get("pom_sha256") == digest:
+        _remove_jars(home, old)  # never mix two Neo4j versions on one classpath
+        for donor in share_from:
+            if _link_jars(Path(donor).expanduser().resolve(), home, digest):
+                return lib
+        if progress:
+            progress("downloading jars (first time)")
+        _download_jars(home, pom)
+        plugins = home / "plugins"
+        names = sorted(p.name for p in plugins.glob("*.jar")) if plugins.is_dir() else []
+        marker.write_text(json.dumps({"pom_sha256": digest, "plugins": names}, indent=1))
         return lib
+
+
+def pom_digest(pom: Path) -> str:
+    """What the jars of ``pom`` are known by: its text without comments and whitespace (comments never force a download)."""
+    meaning = re.sub(r"<!--.*?-->|\s+", "", pom.read_text(), flags=re.S)
+    return hashlib.sha256(meaning.encode()).hexdigest()
+
+
+def _remove_jars(home: Path, marker: dict) -> None:
+    """Drop lib/ and the plugin jars a marker lists (a user's own plugins stay)."""
+    shutil.rmtree(home / "lib", ignore_errors=True)
+    for name in marker.get("plugins", []):
+        (home / "plugins" / name).unlink(missing_ok=True)
+
+
+def _link_jars(donor: Path, home: Path, digest: str) -> bool:
+    """Hard-link (copy, across filesystems) the jars of ``donor`` if they are the ones of ``digest``.
+
+    The marker is written last and never linked, so an interrupted link is
+    redone, and no write to this home's marker can reach the donor's.
+    """
+    found = _read_json(donor / "lib" / _MARKER)
+    if donor == home or found.get("pom_sha256") != digest:
+        return False
+    try:
+        shutil.copytree(donor / "lib", home / "lib", copy_function=_link_or_copy,
+                        ignore=shutil.ignore_patterns(_MARKER))
+        (home / "plugins").mkdir(parents=True, exist_ok=True)
+        for name in found.get("plugins", []):
+            _link_or_copy(donor / "plugins" / name, home / "plugins" / name)
+    except OSError:  # the donor changed under us: download instead
+        _remove_jars(home, found)
+        return False
+    (home / "lib" / _MARKER).write_text(json.dumps({**found, "linked_from": str(donor)}, indent=1))
+    return True
+
+
+def _link_or_copy(src: str | Path, dst: str | Path) -> None:
+    Path(dst).unlink(missing_ok=True)  # a copy onto an old link would write into the file it shares
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _download_jars(home: Path, pom: Path) -> None:
+    """Run Maven on a copy of the pom (nothing is ever written beside the installed package)."""
     mvn = shutil.which("mvn")
     if not mvn:
         raise StoreError("Maven (mvn) is not on PATH: it downloads the Neo4j jars from Maven Central once")
-    shutil.rmtree(lib, ignore_errors=True)  # never mix two Neo4j versions on one classpath
-    for name in old.get("plugins", []):
-        (plugins / name).unlink(missing_ok=True)
     (home / "logs").mkdir(parents=True, exist_ok=True)
     maven_log = home / "logs" / "maven.log"
-    build = home / "build"  # Maven runs on a copy: nothing is ever written beside the installed package
+    build = home / "build"
     build.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(pom, build / "pom.xml")
     cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(build / "pom.xml"), f"-Dneo4j.home={home}", "package"]
     with maven_log.open("w") as out:
         rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
-    if rc != 0 or not any(lib.glob("neo4j-kernel-*.jar")):
+    if rc != 0 or not any((home / "lib").glob("neo4j-kernel-*.jar")):
         raise StoreError(f"downloading the Neo4j jars with Maven failed (exit {rc}): see {maven_log}")
-    names = sorted(p.name for p in plugins.glob("*.jar")) if plugins.is_dir() else []
-    marker.write_text(json.dumps({"pom_sha256": digest, "plugins": names}, indent=1))
-    return lib
 
 
 def _version(home: Path) -> str | None:
@@ -278,15 +357,19 @@ def _port_taken(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _locked(home: Path):
-    """One start/stop at a time per home (two test sessions, a CLI and a fixture...)."""
+def _locked(home: Path, name: str = "linkage.lock"):
+    """One start/stop (``linkage.lock``) or jar download (``jars.lock``) at a time per home.
+
+    Two test sessions, a CLI and a fixture... may share a home. The jars have a
+    lock of their own because ``start`` fetches them while it holds the first.
+    """
     (home / "run").mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    with (home / "run" / "linkage.lock").open("w") as lock:
+    with (home / "run" / name).open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -324,29 +407,36 @@ def start(
     heap: str = "1g",
     pagecache: str = "512m",
     timeout: float = 180,
+    share_jars_from: Iterable[Path | str] = (),
+    progress: Progress | None = None,
 ) -> ServerInfo:
     """Start Neo4j from ``home`` and wait until ``RETURN 1`` answers over Bolt.
 
     Idempotent: if it already runs from this home, wait for it and return its
-    info (its own ports, whatever was asked). Downloads the jars on first use.
-    Raises StoreError with one line pointing at the console log on failure.
+    info (its own ports, whatever was asked). On first use the jars are linked
+    from a home in ``share_jars_from`` that has them, else downloaded.
+    ``progress`` hears each step's name as it begins: a first start is silent
+    for a minute otherwise. Raises StoreError with one line pointing at the
+    console log on failure.
     """
     from .connection import DEV_PASSWORD
 
     home = _home(home)
+    step = progress or (lambda name: None)
     password = password or os.environ.get("NEO4J_PASSWORD") or DEV_PASSWORD
     if len(password) < 8:
         raise StoreError("Neo4j 5 needs a password of at least 8 characters (NEO4J_PASSWORD)")
     with _locked(home):
         running = status(home)
         if running:
+            step("waiting for bolt")
             _wait_ready(running, password, timeout)
             return running
         for port in (bolt_port, http_port):
             if _port_taken(port):
                 raise StoreError(f"{HOST}:{port} is already in use (another Neo4j?): stop it or choose another port")
         java = java_executable()
-        ensure_jars(home)
+        ensure_jars(home, share_from=share_jars_from, progress=progress)
         for sub in ("conf", "data", "logs", "run", "plugins", "import"):
             (home / sub).mkdir(parents=True, exist_ok=True)
         conf = render_conf(
@@ -354,10 +444,12 @@ def start(
         )
         (home / "conf" / "neo4j.conf").write_text(conf)
         if not (home / "data" / "databases" / "system").exists():
+            step("setting password")
             _set_initial_password(java, home, password)
+        step("starting JVM")
         info = _launch(java, home, heap)
         try:
-            _wait_ready(info, password, timeout)
+            _wait_ready(info, password, timeout, on_jvm_up=lambda: step("waiting for bolt"))
         except StoreError:
             _terminate(home, info.pid, grace=20)
             raise
@@ -399,12 +491,33 @@ def _set_initial_password(java: str, home: Path, password: str) -> None:
     """``neo4j-admin dbms set-initial-password`` without the script: AdminTool on the classpath.
 
     Writes data/dbms/auth.ini; Neo4j reads it when it creates the system database.
+    The password goes in an argument file, not in argv: every user of the machine
+    can read a process's command line (``ps``). neo4j-admin documents ``@file``
+    for any of its arguments (picocli's AtFiles). The file is created 0600 in
+    run/ and deleted as soon as the tool has read it.
     """
-    cmd = [java, "-cp", str(home / "lib" / "*"), ADMIN_TOOL, "dbms", "set-initial-password", password]
-    done = subprocess.run(cmd, env=tool_env(home), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    fd, args_path = tempfile.mkstemp(prefix="initial-password-", suffix=".args", dir=home / "run")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as args:
+            args.write(at_file_argument(password) + "\n")
+        cmd = [java, "-Dfile.encoding=UTF-8", "-cp", str(home / "lib" / "*"), ADMIN_TOOL,
+               "dbms", "set-initial-password", f"@{args_path}"]
+        done = subprocess.run(cmd, env=tool_env(home), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    finally:
+        os.unlink(args_path)
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise StoreError(f"setting the initial Neo4j password failed: {last[0].replace(password, '***')}")
+
+
+def at_file_argument(value: str) -> str:
+    r"""``value`` as one argument of a picocli argument file: double-quoted, with \ " and line breaks escaped.
+
+    >>> print(at_file_argument('pa ss"wo\\rd #1'))
+    "pa ss\"wo\\rd #1"
+    """
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
 
 
 def _launch(java: str, home: Path, heap: str) -> ServerInfo:
@@ -420,14 +533,20 @@ def _launch(java: str, home: Path, heap: str) -> ServerInfo:
     return _info(home, proc.pid)
 
 
-def _wait_ready(info: ServerInfo, password: str, timeout: float) -> None:
-    """Poll ``RETURN 1`` over Bolt until it answers, the process dies, or time runs out."""
+def _wait_ready(info: ServerInfo, password: str, timeout: float, on_jvm_up: Callable[[], None] | None = None) -> None:
+    """Poll ``RETURN 1`` over Bolt until it answers, the process dies, or time runs out.
+
+    ``on_jvm_up`` is called once, when the JVM has started and Neo4j begins to log.
+    """
     import neo4j
     from neo4j.exceptions import AuthError, DriverError, Neo4jError
 
     deadline = time.monotonic() + timeout
     with neo4j.GraphDatabase.driver(info.bolt_uri, auth=("neo4j", password), connection_timeout=2.0) as driver:
         while True:
+            if on_jvm_up is not None and _has_logged(info.console_log):
+                on_jvm_up()
+                on_jvm_up = None
             if not _is_our_server(info.pid, info.home):
                 raise StoreError(f"Neo4j exited during start-up{_first_error(info.console_log)}: see {info.console_log}")
             try:  # an auto-commit query: execute_query would retry with back-off and log warnings
@@ -444,6 +563,13 @@ def _wait_ready(info: ServerInfo, password: str, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise StoreError(f"Neo4j did not answer on {info.bolt_uri} within {timeout:.0f}s: see {info.console_log}")
             time.sleep(0.5)
+
+
+def _has_logged(console_log: Path) -> bool:
+    try:
+        return console_log.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _first_error(console_log: Path) -> str:

@@ -131,6 +131,7 @@ def campus(plan: Plan, n: int, kn: dict) -> np.ndarray:
 def _one_campus(plan: Plan, n: int, kn: dict, domain: str, country: str, asn: int) -> np.ndarray:
     rng = plan.rng
     nat = plan.new_ips(asn, int(rng.integers(1, 4)))
+    plan.campus_nat[domain] = nat  # research labs on this campus sit behind it too (traps.university_lab)
     labs = plan.new_browsers(max(2, int(round(n * 1.5 / kn["lab_students_per_device"]))), BROWSER_UAS[[0, 1, 5]])
     term = T0 + int(rng.uniform(-10, 20) * DAY)
 

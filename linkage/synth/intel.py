@@ -1,7 +1,7 @@
 """Threat-intel indicators: partial, operator-level, and a little wrong, like the real thing.
 
 For each operator marked ``in_intel`` only some of its rings are covered
-(``intel_coverage``), so an attribution engine must carry an operator name
+(``intel_coverage``, or an adversary's own ``coverage``), so an attribution engine must carry an operator name
 from a covered ring to uncovered ones through shared infrastructure and
 templates. Indicators: a few member accounts, proxy IPs, devices,
 instruments, throwaway domains, the proxy ASN, and prompt excerpts (10-25
@@ -54,6 +54,11 @@ def excerpt(rng: np.random.Generator, template, alter: bool) -> str:
     return text
 
 
+def _spec(plan, op: str) -> dict:
+    """An operator's tradecraft: its own record for adversaries, the fixed table for the four defaults."""
+    return plan.operators[op].get("spec") or OPERATORS[op]
+
+
 def build_intel(plan, frozen: Frozen, coverage: float) -> pd.DataFrame:
     """The ``intel`` table (operator, kind, value, note), rows shuffled."""
     rng = plan.rng
@@ -64,10 +69,11 @@ def build_intel(plan, frozen: Frozen, coverage: float) -> pd.DataFrame:
     for op in in_intel:
         info = plan.operators[op]
         rings = np.array(info["rings"])
-        k = max(1, int(round(coverage * len(rings))))
+        cover = info.get("coverage", coverage)  # adversaries carry their own
+        k = max(1, int(round(cover * len(rings))))
         if len(rings) > 1:
             k = min(k, len(rings) - 1)  # never every ring: attribution has to generalise
-        covered = rings[rng.permutation(len(rings))[:k]] if coverage > 0 else rings[:0]
+        covered = rings[rng.permutation(len(rings))[:k]] if cover > 0 else rings[:0]
         for r in covered:
             ring = plan.rings[int(r)]
             case = f"case {int(rng.integers(2023, 2026))}-{int(rng.integers(100, 1000))}"
@@ -81,16 +87,16 @@ def build_intel(plan, frozen: Frozen, coverage: float) -> pd.DataFrame:
                 rows.append((op, "instrument", tokens[t], "card token from issuer chargeback list"))
             for dom in _some(rng, ring["domains"], 1, 2):
                 rows.append((op, "email_domain", dom, "sign-up domain"))
-            tpl = COMPILED[op][ring["variant"]]
+            tpl = ring["template"] if "template" in ring else COMPILED[op][ring["variant"]]
             text = excerpt(rng, tpl, alter=bool(rng.random() < 0.5))
             rows.append((op, "prompt", text, "harvesting template excerpt"))
-        spec = OPERATORS[op]
+        spec = _spec(plan, op)
         if len(covered) and spec["net"] == "dc":
             rows.append((op, "asn", str(spec["asns"][0]), "proxy provider used by this operator"))
             if SHARED_HOSTING_ASN in spec["asns"]:
                 rows.append((op, "asn", str(SHARED_HOSTING_ASN), "hosting provider seen in one campaign"))
     if in_intel:  # stale indicators from older cases that point at nothing in this batch
-        stale_ip = ip_strings(plan.ipspace.alloc(int(OPERATORS[in_intel[0]].get("asns", (9009,))[0]), 2))
+        stale_ip = ip_strings(plan.ipspace.alloc(int(_spec(plan, in_intel[0]).get("asns", (9009,))[0]), 2))
         for ip in stale_ip:
             rows.append((in_intel[0], "ip", ip, "stale: proxy exit from 2024 case"))
         stale_tok = payment_tokens(np.arange(2), plan.seed * 31 + 99991)

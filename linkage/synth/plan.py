@@ -14,6 +14,9 @@ agent, payment instruments) and each account points into them through ragged
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 T0 = int(np.datetime64("2026-04-01T00:00:00", "s").astype(np.int64))
@@ -21,8 +24,9 @@ DAY = 86_400
 SPAN_DAYS = 91
 T1 = T0 + SPAN_DAYS * DAY
 
-#: prompt generators; operators get codes from OPERATOR_GEN
+#: prompt generators; operators get codes from OPERATOR_GEN; GEN_SET draws on ``Plan.template_sets``
 GEN_GENERAL, GEN_CODING, GEN_PUBLIC, GEN_ORG, GEN_CLASS = range(5)
+GEN_SET = 100
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -151,6 +155,22 @@ class Plan:
         self.class_prompts: list[str] = []
         self.asn_pools: dict[int, np.ndarray] = {}
         self.sdk_idx: np.ndarray | None = None  # official SDK fingerprints, made once (benign.sdk_devices)
+        self.campus_nat: dict[str, np.ndarray] = {}  # student e-mail domain -> the campus's NAT addresses
+        self.template_sets: list = []  # paraphrase.TemplateSet per adversary operation or trap text
+
+    @contextmanager
+    def stream(self, *key: int) -> Iterator[None]:
+        """Draw from a random stream of its own (``[seed, *key]``) inside the block.
+
+        Adversaries and traps are built inside their own streams, so adding one
+        leaves every account, address and device of the rest of the plan as it was.
+        """
+        saved = self.rng
+        self.rng = self.ipspace._rng = np.random.default_rng([self.seed, *key])
+        try:
+            yield
+        finally:
+            self.rng = self.ipspace._rng = saved
 
     # --- entities ------------------------------------------------------------------------------
     def new_ips(self, asn: int, n: int) -> np.ndarray:
@@ -196,6 +216,20 @@ class Plan:
         self.n_ins += n
         return np.arange(start, start + n)
 
+    def set_bins(self, instruments: np.ndarray, bin_: str) -> None:
+        """Re-issue existing instruments under ``bin_`` (an issuer that also serves these customers)."""
+        bins = self.instrument_table()["bin"]
+        bins[np.asarray(instruments, dtype=np.int64)] = bin_
+        self._ins["bin"] = [bins]
+        self._ins["token"] = [np.concatenate(self._ins["token"])]
+        self._ins["type"] = [np.concatenate(self._ins["type"])]
+
+    def cards_of(self, accounts: np.ndarray) -> np.ndarray:
+        """Card instruments (not wallets or crypto) that any of ``accounts`` paid with."""
+        acc, ins = self.payment_pairs() if self._pay_acc else (np.empty(0, np.int64), np.empty(0, np.int64))
+        ins = np.unique(ins[np.isin(acc, accounts)])
+        return ins[self.instrument_table()["type"][ins] == "card"]
+
     def pay(self, accounts: np.ndarray, instruments: np.ndarray) -> None:
         """Record that each account paid with the matching instrument (rows and times come later)."""
         accounts, instruments = np.broadcast_arrays(np.asarray(accounts), np.asarray(instruments))
@@ -208,7 +242,7 @@ class Plan:
         """Append ``n`` accounts; menus are ``(lengths, flat indices)``; scalars broadcast."""
         defaults = dict(operator="", ring="", org_id="", ring_idx=-1, ip_seq=False, pgen=GEN_GENERAL,
                         base_gen=GEN_GENERAL, pparam=0, pshare=0.0, lock_share=0.0, jitter=0, diurnal=True,
-                        end=T1)
+                        end=T1, tset=-1, tvariant=-1, regular_scale=False)
         for key, value in {**defaults, **cols}.items():
             arr = np.asarray(value)
             if arr.ndim == 0:

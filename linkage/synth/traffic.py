@@ -12,7 +12,7 @@ clock and fire in waves: many ring accounts send within the same minute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .operators import OPERATOR_GEN
+from .paraphrase import render_sets
 from .plan import (
     DAY,
     GEN_CLASS,
@@ -27,6 +28,7 @@ from .plan import (
     GEN_GENERAL,
     GEN_ORG,
     GEN_PUBLIC,
+    GEN_SET,
     T0,
     T1,
     Plan,
@@ -75,18 +77,29 @@ class Frozen:
     org_len: np.ndarray
     class_prompts: np.ndarray
     prompt_rate: float
+    template_sets: list = field(default_factory=list)
 
 
 def allocate(weight: np.ndarray, is_ring: np.ndarray, total: int, ring_request_share: float,
-             rng: np.random.Generator) -> np.ndarray:
-    """Requests per account: ring and benign totals fixed, split in proportion to weight (at least 1 each)."""
+             rng: np.random.Generator, extra: np.ndarray | None = None) -> np.ndarray:
+    """Requests per account: ring and benign totals fixed, split in proportion to weight (at least 1 each).
+
+    ``extra`` accounts (adversaries, traps) are outside both totals: they send on top, at the benign
+    population's requests per unit of weight, so their weight reads as "times a regular user".
+    """
     n_req = np.zeros(len(weight), dtype=np.int64)
+    extra = np.zeros(len(weight), dtype=bool) if extra is None else extra
     ring_share = ring_request_share if is_ring.any() else 0.0
-    for mask, tot in ((is_ring, total * ring_share), (~is_ring, total * (1 - ring_share))):
+    benign = ~is_ring & ~extra
+    for mask, tot in ((is_ring, total * ring_share), (benign, total * (1 - ring_share))):
         if not mask.any():
             continue
         x = weight[mask] / weight[mask].sum() * tot
         n_req[mask] = np.maximum(1, np.floor(x) + (rng.random(int(mask.sum())) < x - np.floor(x)))
+    if extra.any():
+        rate = total * (1 - ring_share) / weight[benign].sum() if benign.any() else 5.0
+        x = weight[extra] * rate
+        n_req[extra] = np.maximum(1, np.floor(x) + (rng.random(int(extra.sum())) < x - np.floor(x)))
     return n_req
 
 
@@ -95,8 +108,9 @@ def freeze(plan: Plan, total: int, ring_request_share: float, prompt_rate: float
     rng = plan.rng
     cols = plan.columns()
     n = plan.n
-    is_ring = cols["ring_idx"] >= 0
-    n_req = allocate(cols["weight"].astype(float), is_ring, total, ring_request_share, rng)
+    extra = cols["regular_scale"].astype(bool)
+    is_ring = (cols["ring_idx"] >= 0) & ~extra
+    n_req = allocate(cols["weight"].astype(float), is_ring, total, ring_request_share, rng, extra)
     start = np.maximum(cols["created"].astype(np.int64), T0)
     end = np.minimum(cols["end"].astype(np.int64), T1)
     end = np.maximum(end, start + 3600)
@@ -117,7 +131,8 @@ def freeze(plan: Plan, total: int, ring_request_share: float, prompt_rate: float
         org_flat=np.concatenate(plan.org_prompts) if plan.org_prompts else np.array([""], dtype=object),
         org_off=np.cumsum(org_lens) - org_lens if len(org_lens) else np.zeros(1, np.int64),
         org_len=org_lens if len(org_lens) else np.ones(1, np.int64),
-        class_prompts=np.array(plan.class_prompts or [""], dtype=object), prompt_rate=prompt_rate)
+        class_prompts=np.array(plan.class_prompts or [""], dtype=object), prompt_rate=prompt_rate,
+        template_sets=plan.template_sets)
 
 
 def _unique_map(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +141,11 @@ def _unique_map(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _waves(plan, cols, n_req, start, end, rng):
-    """Harness wave times per ring and, per account, the range of waves inside its active window."""
+    """Harness wave times per ring and, per account, the range of waves inside its active window.
+
+    A ring may bring its own ``waves`` (sorted times: benchmark runs, deadline crunches); otherwise
+    its waves are spread evenly at random over its members' activity.
+    """
     n = len(n_req)
     lo = np.zeros(n, dtype=np.int64)
     hi = np.zeros(n, dtype=np.int64)
@@ -137,9 +156,13 @@ def _waves(plan, cols, n_req, start, end, rng):
         lock_events = float((n_req[m] * cols["lock_share"][m].astype(float)).sum())
         if lock_events <= 0:
             continue
-        per_wave = max(3.0, 0.25 * len(m))
-        w = int(np.clip(round(lock_events / per_wave), 10, 200_000))
-        t = np.sort(rng.integers(int(start[m].min()), T1 - 60, size=w))
+        if "waves" in ring:
+            t = np.asarray(ring["waves"], dtype=np.int64)
+            w = len(t)
+        else:
+            per_wave = max(3.0, 0.25 * len(m))
+            w = int(np.clip(round(lock_events / per_wave), 10, 200_000))
+            t = np.sort(rng.integers(int(start[m].min()), T1 - 60, size=w))
         jitter = cols["jitter"][m].astype(np.int64)
         lo[m] = offset + np.searchsorted(t, start[m])
         hi[m] = offset + np.searchsorted(t, end[m] - jitter)
@@ -236,6 +259,9 @@ def render(f: Frozen, acc: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             p = c["pparam"][a].astype(np.int64)
             pick = f.org_off[p] + (rng.random(k) * f.org_len[p]).astype(np.int64)
             out[sel] = f.org_flat[pick] + words(rng, k, 5, 30)
+        elif g == GEN_SET:
+            out[sel] = render_sets(f.template_sets, c["tset"][a].astype(np.int64), c["tvariant"][a].astype(np.int64),
+                                   rng)
         elif g == GEN_CLASS:
             out[sel] = f.class_prompts[c["pparam"][a].astype(np.int64)] + words(rng, k, 3, 25)
         else:

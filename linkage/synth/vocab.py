@@ -155,3 +155,20 @@ ASSIGNMENTS = np.array([
 
 PUBLIC_TEMPLATE = ("Act as a senior software engineer. Review the following code and suggest improvements "
                    "for readability, performance and security. Explain each change briefly.\n")
+
+# --- adversaries and traps (linkage/synth/adversaries.py, traps.py) ----------------------------
+
+#: virtual-card issuers: card-as-a-service BINs that serve fintech apps, freelancers and
+#: ordinary shoppers as well as operators (a BIN shared with thousands of honest customers)
+VIRTUAL_BINS = np.array(["537410", "489514", "559666", "428313", "516732", "444796"], dtype=object)
+#: hosting ASNs of datacenter proxy resellers; some are outside linkage.config.HOSTING_ASNS,
+#: as small hosting providers are on real logs
+PROXY_ASNS_RESELLER = (9009, 60068, 62240, 396356, 202425, 47583, 210644)
+#: venue and hotel wi-fi (business ISPs): asn -> country
+VENUE_ASNS = {6939: "US", 3356: "US", 174: "US", 1299: "DE", 2914: "GB", 3257: "FR"}
+EVAL_VENDORS = np.array(["benchwright", "evalforge", "metricstone", "scorecardai", "testbedlabs", "gradeline"],
+                        dtype=object)
+HACKATHONS = np.array(["BuildNight", "HackTheBay", "Agents Weekend", "ShipIt Sprint", "DevJam", "CodeCamp Live"],
+                      dtype=object)
+LAB_NAMES = np.array(["NLP", "Vision", "Robotics", "Systems", "Databases", "HCI", "Security", "Theory", "BioML"],
+                     dtype=object)

@@ -18,9 +18,13 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from . import benign, institutions, operators
+from .adversaries import PRESETS as ADVERSARIES
 from .intel import build_intel
+from .knobs import Preset, resolve
 from .plan import Plan
+from .playbooks import OPERATION_SETS
 from .traffic import EVENT_SCHEMA, chunks, events_table, freeze, iso
+from .traps import TRAPS
 from .writer import FORMATS, TableWriter, write_table
 
 COHORTS = {  # benign cohort -> (default share of benign accounts, builder, minimum size)
@@ -49,10 +53,12 @@ ACCOUNT_SCHEMA = pa.schema([("account_id", pa.string()), ("created_at", pa.strin
                             ("org_id", pa.string()), ("country", pa.string())])
 PAYMENT_SCHEMA = pa.schema([("account_id", pa.string()), ("instrument_id", pa.string()),
                             ("instrument_type", pa.string()), ("bin", pa.string()), ("ts", pa.string())])
+INTEL_SCHEMA = pa.schema([("operator", pa.string()), ("kind", pa.string()), ("value", pa.string()),
+                          ("note", pa.string())])
 
 
 def generate(out_dir, *, seed: int = 7, accounts: int = 20_000, requests: int | None = None, scale: str = "custom",
-             fmt: str = "csv.gz", **knobs) -> str:
+             fmt: str = "csv.gz", adversaries=(), traps=(), default_operators: bool = True, **knobs) -> str:
     """Write ``accounts``, ``events``, ``payments``, ``intel`` and ``truth.csv`` to ``out_dir``; return a summary.
 
     ``scale``: ``"custom"`` uses ``accounts``/``requests``; ``"fixture"`` is 2,000 accounts and
@@ -89,6 +95,15 @@ def generate(out_dir, *, seed: int = 7, accounts: int = 20_000, requests: int | 
     - ``intel_coverage`` (0.5): share of an intel operator's rings that indicators touch (never all).
     - ``chunk_events`` (2,000,000): events per written chunk (bounded memory).
 
+    Adversaries and traps (``adversaries.py``, ``traps.py``; ``docs/synth.md``) come on top of that
+    population: ``adversaries`` and ``traps`` are lists of specs, each ``"NAME[:knob=value,...]"`` or
+    ``(NAME, {knob: value})``. Each adversary is one more operator (cohort ``operator`` in truth.csv,
+    named by its ``name`` knob, default the preset in capitals); each trap one more benign cohort named
+    after it. Their accounts are added to ``accounts`` and their requests to the request budget, at
+    volumes relative to a regular user. ``default_operators=False`` leaves the four default operators
+    out (their request share too), so a world can hold only the adversaries. Without adversaries or traps
+    a world is exactly what it was before they existed.
+
     Example (ring accounts are cohort ``operator`` in truth.csv, with their operator and ring)::
 
         >>> import tempfile
@@ -111,7 +126,11 @@ def generate(out_dir, *, seed: int = 7, accounts: int = 20_000, requests: int | 
         raise ConfigError(f"unknown synth knobs: {', '.join(sorted(unknown))} (known: {', '.join(DEFAULT_KNOBS)})")
     kn = {**DEFAULT_KNOBS, **preset, **knobs}
     _check(kn, accounts, fmt)
+    trap_list = _traps(traps)
+    adversary_list = _adversaries(adversaries, default_operators, seed)
     total = int(requests if requests is not None else 35 * accounts)
+    if not default_operators:  # the benign population keeps its usual budget
+        total = int(round(total * (1 - kn["ring_request_share"])))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stem in ("accounts", "events", "payments", "intel"):  # a reader refuses two files for one table
@@ -120,14 +139,21 @@ def generate(out_dir, *, seed: int = 7, accounts: int = 20_000, requests: int | 
                 (out / f"{stem}{suffix}").unlink(missing_ok=True)
 
     plan = Plan(np.random.default_rng(seed), seed)
-    n_ring = int(round(accounts * kn["ring_share"]))
+    n_ring = int(round(accounts * kn["ring_share"])) if default_operators else 0
     for cohort, n in _split(_benign_mix(kn), accounts - n_ring, {c: v[2] for c, v in COHORTS.items()}).items():
         if n:
             COHORTS[cohort][1](plan, n, kn)
     op_mix = kn["operator_mix"] or {name: spec["share"] for name, spec in operators.OPERATORS.items()}
-    for name, n in _split(op_mix, n_ring, {name: 8 for name in op_mix}).items():
+    for name, n in (_split(op_mix, n_ring, {name: 8 for name in op_mix}).items() if default_operators else ()):
         if n:
             operators.build(plan, name, n, kn)
+    for i, (trap, values, name) in enumerate(trap_list):
+        with plan.stream(31, i):
+            trap.build(plan, name, values, kn)
+    for i, (adversary, values, name, family) in enumerate(adversary_list):
+        with plan.stream(37, i):
+            adversary.build(plan, name, values, family)
+        plan.operators[name]["preset"] = adversary.name
     frozen = freeze(plan, total, kn["ring_request_share"], kn["prompt_rate"])
 
     order = frozen.order
@@ -143,12 +169,14 @@ def generate(out_dir, *, seed: int = 7, accounts: int = 20_000, requests: int | 
             w.write(events_table(frozen, block, np.random.default_rng([seed, 2, i])))
         n_events = w.rows
     intel = build_intel(plan, frozen, kn["intel_coverage"])
-    write_table(out, "intel", fmt, pa.Table.from_pandas(intel, preserve_index=False))
+    write_table(out, "intel", fmt, pa.Table.from_pandas(intel, preserve_index=False,
+                                                        schema=None if len(intel) else INTEL_SCHEMA))
     truth = pd.DataFrame({"account_id": np.asarray(frozen.ids.take(pa.array(order))),
                           "operator": cols["operator"][order], "ring": cols["ring"][order],
                           "cohort": cols["cohort"][order]})
     truth.to_csv(out / "truth.csv", index=False)
-    return _summary(seed, out, fmt, frozen, truth, intel, n_events, time.perf_counter() - started)
+    presets = {name: info["preset"] for name, info in plan.operators.items() if "preset" in info}
+    return _summary(seed, out, fmt, frozen, truth, intel, n_events, time.perf_counter() - started, presets)
 
 
 def _check(kn: dict, accounts: int, fmt: str) -> None:
@@ -164,6 +192,49 @@ def _check(kn: dict, accounts: int, fmt: str) -> None:
     if unknown_ops:
         raise ConfigError(f"unknown operators: {', '.join(sorted(unknown_ops))} "
                           f"(known: {', '.join(operators.OPERATORS)})")
+
+
+def _traps(specs) -> list[tuple[Preset, dict, str]]:
+    """Resolved trap specs with their cohort names (unique, and never a default cohort's name)."""
+    out, taken = [], set(COHORTS) | {"operator"}
+    for spec in specs:
+        trap, values = resolve(spec, TRAPS, "trap")
+        name = values["name"] or _free_name(trap.name.replace("-", "_"), taken)
+        if name in taken:
+            raise ConfigError(f"trap {trap.name}: cohort name {name!r} is already in use")
+        taken.add(name)
+        out.append((trap, values, name))
+    return out
+
+
+def _adversaries(specs, default_operators: bool, seed: int) -> list[tuple[Preset, dict, str, int]]:
+    """Resolved adversary specs with unique operator names and template sets (distinct unless pinned)."""
+    resolved = [resolve(spec, ADVERSARIES, "adversary") for spec in specs]
+    taken = set(operators.OPERATORS) if default_operators else set()
+    for adversary, values in resolved:
+        if values["name"]:
+            if values["name"] in taken:
+                raise ConfigError(f"adversary {adversary.name}: operator name {values['name']!r} is already in use")
+            taken.add(values["name"])
+    pinned = {v["template_set"] for _, v in resolved if v["template_set"] >= 0}
+    free = [s for s in range(len(OPERATION_SETS)) if s not in pinned] or list(range(len(OPERATION_SETS)))
+    out, auto = [], 0
+    for adversary, values in resolved:
+        name = values["name"] or _free_name(adversary.name.upper(), taken)
+        taken.add(name)
+        family = values["template_set"]
+        if family < 0:
+            family = free[(seed + auto) % len(free)]
+            auto += 1
+        out.append((adversary, values, name, family))
+    return out
+
+
+def _free_name(base: str, taken: set[str]) -> str:
+    name, j = base, 2
+    while name in taken:
+        name, j = f"{base}-{j}", j + 1
+    return name
 
 
 def _benign_mix(kn: dict) -> dict[str, float]:
@@ -230,7 +301,7 @@ def _payments(plan: Plan, frozen) -> pa.Table:
                      "bin": pa.array(table["bin"][ins], type=pa.string()), "ts": iso(ts)}, schema=PAYMENT_SCHEMA)
 
 
-def _summary(seed, out, fmt, frozen, truth, intel, n_events, seconds) -> str:
+def _summary(seed, out, fmt, frozen, truth, intel, n_events, seconds, presets) -> str:
     n_req = frozen.n_req[frozen.order]
     truth = truth.assign(requests=n_req)
     ring = truth["operator"] != ""
@@ -244,7 +315,8 @@ def _summary(seed, out, fmt, frozen, truth, intel, n_events, seconds) -> str:
                                         for c, r in cohorts.iterrows()))
     named = set(intel["operator"])
     for op, g in truth[ring].groupby("operator", sort=False):
-        lines.append(f"operator {op}{' [intel]' if op in named else ' [not in intel]'}: {g['ring'].nunique()} rings, "
+        kind = f" ({presets[op]})" if op in presets else ""
+        lines.append(f"operator {op}{kind}{' [intel]' if op in named else ' [not in intel]'}: {g['ring'].nunique()} rings, "
                      f"{len(g):,} accounts, {int(g['requests'].sum()):,} requests "
                      f"(median {int(g['requests'].median())}/account)")
     lines.append(f"intel: {len(intel)} indicators for {len(named)} operators; wrote in {seconds:.1f}s")

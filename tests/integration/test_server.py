@@ -1,7 +1,9 @@
 """The local server and the connection layer against a real Neo4j.
 
 What matters to a user: the server runs and answers, and every way of
-failing to reach it gives one line that says what to do, never the password.
+failing to reach it gives one line that says what to do, never the password;
+and a start off a terminal prints one line. (A first start at a terminal,
+and the tests' isolation from the user's server: test_isolation.py.)
 """
 
 from __future__ import annotations
@@ -95,8 +97,17 @@ def test_cli_status_and_stop_when_nothing_runs(tmp_path):
     assert code == 0 and out == [f"Neo4j was not running (home {tmp_path.resolve()})"]
 
 
-def test_cli_start_on_a_taken_port_is_one_error_line(neo4j_server, neo4j_settings, tmp_path):
-    port = neo4j_server.bolt_port if neo4j_server else int(neo4j_settings.uri.rsplit(":", 1)[1])
-    code, out, err = _run("start", "--home", tmp_path, "--bolt-port", port)
+def test_cli_start_on_a_taken_port_is_one_error_line(managed, tmp_path):
+    code, out, err = _run("start", "--home", tmp_path, "--bolt-port", managed.bolt_port, "--http-port", managed.http_port)
     assert code == StoreError.exit_code and out == []
-    assert err == [f"linkage: error: 127.0.0.1:{port} is already in use (another Neo4j?): stop it or choose another port"]
+    assert err == [f"linkage: error: 127.0.0.1:{managed.bolt_port} is already in use (another Neo4j?): "
+                   "stop it or choose another port"]
+
+
+def test_cli_start_off_a_terminal_prints_only_the_summary(managed, neo4j_settings):
+    """Progress is for people at a terminal: piped or captured, start prints its one line (and --quiet not even that)."""
+    ports = ("--bolt-port", managed.bolt_port, "--http-port", managed.http_port)
+    code, out, err = _run("start", "--home", managed.home, *ports)
+    assert code == 0 and err == [] and len(out) == 1 and managed.bolt_uri in out[0]
+    code, out, err = _run("start", "--home", managed.home, *ports, "--quiet")
+    assert (code, out, err) == (0, [], [])

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from worldkit import START, World, add_campus, add_family, add_regulars, add_ring
 
 from linkage import Config, detect
-from linkage.attribution import propagate
 from linkage.cli import main
 from linkage.scoring import score
 
@@ -41,14 +40,25 @@ def test_score_is_monotone_in_each_feature():
     assert score(features(**{**base, "volume_ratio": 30.0}))["score"][0] > s0
 
 
-def test_propagation_reaches_rings_without_indicators():
-    # ring 0 has an indicator of operator 0; ring 1 is tied to ring 0; ring 2 is isolated; ring 3 tied weakly.
-    direct = np.array([[0.9, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
-    ties = pd.DataFrame({"r1": [0] * 5 + [1], "r2": [1] * 5 + [3], "family": "ip", "entity": list("abcdef"),
-                         "accounts": 3})
-    s = propagate(4, direct, ties)
-    assert s[1, 0] > 0.5 and s[2].sum() == 0
-    assert 0 < s[3, 0] < s[1, 0]  # one shared entity passes on less than five
+def test_a_ring_tied_to_the_intel_only_through_its_operations_templates_is_attributed(tmp_path):
+    """Issue 11: ring c has no indicator of its own and no shared infrastructure with ring a, only the
+    operator's template; it is attributed through the operation, and says so in its evidence."""
+    w = World(seed=11)
+    add_ring(w, "ringa", n=12)
+    add_ring(w, "ringc", n=12, base_ip="198.51.100", device="harness-c", domain="other-mail.top", asn=16276,
+             t0=START + pd.Timedelta(days=15))
+    add_regulars(w, n=120)
+    w.intel += [{"operator": "CRIMSON-LATHE", "kind": "instrument", "value": "tok_ringa_0", "note": "card batch"}]
+    families = Config().families  # as past its cap at scale, the template links no pair: the rings stay apart
+    unlinked = Config(families={**families, "prompt": dataclasses.replace(families["prompt"], weight=0.0)})
+    result = detect(w.write(tmp_path / "batch"), unlinked)
+    by_label = {w.truth[m]: r for r in result.rings for m in r.members}
+    assert set(by_label) == {"ringa", "ringc"} and len(result.rings) == 2
+    a, c = by_label["ringa"], by_label["ringc"]
+    assert a.ring_id != c.ring_id and a.operation == c.operation
+    assert a.operator == c.operator == "CRIMSON-LATHE"
+    assert not c.attribution.get("direct_evidence")
+    assert any(p["kind"] == "operation" for p in c.evidence)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,137 @@
+"""Operations: the rings one operator runs, grouped by the tools they reuse.
+
+An operator runs many rings and gives each its own accounts, often its own
+proxies and cards, so rings rarely share *accounts*. What they share are the
+operator's tools: a harvesting template (paraphrased or not), a proxy pool, a
+card batch, a harness build. A tool is told from a public resource by who uses
+it: a proxy exit or a template phrase whose users nearly all sit in tightly
+linked communities is somebody's tool; a public template's or a carrier NAT's
+users are scattered through the ordinary population.
+
+Two communities are tied when they share
+
+- tool entities of families that tie operations (``Family.operation_ties``:
+  infrastructure, harness fingerprints): each shared tool counts one; or
+- a template: the phrases that at least half of each community's members repeat
+  (its *template profile*) overlap substantially. One template counts as two:
+  a template is the operator's own artefact, copied into every ring, and it is
+  all that ties a stealthy operator's rings together.
+
+An operation is a connected set of communities tied with strength at least
+``OperationParams.min_tie``. A community with no ties is an operation of its own.
+Every threshold is a field of :class:`linkage.config.OperationParams`.
+
+Tables: reads ``members(cid, aid)`` (all communities of two accounts or more),
+``incidence``; writes ``operations(cid, op, op_size, op_rings)`` and
+``op_tools(op, family, entity)``, the tools each operation uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from . import families
+from .config import Config
+from .sql import literal
+
+
+def _in(names: list[str], col: str) -> str:
+    return f"{col} IN ({', '.join(literal(n) for n in names)})" if names else "false"
+
+
+def tie_families(config: Config) -> tuple[list[str], list[str]]:
+    """(tool families tying by shared entities, template families tying by profile) of the run."""
+    fams = list(families.in_run(config))
+    return ([f.name for f in fams if f.operation_ties and not f.template],
+            [f.name for f in fams if f.operation_ties and f.template])
+
+
+def tools_sql(config: Config) -> str:
+    """``(family, entity)``: entities used by two communities or more, mostly (``tool_insiders``) by community members."""
+    infra, templates = tie_families(config)
+    p = config.operations
+    return f"""
+        SELECT family, entity
+        FROM (SELECT i.family, i.entity, m.cid FROM incidence i LEFT JOIN members m USING (aid)
+              WHERE {_in(infra + templates, 'i.family')})
+        GROUP BY family, entity
+        HAVING count(DISTINCT cid) >= 2 AND count(cid) >= {float(p.tool_insiders)!r} * count(*)"""
+
+
+def infra_ties_sql(config: Config) -> str:
+    """``(c1, c2, n)``: tool entities (not templates) two communities share."""
+    infra, _ = tie_families(config)
+    return f"""
+        WITH cu AS (SELECT DISTINCT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
+                    SEMI JOIN tools t ON t.family = i.family AND t.entity = i.entity
+                    WHERE {_in(infra, 'i.family')})
+        SELECT x.cid AS c1, y.cid AS c2, count(*) AS n
+        FROM cu x JOIN cu y ON x.family = y.family AND x.entity = y.entity AND x.cid < y.cid
+        GROUP BY ALL"""
+
+
+def profiles_sql(config: Config) -> str:
+    """``(cid, family, entity)``: a community's template profile, the tool phrases half its members repeat."""
+    _, templates = tie_families(config)
+    p = config.operations
+    return f"""
+        WITH size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid)
+        SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid) JOIN size s USING (cid)
+        SEMI JOIN tools t ON t.family = i.family AND t.entity = i.entity
+        WHERE {_in(templates, 'i.family')} AND s.size >= {int(p.profile_min_size)}
+        GROUP BY m.cid, i.family, i.entity, s.size
+        HAVING count(*) >= greatest(2, {float(p.profile_share)!r} * s.size)"""
+
+
+def template_ties_sql(config: Config) -> str:
+    """``(c1, c2)``: communities whose template profiles overlap (Jaccard) by at least ``template_overlap``."""
+    p = config.operations
+    return f"""
+        WITH n AS (SELECT cid, family, count(*) AS k FROM profiles GROUP BY cid, family
+                   HAVING count(*) >= {int(p.profile_min_phrases)})
+        SELECT x.cid AS c1, y.cid AS c2
+        FROM profiles x JOIN profiles y ON x.family = y.family AND x.entity = y.entity AND x.cid < y.cid
+        JOIN n n1 ON n1.cid = x.cid AND n1.family = x.family JOIN n n2 ON n2.cid = y.cid AND n2.family = y.family
+        GROUP BY x.cid, y.cid, x.family
+        HAVING count(*) >= {float(p.template_overlap)!r} * (min(n1.k) + min(n2.k) - count(*))"""
+
+
+def build(con, config: Config) -> None:
+    """Create ``tools``, ``profiles``, ``operations`` and ``op_tools`` (see the module docstring)."""
+    p = config.operations
+    con.execute(f"CREATE OR REPLACE TEMP TABLE tools AS {tools_sql(config)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE profiles AS {profiles_sql(config)}")
+    ties = con.execute(
+        f"""SELECT c1, c2 FROM (
+                SELECT c1, c2, n AS w FROM ({infra_ties_sql(config)})
+                UNION ALL SELECT c1, c2, {float(p.template_tie)!r} AS w FROM ({template_ties_sql(config)}))
+            GROUP BY c1, c2 HAVING sum(w) >= {float(p.min_tie)!r} ORDER BY c1, c2"""
+    ).fetchnumpy()
+    cids = con.execute("SELECT DISTINCT cid FROM members ORDER BY cid").fetchnumpy()["cid"]
+    i1, i2 = np.searchsorted(cids, ties["c1"]), np.searchsorted(cids, ties["c2"])
+    adjacency = coo_matrix((np.ones(len(i1)), (i1, i2)), shape=(len(cids), len(cids)))
+    _, label = connected_components(adjacency, directed=False)
+    # Number operations by their smallest community so the numbering is stable for the same input.
+    first = pd.Series(cids).groupby(label).transform("min").to_numpy()
+    frame = pd.DataFrame({"cid": cids.astype(np.int64), "op": first.astype(np.int64)})
+    con.register("operations_df", frame)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE operations AS
+            WITH s AS (SELECT cid, count(*) AS size FROM members GROUP BY cid)
+            SELECT o.cid, o.op, sum(s.size) OVER (PARTITION BY o.op) AS op_size,
+                   count(*) FILTER (WHERE s.size >= {int(config.min_ring_size)}) OVER (PARTITION BY o.op) AS op_rings,
+                   count(*) OVER (PARTITION BY o.op) AS op_communities
+            FROM operations_df o JOIN s USING (cid)"""
+    )
+    con.unregister("operations_df")
+    con.execute(
+        """CREATE OR REPLACE TABLE op_tools AS
+           SELECT DISTINCT o.op, i.family, i.entity FROM incidence i JOIN members m USING (aid)
+           JOIN operations o USING (cid) SEMI JOIN tools t ON t.family = i.family AND t.entity = i.entity"""
+    )
+
+
+__all__ = ["build", "tools_sql", "infra_ties_sql", "profiles_sql", "template_ties_sql", "tie_families"]
