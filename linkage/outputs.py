@@ -123,7 +123,7 @@ def write_rings_run(result, out: str | Path | RunWriter, source: str) -> Path:
     info = {"source": source}
     writer = out if isinstance(out, RunWriter) else RunWriter(out)
     return writer.write(lambda folder: _rings_files(result, folder, info), command="rings",
-                                batch_id=None, input=info, params=result.config.to_dict())
+                        batch_id=None, input=info, params=result.config.to_dict())
 
 
 def write_outputs(result, out: str | Path | RunWriter, batch) -> Path:

@@ -23,8 +23,9 @@ Policies:
   replaced by renames, which move a link, never its target. A link found in ``OUT`` is
   not linkage's, so it falls under the next rule.
 - **Foreign files are refused, never deleted.** Linkage replaces ``OUT`` only when it
-  holds nothing but linkage's own names (``manifest.is_own``); otherwise the run stops
-  before it starts, naming what is there. Deleting is always by those names, so a file
+  holds nothing but linkage's own names (``manifest.is_own``) and a linkage manifest
+  (``run.json``) says it is an earlier run; otherwise the run stops before it starts,
+  naming what is there. Deleting is always by those names, so a file
   that appears in the meantime stays (and its folder is left with a warning).
 - **OUT given as a symbolic link** to a folder: the run goes to that folder (resolved
   once, at the start); the link keeps pointing at it. A link to nothing, or to a file,
@@ -49,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from . import manifest
-from .errors import OutputError
+from .errors import InputError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +163,21 @@ def _check_replaceable(out: Path) -> None:
     if os.path.ismount(out):
         raise OutputError(f"{out}: is a mount point, which a run cannot be moved onto; "
                           f"use a folder inside it, e.g. {out / 'run'}")
-    _, foreign = manifest.listing(out)
+    own, foreign = manifest.listing(out)
     if foreign:
-        shown = ", ".join(repr(f) + (" (a symbolic link)" if os.path.islink(out / f) else "") for f in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        shown = ", ".join(repr(f) + (" (a symbolic link)" if os.path.islink(out / f) else "") for f in foreign[:5])
+        shown += f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
         raise OutputError(f"{out}: holds files linkage did not write ({shown}); linkage replaces its output "
                           "folder whole and deletes nothing of anyone else's: give a new or empty folder, or "
                           "move them away")
+    if own:  # only a folder its manifest shows to be a linkage run is replaced
+        try:
+            manifest.read(out)
+        except InputError as exc:
+            reason = "no run.json" if not (out / manifest.MANIFEST).exists() else f"run.json is not one ({exc})"
+            raise OutputError(f"{out}: not recognisably the folder of an earlier linkage run ({reason}), so "
+                              "linkage will not replace it: give a new or empty folder, or delete this one "
+                              "yourself") from None
 
 
 def clean_leftovers(out: Path) -> None:

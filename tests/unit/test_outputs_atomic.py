@@ -144,7 +144,6 @@ def test_a_new_run_replaces_every_file_of_the_earlier_one(world, earlier, tmp_pa
     out = _copy_run(earlier, tmp_path / "out")
     stale = out / "evidence" / "old_table.parquet"  # a table an older linkage wrote and this one does not
     stale.write_bytes(b"old")
-    (out / "run.json").unlink()  # an older linkage wrote no manifest either
     res = _detect(world, out, "--seed", "7")
     assert res.exit_code == 0, res.output
     assert not stale.exists()
@@ -182,6 +181,25 @@ def test_foreign_files_in_out_are_refused_and_kept(world, earlier, tmp_path):
     # The input folder itself is someone else's files too.
     line = _one_line(_detect(world, world), 1)
     assert "'accounts.csv'" in line and (world / "accounts.csv").is_file()
+
+
+@pytest.mark.parametrize("manifest_text", [None, "{\"format\": \"something else\", \"files\": {}}", "not json"])
+def test_a_folder_without_a_linkage_manifest_is_never_replaced(world, earlier, tmp_path, manifest_text):
+    """Files that merely carry linkage's names (or a pre-manifest run) are not proof enough to delete them."""
+    out = _copy_run(earlier, tmp_path / "out")
+    if manifest_text is None:
+        (out / "run.json").unlink()
+    else:
+        (out / "run.json").write_text(manifest_text)
+    before = _files(out)
+    line = _one_line(_detect(world, out, "--seed", "7"), 1)
+    assert "not recognisably the folder of an earlier linkage run" in line
+    assert ("no run.json" in line) == (manifest_text is None)
+    assert _files(out) == before and _temps(out) == []
+    bare = tmp_path / "bare"  # just a rings.json of someone's own
+    bare.mkdir()
+    (bare / "rings.json").write_text("[]")
+    assert "no run.json" in _one_line(_detect(world, bare), 1) and (bare / "rings.json").read_text() == "[]"
 
 
 def test_out_given_as_a_link_gets_the_run_in_the_folder_it_names(world, tmp_path):
