@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import attribution, graph, operations, scoring
+from . import attribution, graph, membership, operations, scoring
 from .communities import detect_communities
 from .config import Config
 from .evidence import ring_evidence
@@ -150,6 +150,12 @@ def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd
         "SELECT m.cid, m.aid, a.account_id FROM members m JOIN accounts a USING (aid) WHERE m.cid IN "
         "(SELECT unnest(?))", [flagged["cid"].astype(int).tolist()]
     ).df()
+    tools = membership.member_tools(con, config, flagged["cid"].astype(int).tolist())
+    names = names.merge(tools, on=["cid", "aid"], how="left")
+    thin = names["tools"].fillna(0) < config.scoring.member_min_tools
+    bystanders = names[thin].groupby("cid")["account_id"].apply(sorted)
+    names = names[~thin].drop(columns="tools")
+    flagged = flagged[flagged["cid"].isin(names["cid"])]
     ids = names.groupby("cid")["account_id"].apply(ring_id)
     order = flagged.assign(ring_id=flagged["cid"].map(ids)).sort_values(["score", "ring_id"], ascending=[False, True])
     order = order.reset_index(drop=True)
@@ -160,19 +166,23 @@ def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd
     attr = attribution.attribute(con, config, order[["ring", "ring_id", "op"]], ring_members[["aid", "ring"]])
     evidence = ring_evidence(con, config, order, ring_members, attr)
     member_lists = ring_members.groupby("ring")["account_id"].apply(sorted)
+    con.register("ring_members_df", ring_members[["aid", "ring"]])
+    requests = dict(con.execute("SELECT r.ring, sum(coalesce(v.requests, 0)) FROM ring_members_df r "
+                                "LEFT JOIN acct_activity v USING (aid) GROUP BY r.ring").fetchall())
+    con.unregister("ring_members_df")
     rings = []
     for row, a in zip(order.itertuples(index=False), attr.rings.itertuples(index=False)):
         ev = evidence[row.ring]
         rings.append(Ring(
             ring_id=row.ring_id,
             score=float(row.score),
-            size=int(row.size),
+            size=len(member_lists.get(row.ring, [])),
             members=list(member_lists.get(row.ring, [])),
             operator=a.operator,
             operator_confidence=float(a.operator_confidence),
             operator_cluster=a.operator_cluster,
             operation=a.operation,
-            requests=int(row.requests),
+            requests=int(requests.get(row.ring, 0)),
             first_seen=ev["first_seen"],
             last_seen=ev["last_seen"],
             features={k: round(float(getattr(row, k)), 4) for k in
@@ -181,6 +191,7 @@ def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd
             signals=ev["signals"],
             evidence=ev["paths"],
             attribution={"direct_evidence": a.direct_evidence, "operator_scores": a.operator_scores},
+            bystanders=list(bystanders.get(row.cid, [])),
         ))
     out_members = ring_members.merge(order[["ring", "ring_id"]], on="ring")[["ring_id", "account_id", "aid"]]
     out_members = out_members.sort_values(["ring_id", "account_id"]).reset_index(drop=True)

@@ -95,6 +95,9 @@ class ScoringParams:
     #: ...weighted by the share of prompts asking for code or agents' work, 0 at ``focus_floor``, 1 at ``focus_full``.
     focus_floor: float = 0.5
     focus_full: float = 0.9
+    #: A member of a flagged community is flagged only when it uses this many of the community's linking
+    #: entities (template families counting once): one shared address is a bystander (``linkage.membership``).
+    member_min_tools: int = 2
 
 
 @dataclass(frozen=True)

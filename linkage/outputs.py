@@ -92,7 +92,9 @@ def _rings_files(result, out: Path, source: dict) -> None:
                           for r in result.rings],
                          columns=["ring_id", "operation", "operator", "operator_cluster", "operator_confidence",
                                   "score"])
-    con.register("ring_members_out", result.members.merge(rings, on="ring_id", how="left"))
+    # With no ring both frames are empty and pandas types their ring_id differently: make both text.
+    members = result.members.astype({"ring_id": str})
+    con.register("ring_members_out", members.merge(rings.astype({"ring_id": str}), on="ring_id", how="left"))
     try:
         _copy(con, """SELECT m.ring_id, m.account_id, strftime(a.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
                              coalesce(v.requests, 0) AS requests, m.operation, m.operator, m.operator_cluster,

@@ -41,6 +41,9 @@ class Ring:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     #: ``direct_evidence`` and ``operator_scores`` per operator.
     attribution: dict[str, Any] = field(default_factory=dict)
+    #: Accounts of the ring's community left unflagged: they share a single thing with the ring
+    #: (``linkage.membership``). Worth a look, not an action.
+    bystanders: list[str] = field(default_factory=list)
 
     @property
     def cluster(self) -> str:

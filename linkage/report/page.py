@@ -99,6 +99,7 @@ def summary_html(data: ReportData) -> str:
     out += [f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div></div>' for k, v in cards]
     out.append("</div>")
     out.append(_operators_table(rings, requests))
+    out.append(operations_table(doc.get("operations") or []))
     run = [("threshold", params.get("threshold")), ("seed", params.get("seed")),
            ("min ring size", params.get("min_ring_size")), ("resolution", params.get("resolution")),
            ("input", inp.get("folder")), ("generated", doc.get("generated_at"))]
@@ -129,6 +130,30 @@ def _operators_table(rings: list[dict], total_requests: int) -> str:
                     f'<td class="num">{_n(e["requests"])}</td><td class="num">{share:.0%}</td></tr>')
     return ('<h3 class="sub">By operator</h3><table class="ops"><thead><tr><th>operator</th><th>kind</th><th>rings</th>'
             "<th>accounts</th><th>requests</th><th>share</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def operations_table(operations: list) -> str:
+    """The operations (rings grouped by the tools they reuse) and the tools that tie their rings together."""
+    rows = []
+    for op in operations:
+        op = _dict(op)
+        name = op.get("operator") or str(op.get("operation_id", "")).replace("operation-", "unattributed-", 1)
+        label = esc(name) if op.get("operator") else f"<span class=unattr>{esc(name)}</span>"
+        tools = []
+        for family, t in sorted(_dict(op.get("tools")).items()):
+            t = _dict(t)
+            top = [str(_dict(e).get("entity", "")) for e in (t.get("top") or [])[:2]]
+            tools.append(f"{esc(families.label(family))} ×{_n(t.get('tools'))}"
+                         + (f" <small>({esc(', '.join(x[:40] for x in top))})</small>" if top else ""))
+        rows.append(f'<tr><td>{label}</td><td><small>{esc(op.get("operation_id"))}</small></td>'
+                    f'<td class="num">{_n(len(op.get("rings") or []))}</td><td class="num">{_n(op.get("accounts"))}</td>'
+                    f'<td class="num">{_n(op.get("requests"))}</td><td>{"; ".join(tools) or "–"}</td></tr>')
+    if not rows:
+        return ""
+    return ('<h3 class="sub">By operation</h3><p class="hint">An operation is the set of rings that reuse one '
+            "operator's tools (proxies, cards, harness builds, templates); intel on any of its rings names them "
+            'all.</p><table class="ops"><thead><tr><th>operator</th><th>operation</th><th>rings</th><th>accounts</th>'
+            "<th>requests</th><th>shared tools</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
 def rings_table(data: ReportData) -> str:
@@ -265,6 +290,15 @@ def members_html(ring: dict) -> str:
     return f'<details><summary>{_n(len(members))} member accounts</summary><p class="ids">{shown}{more}</p></details>'
 
 
+def _operation_note(ring: dict) -> str:
+    out = f' · <small>{esc(ring["operation"])}</small>' if ring.get("operation") else ""
+    bystanders = ring.get("bystanders") or []
+    if bystanders:
+        out += (f' · <small title="{esc(", ".join(str(b) for b in bystanders[:50]))}">{_n(len(bystanders))} '
+                "bystanders not flagged (one shared entity)</small>")
+    return out
+
+
 def ring_section(i: int, fig: RingFigures, scoring: ScoringParams) -> str:
     r = fig.ring
     conf = f' <small>confidence {_f(r.get("operator_confidence"))}</small>' if r.get("operator") else ""
@@ -282,7 +316,7 @@ def ring_section(i: int, fig: RingFigures, scoring: ScoringParams) -> str:
     return (f'<section class="ring" id="{_anchor(r)}"><h3><span class="rank">#{i}</span> {esc(r["ring_id"])} '
             f'<span class="score">score {_f(r.get("score"), 3)}</span></h3>'
             f'<p class="meta">{operator_label(r)}{conf} · {_n(r.get("size"))} accounts · {_n(r.get("requests"))} '
-            f'requests · {_day(r.get("first_seen"))} → {_day(r.get("last_seen"))}</p>'
+            f'requests · {_day(r.get("first_seen"))} → {_day(r.get("last_seen"))}{_operation_note(r)}</p>'
             f'<div class="body"><p class="loading">rendering…</p></div><template>{body}</template></section>')
 
 

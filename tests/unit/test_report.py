@@ -111,6 +111,17 @@ def test_report_of_an_older_run_leaves_out_missing_panels(run, tmp_path):
     assert len(_sections(html)) == len(json.loads((out / "rings.json").read_text())["rings"])
 
 
+def test_the_summary_lists_operations_with_their_shared_tools(run):
+    doc = json.loads((run / "rings.json").read_text())
+    html = (run / "report.html").read_text()
+    assert doc["operations"] and "By operation" in html
+    for op in doc["operations"]:
+        assert op["operation_id"] in html
+        assert f'<td class="num">{len(op["rings"]):,}</td><td class="num">{op["accounts"]:,}</td>' in html
+    for ring in doc["rings"]:
+        assert ring["operation"] in _sections(html)[f"r-{ring['ring_id']}"]
+
+
 def test_hostile_strings_are_escaped(run, tmp_path):
     out = tmp_path / "hostile"
     shutil.copytree(run, out)
@@ -124,6 +135,9 @@ def test_hostile_strings_are_escaped(run, tmp_path):
     ring["signals"]["prompt"]["top"][0]["entity"] = "</template><script>alert(4)</script>"
     doc["input"]["folder"] = HOSTILE
     doc["summary"]["by_operator"] = {HOSTILE: {"rings": 1, "accounts": 1, "requests": 1, "attributed": True}}
+    doc["operations"] = [{"operation_id": HOSTILE, "operator": None, "rings": [ring["ring_id"]], "accounts": 1,
+                          "requests": 1, "tools": {"ip": {"tools": 1, "top": [{"entity": "<i>alert(6)</i>"}]}}}]
+    ring["bystanders"] = [HOSTILE]
     (out / "rings.json").write_text(json.dumps(doc))
     # The member id also reaches the network picture through the accounts table, and a prompt
     # n-gram text through the shingle texts.
@@ -140,6 +154,7 @@ def test_hostile_strings_are_escaped(run, tmp_path):
     assert res.exit_code == 0, res.output
     html = (out / "report.html").read_text()
     assert "<script>alert" not in html and "<img src=x" not in html and "<b>x</b>" not in html
+    assert "<i>alert(6)</i>" not in html and "&lt;i&gt;alert(6)&lt;/i&gt;" in html  # operations table
     assert html.count("<script") == 1 and html.count("</template>") == len(doc["rings"])
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # the member's group names it in its tooltip

@@ -260,3 +260,37 @@ def test_rings_are_still_found_with_the_template_family_switched_off(world):
     no_prompt = Config(families={**families, "prompt": dataclasses.replace(families["prompt"], weight=0.0)})
     flagged = {m for r in detect(folder, no_prompt).rings for m in r.members}
     assert flagged == {a for a, label in w.truth.items() if label.startswith("ring")}
+
+
+def test_an_account_sharing_one_address_with_a_ring_is_a_bystander_not_a_member(tmp_path):
+    """A household behind an address the ring's proxies also use shares one thing with the ring: it may sit
+    in the ring's community, but it is not flagged; a member sharing two of the ring's tools is."""
+    w = World(seed=13)
+    ring = add_ring(w, "ringa", n=12)
+    add_regulars(w, n=120)
+    w.account("household", START - pd.Timedelta(days=90), "home@gmail.com", "household")
+    w.account("second-seat", START - pd.Timedelta(days=90), "seat@gmail.com", "ringa")
+    for k in range(6):
+        w.request("household", START + pd.Timedelta(days=4, hours=k), "203.0.113.1", 14061, "home-laptop",
+                  w.random_prompt())
+        w.request("second-seat", START + pd.Timedelta(days=4, hours=k), "203.0.113.1", 14061, "harness-ringa",
+                  w.random_prompt())
+    result = detect(w.write(tmp_path / "batch"))
+    assert len(result.rings) == 1
+    (found,) = result.rings
+    assert set(found.members) == set(ring) | {"second-seat"}
+    assert found.size == len(found.members)
+    assert found.bystanders == ["household"]  # in the ring's community, by its one address
+
+
+def test_a_batch_with_no_ring_writes_every_output_with_its_header(tmp_path):
+    """Regression: with no flagged ring, ring_members.csv failed on a pandas merge of empty frames."""
+    w = World(seed=17)
+    add_regulars(w, n=60)
+    out = tmp_path / "out"
+    done = CliRunner().invoke(main, ["detect", str(w.write(tmp_path / "batch")), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert json.loads((out / "rings.json").read_text())["rings"] == []
+    header = (out / "ring_members.csv").read_text().splitlines()
+    assert header == ["ring_id,account_id,created_at,requests,operation,operator,operator_cluster,"
+                      "operator_confidence,score"]

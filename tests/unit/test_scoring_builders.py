@@ -31,7 +31,7 @@ def toy():
                    t(aid, requests, hosting_requests)""")
     con.execute("CREATE TABLE accounts AS SELECT range AS aid FROM range(1, 8)")
     config = Config()
-    roles = Roles(weighted=["ip", "payment"], templates=[], infrastructure=["ip", "payment"], sibling=["ip", "payment"])
+    roles = Roles(weighted=["ip", "payment"], templates=[], infrastructure=["ip", "payment"])
     return con, config, roles
 
 
@@ -72,8 +72,9 @@ def test_volume_is_the_members_median_against_the_batch_median(toy):
     con, config, roles = toy
     got = _run(con, config, roles, "volume")
     # batch median over the 7 accounts: (100, 100, 100, 100, 1, 3, 2) -> 100; community 2 median 2.
-    assert got[1] == (100.0, 100.0, 1.0)
-    assert got[2] == (2.0, 100.0, 0.02)
+    # heavy_ratio: the busiest ordinary users, outside every community (only account 7: 2 requests) / 100.
+    assert got[1] == (100.0, 100.0, 1.0, 0.02)
+    assert got[2] == (2.0, 100.0, 0.02, 0.02)
 
 
 def test_hosting_share(toy):
