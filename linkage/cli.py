@@ -96,14 +96,16 @@ def _print_summary(summary: dict) -> None:
               help="DuckDB threads, 1 to 4 per core (default: all cores); worker processes never exceed the cores.")
 @click.option("--memory-limit", type=cliutil.MEMORY, default=None, metavar="SIZE",
               help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: 60% of the machine).")
+@click.option("--max-field-bytes", type=click.IntRange(min=1), default=None, metavar="BYTES",
+              help="Largest value one input field may hold; a longer one rejects its row (default 1048576).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--neo4j", "use_neo4j", is_flag=True,
               help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD).")
 @neo4j_options
 @friendly_errors
-def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit, quiet,
-           as_json, use_neo4j, settings) -> None:
+def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit,
+           max_field_bytes, quiet, as_json, use_neo4j, settings) -> None:
     """Find and attribute coordinated account rings in the batch folder DATA."""
 
     from .config import Config
@@ -112,12 +114,12 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
     overrides = {k: v for k, v in dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size,
                                        resolution=resolution).items() if v is not None}
     config = Config(**overrides)
+    limits = dict(threads=threads, memory_limit=memory_limit, max_field_bytes=max_field_bytes)
     if quiet or as_json:
-        result = run_detect(data, config, out=out_dir, threads=threads, memory_limit=memory_limit)
+        result = run_detect(data, config, out=out_dir, **limits)
     else:
         with _StageProgress() as progress:
-            result = run_detect(data, config, out=out_dir, report=progress, threads=threads,
-                                    memory_limit=memory_limit)
+            result = run_detect(data, config, out=out_dir, report=progress, **limits)
     summary = result.summary()
     loaded = None
     if use_neo4j:
@@ -224,6 +226,10 @@ from .query_commands import query_group as _query_group  # noqa: E402
 
 main.add_command(_query_group)
 main.add_command(_explain)
+
+from .validate import validate as _validate  # noqa: E402
+
+main.add_command(_validate)
 
 
 def _register_store_commands() -> None:

@@ -23,8 +23,11 @@ BATCH_RESULTS = ("events", "payments", "rejected")
 
 def detect(data: str | Path, config: Config | None = None, *, out: str | Path | None = None,
            report: Reporter | None = None, threads: int | None = None,
-           memory_limit: str | None = None) -> Result:
+           memory_limit: str | None = None, max_field_bytes: int | None = None) -> Result:
     """Run the whole pipeline on the batch folder ``data``; write outputs to ``out`` if given.
+
+    ``max_field_bytes`` is the input field size limit (``io.read_batch``; default 1 MB): like the
+    memory limit it bounds the run, not the detection, so it is not part of ``Config``.
 
     >>> from linkage import detect
     >>> result = detect("fixtures/world")               # doctest: +SKIP
@@ -39,7 +42,7 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     ctx = Context(con=con, config=config)
 
     def read(ctx: Context) -> None:
-        batch = io.read_batch(data, ctx.con)
+        batch = io.read_batch(data, ctx.con, max_field_bytes=max_field_bytes or io.MAX_FIELD_BYTES)
         ctx.values["batch"] = batch
         ctx.counts.update(batch.counts())
 

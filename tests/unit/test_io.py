@@ -14,7 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage.errors import InputError
-from linkage.io import _ip_ok, _ts, read_batch
+from linkage.io import read_batch
+from linkage.read.rules import in_time_range, ip_ok, parse_time
+
+
+def _ip_ok(col):
+    return ip_ok(col)
+
+
+def _ts(col):
+    return in_time_range(parse_time(col, "VARCHAR"))
 
 ACCOUNTS = """account_id,created_at,email,org_id
 a1,2026-04-01T00:00:00Z,x@foo.com,
@@ -56,15 +65,17 @@ def test_bad_rows_are_rejected_with_file_line_and_reason(dirty):
     assert rejected == [
         ("accounts.csv", 4, "unparseable created_at"),
         ("accounts.csv", 5, "missing account_id"),
-        ("accounts.csv", 6, "duplicate account_id (first occurrence kept)"),
+        ("accounts.csv", 6, "duplicate account_id (line 2 kept)"),
         ("accounts.csv", 7, "malformed email"),
         ("events.csv", 4, "malformed ip"),
         ("events.csv", 5, "asn is not an integer AS number"),
         ("events.csv", 6, "unknown account_id (not in accounts)"),
         ("events.csv", 7, "unparseable ts"),
-        ("payments.csv", 3, "instrument_id looks like a raw card number; payments must carry tokens"),
+        ("payments.csv", 3, "instrument_id looks like a raw card number (payments must carry tokens)"),
     ]
-    assert batch.counts() == {"accounts": 2, "events": 2, "payments": 1, "intel": 0, "rejected": 9}
+    assert batch.counts() == {"accounts": 2, "events": 2, "payments": 1, "intel": 0, "rejected": 9, "records": {
+        "accounts.csv": {"read": 6, "kept": 2, "rejected": 4}, "events.csv": {"read": 6, "kept": 2, "rejected": 4},
+        "payments.csv": {"read": 2, "kept": 1, "rejected": 1}}}
 
 
 def test_nothing_is_lost_every_row_is_kept_or_rejected(dirty):
@@ -75,7 +86,8 @@ def test_nothing_is_lost_every_row_is_kept_or_rejected(dirty):
 
 def test_raw_card_numbers_never_reach_the_rejected_file(dirty):
     values = [r[0] for r in read_batch(dirty).con.execute("SELECT value FROM rejected").fetchall()]
-    assert not any(v and "4111" in v for v in values)
+    assert not any(v and "4111 1111" in v for v in values)
+    assert "4111…1111" in values  # masked: enough to find the row, never the number
 
 
 def test_values_are_normalised(dirty):
@@ -174,7 +186,7 @@ def test_ip_validation_matches_ipaddress(value):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+@given(st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2099, 12, 30)),
        st.integers(min_value=-14 * 60, max_value=14 * 60), st.sampled_from(["iso", "z", "epoch"]))
 def test_timestamps_parse_to_the_same_instant(moment, offset_min, style):
     moment = moment.replace(microsecond=0)
@@ -191,6 +203,7 @@ def test_timestamps_parse_to_the_same_instant(moment, offset_min, style):
     assert got == aware.timestamp()
 
 
+@settings(deadline=None)
 @given(st.text(max_size=30).filter(lambda s: not s.strip().lstrip("-").isdigit()))
 def test_garbage_timestamps_are_null_not_errors(text):
     try:
@@ -213,7 +226,7 @@ def test_malformed_lines_are_rejected_and_later_lines_keep_their_numbers(tmp_pat
     batch = read_batch(folder)
     rows = batch.con.execute("SELECT line, reason FROM rejected WHERE file = 'events.csv' ORDER BY line").fetchall()
     assert [r[0] for r in rows] == [3, 4, 6]
-    assert rows[0][1].startswith("missing columns") and rows[1][1].startswith("too many columns")
+    assert rows[0][1] == "2 fields where the header has 3" and rows[1][1] == "5 fields where the header has 3"
     assert rows[2][1] == "unparseable ts"
     assert batch.count("events") == 2
 
@@ -225,7 +238,7 @@ def test_jsonl_lines_that_are_not_objects_are_rejected(tmp_path):
                                       "payments.csv": PAYMENTS})
     batch = read_batch(folder)
     rows = batch.con.execute("SELECT line, reason FROM rejected WHERE file = 'events.jsonl' ORDER BY line").fetchall()
-    assert rows == [(2, "not a JSON object"), (3, "not a JSON object")]
+    assert rows == [(2, "not valid JSON"), (3, "not a JSON object")]
     assert batch.con.execute("SELECT list(asn ORDER BY asn NULLS FIRST) FROM events").fetchall()[0][0] == [None, 7922]
 
 
