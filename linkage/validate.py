@@ -8,15 +8,15 @@ the contract is broken (a missing table or column, a column given twice, an unre
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cliutil import friendly_errors
+from .cliutil import echo, friendly_errors
 from .errors import LinkageError
 from .read.contract import MAX_FIELD_BYTES
+from .safetext import json_text
 
 if TYPE_CHECKING:
     from .io import Batch
@@ -70,6 +70,6 @@ def validate(data: Path, out_dir: Path | None, max_field_bytes: int, as_json: bo
             raise LinkageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
         write_rejected(batch.con, out_dir / "rejected.csv")
         doc["rejected_csv"] = str(out_dir / "rejected.csv")
-    click.echo(json.dumps(doc, indent=2) if as_json else _text(doc))
+    echo(json_text(doc, indent=2) if as_json else _text(doc))
     if not as_json and out_dir is not None:
-        click.echo(f"\nwrote {out_dir / 'rejected.csv'}")
+        echo(f"\nwrote {out_dir / 'rejected.csv'}")

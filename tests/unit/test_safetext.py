@@ -167,3 +167,20 @@ def test_rings_json_never_holds_nan(tmp_path):
     doc = _strict_json((out / "rings.json").read_text())
     assert doc["rings"][0]["score"] is None and doc["rings"][0]["features"]["coordination"] is None
     _strict_json((out / "run.json").read_text())
+
+
+def test_validate_writes_rejected_csv_by_the_same_rule(tmp_path):
+    """`linkage validate --out` writes rejected.csv too: formula ids neutralised, byte for byte as detect writes it."""
+    w = World(seed=19)
+    add_regulars(w, n=30)
+    w.accounts.append({**w.accounts[-1], "account_id": "=DUP()"})
+    w.accounts.append({**w.accounts[-1], "account_id": "=DUP()"})
+    data = w.write(tmp_path / "batch")
+    res = CliRunner().invoke(main, ["validate", str(data), "--out", str(tmp_path / "check")])
+    assert res.exit_code == 0, res.output
+    with open(tmp_path / "check" / "rejected.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert any(r["value"] == "'=DUP()" for r in rows)
+    assert not any(_starts_unsafe(c) for r in rows for c in r.values())
+    assert CliRunner().invoke(main, ["detect", str(data), "--out", str(tmp_path / "out"), "--quiet"]).exit_code == 0
+    assert (tmp_path / "out" / "rejected.csv").read_bytes() == (tmp_path / "check" / "rejected.csv").read_bytes()
