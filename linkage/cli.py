@@ -15,6 +15,7 @@ import click
 from . import cliutil
 from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option, seed_option
 from .safetext import json_text, terminal
+from .stix.hashing import DEFAULT_KEY_ENV
 
 
 @click.group(cls=cliutil.LinkageGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,24 +103,31 @@ def _print_summary(summary: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--neo4j", "use_neo4j", is_flag=True,
               help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD).")
+@click.option("--intel", "intel_bundles", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A STIX 2.1 bundle to read as intel (repeatable); DATA/intel.stix.json is read too.")
+@click.option("--share-key-env", "key_env", default=DEFAULT_KEY_ENV, show_default=True, metavar="VAR",
+              help="Environment variable holding the sharing-group key that matches a bundle's hashed indicators.")
 @neo4j_options
 @friendly_errors
 def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit,
-           max_field_bytes, quiet, as_json, use_neo4j, settings) -> None:
+           max_field_bytes, quiet, as_json, use_neo4j, intel_bundles, key_env, settings) -> None:
     """Find and attribute coordinated account rings in the batch folder DATA."""
 
     from .config import Config
     from .pipeline import detect as run_detect
+    from .stix.intake import StixIntel
+
+    intel = StixIntel(bundles=tuple(intel_bundles), key_env=key_env)
 
     overrides = {k: v for k, v in dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size,
                                        resolution=resolution).items() if v is not None}
     config = Config(**overrides)
     limits = dict(threads=threads, memory_limit=memory_limit, max_field_bytes=max_field_bytes)
     if quiet or as_json:
-        result = run_detect(data, config, out=out_dir, **limits)
+        result = run_detect(data, config, out=out_dir, intel=intel, **limits)
     else:
         with _StageProgress() as progress:
-            result = run_detect(data, config, out=out_dir, report=progress, **limits)
+            result = run_detect(data, config, out=out_dir, report=progress, intel=intel, **limits)
     summary = result.summary()
     loaded = None
     if use_neo4j:
@@ -128,8 +136,11 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
         loaded = load_to_neo4j(out_dir, settings, quiet=quiet or as_json)
     if as_json:
         echo(json_text({**summary, "timings": result.timings, "out": str(out_dir),
-                         **({"neo4j": loaded} if loaded else {})}, indent=2))
+                        **({"neo4j": loaded} if loaded else {}), **({"intel": intel.notes} if intel.notes else {})},
+                       indent=2))
     elif not quiet:
+        for note in intel.notes:
+            echo(note)
         _print_summary(summary)
         if summary["rejected_rows"]:
             echo(f"{summary['rejected_rows']} rows rejected: see {out_dir / 'rejected.csv'}")
@@ -241,6 +252,9 @@ def _register_store_commands() -> None:
 
 
 _register_store_commands()
+from .stix.commands import intel_group as _intel_group  # noqa: E402  (linkage intel: STIX 2.1 exchange)
+
+main.add_command(_intel_group)
 
 
 if __name__ == "__main__":  # python -m linkage.cli

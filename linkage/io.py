@@ -127,12 +127,14 @@ def write_rejected(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
 
 
 def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None, *,
-               max_field_bytes: int = MAX_FIELD_BYTES) -> Batch:
+               max_field_bytes: int = MAX_FIELD_BYTES, extra_intel=None) -> Batch:
     """Read, validate and index one batch folder; raise InputError on contract breaks.
 
     ``max_field_bytes`` is the largest value a field may hold (default 1 MB); a longer one
     rejects its row with that reason. Records (CSV rows, JSON lines) longer than
-    ``max(64 MB, 4 × max_field_bytes)`` are rejected whole.
+    ``max(64 MB, 4 × max_field_bytes)`` are rejected whole. ``extra_intel`` (a
+    :class:`linkage.stix.intake.StixIntel`) names STIX bundles to read as more intel; a bundle
+    in the folder (``intel.stix.json``) is read either way.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -157,12 +159,20 @@ def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None,
         reader.events(sources["events"])
         reader.payments(sources["payments"])
         reader.intel(sources.get("intel"))
+        _add_stix_intel(con, batch, extra_intel)
         batch.records = reader.records
     finally:
         for source in sources.values():
             source.close(con)
     batch.batch_id = _digest(folder, batch.files)
     return batch
+
+
+def _add_stix_intel(con: duckdb.DuckDBPyConnection, batch: Batch, extra_intel: Any) -> None:
+    """STIX 2.1 bundles (``--intel`` files, ``intel.stix.json`` in the folder) as more intel rows."""
+    from .stix.intake import add_bundle_intel
+
+    add_bundle_intel(con, batch, extra_intel)
 
 
 def _open(con: duckdb.DuckDBPyConnection, table: str, path: Path, max_record_bytes: int) -> Source:

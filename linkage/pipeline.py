@@ -23,11 +23,12 @@ BATCH_RESULTS = ("events", "payments", "rejected")
 
 def detect(data: str | Path, config: Config | None = None, *, out: str | Path | None = None,
            report: Reporter | None = None, threads: int | None = None,
-           memory_limit: str | None = None, max_field_bytes: int | None = None) -> Result:
+           memory_limit: str | None = None, max_field_bytes: int | None = None, intel=None) -> Result:
     """Run the whole pipeline on the batch folder ``data``; write outputs to ``out`` if given.
 
     ``max_field_bytes`` is the input field size limit (``io.read_batch``; default 1 MB): like the
     memory limit it bounds the run, not the detection, so it is not part of ``Config``.
+    ``intel`` (a :class:`linkage.stix.intake.StixIntel`) adds STIX bundles to the batch's intel.
 
     >>> from linkage import detect
     >>> result = detect("fixtures/world")               # doctest: +SKIP
@@ -42,7 +43,8 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     ctx = Context(con=con, config=config)
 
     def read(ctx: Context) -> None:
-        batch = io.read_batch(data, ctx.con, max_field_bytes=max_field_bytes or io.MAX_FIELD_BYTES)
+        batch = io.read_batch(data, ctx.con, max_field_bytes=max_field_bytes or io.MAX_FIELD_BYTES,
+                              extra_intel=intel)
         ctx.values["batch"] = batch
         ctx.counts.update(batch.counts())
 

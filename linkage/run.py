@@ -27,7 +27,7 @@ import duckdb
 from . import manifest
 from .config import Config
 from .errors import ConfigError, InputError
-from .results import Ring
+from .results import Operation, Ring
 from .safetext import csv_plain_sql
 from .sql import ident, literal
 
@@ -96,6 +96,14 @@ class RunFolder:
             return [Ring.from_dict(r) for r in self.doc["rings"]]
         except TypeError as exc:
             raise InputError(f"{self.path / 'rings.json'}: a ring is malformed ({exc})") from None
+
+    @cached_property
+    def operations(self) -> list[Operation]:
+        """The run's operations (``linkage.operations``); empty for a run older than operations."""
+        try:
+            return [Operation.from_dict(o) for o in self.doc.get("operations") or []]
+        except TypeError as exc:
+            raise InputError(f"{self.path / 'rings.json'}: an operation is malformed ({exc})") from None
 
     @cached_property
     def config(self) -> Config:
