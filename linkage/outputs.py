@@ -32,10 +32,13 @@ log = logging.getLogger(__name__)
 
 RINGS_VERSION = 1
 EVIDENCE_TABLES = {
+    # prompts/focused (linkage.topics) feed scoring's focus; the Neo4j load keeps them on Account nodes
+    # so that `linkage rings --neo4j` scores from the stored graph as detect did.
     "accounts": """SELECT a.aid, a.account_id, a.created_at, a.email_domain, a.org_id, a.country,
                           coalesce(v.requests, 0) AS requests, coalesce(v.hosting_requests, 0) AS hosting_requests,
-                          v.first_seen, v.last_seen
-                   FROM accounts a LEFT JOIN acct_activity v USING (aid) ORDER BY a.aid""",
+                          v.first_seen, v.last_seen, t.prompts, t.focused
+                   FROM accounts a LEFT JOIN acct_activity v USING (aid) LEFT JOIN acct_topics t USING (aid)
+                   ORDER BY a.aid""",
     # Activity windows of linked accounts only: the rest can never be in a ring.
     "windows": """SELECT aid, list(win ORDER BY win) AS windows, list(requests ORDER BY win) AS requests
                   FROM acct_windows WHERE aid IN (SELECT a FROM links UNION SELECT b FROM links)
