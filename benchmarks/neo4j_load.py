@@ -40,7 +40,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from linkage import detect
+from linkage import detect, manifest
 from linkage.store import bulk, server
 from linkage.store.connection import DEV_PASSWORD, Settings, connect, run_query
 from linkage.store.load import load_run
@@ -87,6 +87,10 @@ def replicate(src: Path, dst: Path, k: int) -> None:
     shutil.copy(ev / "intel.parquet", dst / "evidence" / "intel.parquet")
     for name in ("rings.json", "ring_members.csv"):  # rings stay those of the first copy
         shutil.copy(src / name, dst / name)
+    # A manifest of its own, so the loaders (which check a run against run.json) take the copy as a run.
+    source = manifest.read(src)
+    manifest.write(dst, manifest.build(dst, command=f"replicate x{k}", batch_id=source["batch_id"],
+                                       input=source["input"], params=source["params"]))
 
 
 def fresh_store(home: Path) -> None:

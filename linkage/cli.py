@@ -1,7 +1,9 @@
 """The ``linkage`` command line.
 
 Thin: each command parses options, calls the public API and prints. Every
-``LinkageError`` becomes one readable line and a non-zero exit.
+failure (a LinkageError, a bad option, Ctrl-C, a closed pipe, a full disk) becomes
+one readable line and an exit code (``linkage.cliutil.LinkageGroup``), and what is
+printed has its control characters shown, not obeyed (``cliutil.echo``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from pathlib import Path
 
 import click
 
-from .cliutil import friendly_errors, neo4j_options
+from . import cliutil
+from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option, seed_option
+from .safetext import json_text, terminal
 from .stix.hashing import DEFAULT_KEY_ENV
 from .tabular import format_option, render
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=cliutil.LinkageGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="linkage")
 def main() -> None:
     """Find coordinated account rings in an AI platform's logs and attribute them to operators."""
@@ -81,36 +85,29 @@ def _print_summary(summary: dict) -> None:
     for name, justify in (("operator", "left"), ("kind", "left"), ("rings", "right"), ("accounts", "right"),
                           ("requests", "right")):
         table.add_column(name, justify=justify)
-    for name, e in summary["by_operator"].items():  # names come from intel: Text, never markup
-        table.add_row(Text(str(name), style="bold" if e["attributed"] else "italic"),
+    for name, e in summary["by_operator"].items():  # names come from intel: Text, never markup, no control codes
+        table.add_row(Text(terminal(name, one_line=True), style="bold" if e["attributed"] else "italic"),
                       "intel" if e["attributed"] else "unattributed", f"{e['rings']:,}", f"{e['accounts']:,}",
                       f"{e['requests']:,}")
     console.print(table)
 
-
-def _default(field: str):
-    """A ``Config`` field's default, for ``show_default`` (read from the dataclass, no Config built)."""
-    import dataclasses
-
-    from .config import Config
-
-    return {f.name: f.default for f in dataclasses.fields(Config)}[field]
 
 
 @main.command()
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder for rings.json, ring_members.csv, rejected.csv, report.html, evidence/.")
-@click.option("--seed", type=int, default=_default("seed"), show_default=True, help="Seed for community detection.")
-@click.option("--threshold", type=float, default=_default("threshold"), show_default=True,
-              help="Ring score at or above which a ring is flagged.")
-@click.option("--min-ring-size", type=int, default=_default("min_ring_size"), show_default=True,
-              help="Smallest community that can be a ring.")
-@click.option("--resolution", type=float, default=_default("resolution"), show_default=True,
-              help="Leiden CPM resolution: least mean link weight per member pair.")
-@click.option("--threads", type=int, default=None, show_default="all cores", help="DuckDB threads.")
-@click.option("--memory-limit", default=None, metavar="SIZE", show_default="60% of the machine",
-              help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB.")
+@seed_option(None, "Seed for community detection (default 42).")
+@click.option("--threshold", type=cliutil.PROBABILITY, default=None,
+              help="Ring score at or above which a ring is flagged, 0..1 (default 0.5).")
+@click.option("--min-ring-size", type=cliutil.RING_SIZE, default=None,
+              help="Smallest community that can be a ring, at least 2 (default 8).")
+@click.option("--resolution", type=cliutil.POSITIVE, default=None,
+              help="Leiden CPM resolution, a number above 0: least mean link weight per member pair (default 0.02).")
+@click.option("--threads", type=cliutil.THREADS, default=None,
+              help="DuckDB threads, 1 to 4 per core (default: all cores); worker processes never exceed the cores.")
+@click.option("--memory-limit", type=cliutil.MEMORY, default=None, metavar="SIZE",
+              help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: 60% of the machine).")
 @click.option("--max-field-bytes", type=click.IntRange(min=1), default=None, metavar="BYTES",
               show_default="1048576", help="Largest value one input field may hold; a longer one rejects its row.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (and the --format json or csv output).")
@@ -130,7 +127,6 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
     --format text prints the figures and a table by operator; json the whole summary with timings;
     csv the table by operator.
     """
-    import json
 
     from .config import Config
     from .pipeline import detect as run_detect
@@ -138,7 +134,9 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
 
     intel = StixIntel(bundles=tuple(intel_bundles), key_env=key_env)
 
-    config = Config(seed=seed, threshold=threshold, min_ring_size=min_ring_size, resolution=resolution)
+    overrides = {k: v for k, v in dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size,
+                                       resolution=resolution).items() if v is not None}
+    config = Config(**overrides)
     limits = dict(threads=threads, memory_limit=memory_limit, max_field_bytes=max_field_bytes)
     if quiet or fmt != "text":
         result = run_detect(data, config, out=out_dir, intel=intel, **limits)
@@ -152,32 +150,40 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
 
         loaded = load_to_neo4j(out_dir, settings, quiet=quiet or fmt != "text")
     if fmt == "json":
-        click.echo(json.dumps({**summary, "timings": result.timings, "out": str(out_dir),
-                               **({"neo4j": loaded} if loaded else {}), **({"intel": intel.notes} if intel.notes else {})},
-                              indent=2))
+        echo(json_text({**summary, "timings": result.timings, "out": str(out_dir),
+                        **({"neo4j": loaded} if loaded else {}), **({"intel": intel.notes} if intel.notes else {})},
+                       indent=2))
     elif fmt == "csv":
-        click.echo(render(SUMMARY_COLUMNS, summary_rows(summary), "csv"))
+        echo(render(SUMMARY_COLUMNS, summary_rows(summary), "csv"), data=True)
     elif not quiet:
         for note in intel.notes:
-            click.echo(note)
+            echo(note)
         _print_summary(summary)
         if summary["rejected_rows"]:
-            click.echo(f"{summary['rejected_rows']:,} rows rejected: see {out_dir / 'rejected.csv'}")
-        click.echo(f"wrote {out_dir / 'rings.json'} and {out_dir / 'report.html'}")
+            echo(f"{summary['rejected_rows']:,} rows rejected: see {out_dir / 'rejected.csv'}")
+        echo(f"wrote {out_dir / 'rings.json'} and {out_dir / 'report.html'}")
 
 
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path))
+@no_verify_option
 @friendly_errors
 def report(out_dir: Path) -> None:
-    """Rebuild OUT_DIR/report.html from the files a `linkage detect` run left in OUT_DIR."""
+    """Rebuild OUT_DIR/report.html from the files a `linkage detect` run left in OUT_DIR.
+
+    The run's other files are first checked against its manifest (run.json).
+    """
     from .report import write_report
 
     path = write_report(out_dir)
-    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 # --- world generator and quality benchmark -------------------------------------------------
+
+#: Worlds smaller than this cannot hold one ring of every operator; larger ones would not fit a machine.
+SYNTH_MIN_ACCOUNTS = 100
+SYNTH_MAX = 10 ** 8
 
 
 def _list_presets(ctx: click.Context, _param, value: bool) -> None:
@@ -185,15 +191,17 @@ def _list_presets(ctx: click.Context, _param, value: bool) -> None:
         return
     from .synth import ADVERSARIES, TRAPS, describe
 
-    click.echo(describe(ADVERSARIES, "adversary") + "\n" + describe(TRAPS, "trap"))
+    echo(describe(ADVERSARIES, "adversary") + "\n" + describe(TRAPS, "trap"))
     ctx.exit()
 
 
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--seed", type=int, default=7, show_default=True, help="Random seed; same seed, same world.")
-@click.option("--accounts", type=int, default=20_000, show_default=True, help="Total accounts.")
-@click.option("--requests", "n_requests", type=int, default=None, help="Approximate total requests (default: 35 per account).")
+@seed_option(7, "Random seed; same seed, same world.")
+@click.option("--accounts", type=click.IntRange(SYNTH_MIN_ACCOUNTS, SYNTH_MAX), default=20_000, show_default=True,
+              help=f"Total accounts ({SYNTH_MIN_ACCOUNTS:,} or more).")
+@click.option("--requests", "n_requests", type=click.IntRange(0, SYNTH_MAX * 1000), default=None,
+              help="Approximate total requests (default: 35 per account).")
 @click.option("--scale", type=click.Choice(["custom", "fixture", "seed"]), default="custom", show_default=True,
               help="Preset sizes: fixture (small, committed), seed (1M accounts, 50M requests).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "csv.gz", "parquet"]), default="csv.gz", show_default=True)
@@ -222,7 +230,7 @@ def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale
 
     summary = generate(out_dir, seed=seed, accounts=accounts, requests=n_requests, scale=scale, fmt=fmt,
                        adversaries=adversaries, traps=traps, default_operators=not no_default_operators)
-    click.echo(summary)
+    echo(summary)
 
 
 @main.command(name="eval")
@@ -233,17 +241,16 @@ def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale
 def eval_(out_dir: Path, truth: Path, fmt: str) -> None:
     """Score a detect run (OUT_DIR) against a world's truth.csv: precision, recall, purity, splits and merges,
     attribution, benign false flags. --format csv gives one row per metric (nested names joined by '.')."""
-    import json
 
     from .evaluate import evaluate, format_metrics, metric_rows
 
     metrics = evaluate(out_dir, truth)
     if fmt == "json":
-        click.echo(json.dumps(metrics, indent=2))
+        echo(json_text(metrics, indent=2))
     elif fmt == "csv":
-        click.echo(render(["metric", "value"], metric_rows(metrics), "csv"))
+        echo(render(["metric", "value"], metric_rows(metrics), "csv"), data=True)
     else:
-        click.echo(format_metrics(metrics))
+        echo(format_metrics(metrics))
 
 
 # --- investigators: the query library and explain (linkage/query_commands.py) ---------------

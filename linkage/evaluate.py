@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError
+from .safetext import csv_plain
 
 _INTEL_SUFFIXES = (".parquet", ".csv.gz", ".csv", ".jsonl")
 BENIGN = "(benign)"
@@ -46,7 +47,7 @@ def read_truth(path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such truth file")
-    truth = pd.read_csv(path, dtype=str, keep_default_na=False)
+    truth = _read_csv(path)
     missing = [c for c in ("account_id", "operator", "cohort") if c not in truth.columns]
     if missing:
         raise InputError(f"{path.name}: missing column {', '.join(missing)}")
@@ -57,6 +58,19 @@ def read_truth(path) -> pd.DataFrame:
         raise InputError(f"{path.name}: account_id {truth.loc[truth['account_id'].duplicated(), 'account_id'].iloc[0]} "
                          "appears more than once")
     return truth
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV file as text columns; a binary, non-UTF-8 or malformed file is one InputError naming it."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path.name}: not UTF-8 text (byte {exc.start}); is it a CSV file?") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path.name}: empty (no header row)") from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path.name}: not a readable CSV file ({first})") from None
 
 
 def read_flagged(out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -72,19 +86,21 @@ def read_flagged(out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     ring_rows, member_rows = [], []
     if rings_path.is_file():
         try:
-            doc = json.loads(rings_path.read_text())
+            doc = json.loads(rings_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise InputError(f"{rings_path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        except (UnicodeDecodeError, OSError) as exc:
+            raise InputError(f"{rings_path}: cannot read it ({exc})") from None
         for ring in doc.get("rings", []):
             rid = str(ring["ring_id"])
             ring_rows.append((rid, float(ring.get("score") or 0.0), ring.get("operator") or None))
             member_rows += [(rid, str(a).strip()) for a in ring.get("members") or []]
     rings = pd.DataFrame(ring_rows, columns=["ring_id", "score", "operator"])
     if members_path.is_file():
-        rm = pd.read_csv(members_path, dtype=str, keep_default_na=False)
+        rm = _read_csv(members_path)
         if not {"ring_id", "account_id"} <= set(rm.columns):
             raise InputError(f"{members_path.name}: needs columns ring_id and account_id")
-        rm = rm[["ring_id", "account_id"]].apply(lambda s: s.str.strip())
+        rm = rm[["ring_id", "account_id"]].apply(lambda s: csv_plain(s).str.strip())  # undo formula quoting
         if rings_path.is_file():
             rm = rm[rm["ring_id"].isin(set(rings["ring_id"]))]
         else:
@@ -104,7 +120,7 @@ def read_intel_operators(folder: Path) -> set[str] | None:
             elif suffix == ".jsonl":
                 df = pd.read_json(path, lines=True)
             else:
-                df = pd.read_csv(path, dtype=str, keep_default_na=False)
+                df = _read_csv(path)
             return {str(o).strip() for o in df["operator"] if str(o).strip()}
     return None
 

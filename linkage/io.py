@@ -38,6 +38,7 @@ from .read.contract import (
     size_text,
 )
 from .read.sources import JsonLinesSource, ParquetSource, Source, duckdb_problem, find_table, open_source
+from .safetext import csv_safe_query
 from .sql import literal, strings
 
 __all__ = ["CONTRACT", "INTEL_KINDS", "MAX_FIELD_BYTES", "OPTIONAL_TABLES", "SUFFIXES", "TIME_RANGE", "Batch",
@@ -106,13 +107,14 @@ def write_rejected(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
     """``rejected.csv``, ordered by file and line: the one writer, for ``detect`` and ``validate``.
 
     Written beside the target and moved into place, so a symlink planted at ``path`` is
-    replaced, never followed, and a failed write leaves no half file.
+    replaced, never followed, and a failed write leaves no half file. Text cells are
+    neutralised against spreadsheet formulas (``linkage.safetext``) like every CSV linkage writes.
     """
     path = Path(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        con.execute(f"COPY (SELECT * FROM rejected ORDER BY file, line) TO {literal(partial)} "
-                    "(FORMAT csv, HEADER true)")
+        query = csv_safe_query(con, "SELECT * FROM rejected ORDER BY file, line")  # the one CSV rule
+        con.execute(f"COPY ({query}) TO {literal(partial)} (FORMAT csv, HEADER true)")
         os.replace(partial, path)
     except (duckdb.Error, OSError) as exc:
         partial.unlink(missing_ok=True)

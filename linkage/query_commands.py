@@ -12,8 +12,9 @@ from pathlib import Path
 
 import click
 
-from .cliutil import friendly_errors, neo4j_options
+from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option
 from .errors import ConfigError
+from .safetext import json_text
 from .tabular import format_option, render
 
 _library_option = click.option(
@@ -45,7 +46,7 @@ def list_(library: Path | None, fmt: str) -> None:
              [{"name": p.name, "type": p.type, "example": queries.example_text(p.example), "one_of": list(p.choices)}
               for p in q.params]}
             for q in lib.values()]
-    click.echo(render(columns, rows, fmt, width=100))
+    echo(render(columns, rows, fmt, width=100), data=fmt != "text")
 
 
 def example_command(q) -> str:
@@ -67,15 +68,15 @@ def show(name: str, library: Path | None) -> None:
     from . import queries
 
     q = queries.get(queries.load_library(library), name)
-    click.echo(f"{q.id}: {q.name} ({q.mode})")
-    click.echo(q.description)
+    echo(f"{q.id}: {q.name} ({q.mode})")
+    echo(q.description)
     for p in q.params:
-        click.echo(f"  --param {p.name}=…   {p.describe()}")
+        echo(f"  --param {p.name}=…   {p.describe()}")
     if q.bloom:
-        click.echo(f"Bloom search phrase: {q.bloom}")
-    click.echo(f"Example: {example_command(q)}")
-    click.echo("")
-    click.echo(q.cypher)
+        echo(f"Bloom search phrase: {q.bloom}")
+    echo(f"Example: {example_command(q)}")
+    echo("")
+    echo(q.cypher)
 
 
 @query_group.command()
@@ -98,7 +99,7 @@ def run(name: str, params: tuple[str, ...], fmt: str, allow_write: bool, library
         raise ConfigError(f"query {q.id} writes to the graph: pass --allow-write to run it")
     with connect(settings) as driver:
         columns, rows = queries.run_table(driver, settings, q, bound, allow_write=allow_write)
-    click.echo(render(columns, rows, fmt))
+    echo(render(columns, rows, fmt), data=fmt != "text")
 
 
 @click.command()
@@ -112,6 +113,7 @@ def run(name: str, params: tuple[str, ...], fmt: str, allow_write: bool, library
 @format_option
 @_library_option
 @neo4j_options
+@no_verify_option
 @friendly_errors
 def explain(account_a: str, account_b: str, out_dir: Path | None, use_neo4j: bool, top: int, fmt: str,
             library: Path | None, settings) -> None:
@@ -136,8 +138,8 @@ def explain(account_a: str, account_b: str, out_dir: Path | None, use_neo4j: boo
         with connect(settings) as driver:
             result = ex.explain_from_neo4j(driver, settings, account_a, account_b, library=lib, top=top)
     if fmt == "text":
-        click.echo(ex.format_explanation(result))
+        echo(ex.format_explanation(result))
     elif fmt == "json":
-        click.echo(ex.to_json(result))
+        echo(json_text(result.to_dict(), indent=2))
     else:
-        click.echo(render(ex.SHARED_COLUMNS, ex.shared_rows(result), "csv"))
+        echo(render(ex.SHARED_COLUMNS, ex.shared_rows(result), "csv"), data=True)

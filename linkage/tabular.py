@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from .errors import ConfigError
+from .safetext import csv_cell, json_text
 
 FORMATS = ("text", "json", "csv")
 #: Older spellings still accepted (``query run --format table``).
@@ -104,6 +105,8 @@ def _csv_cell(value: Any) -> Any:
         return json.dumps(value, default=str)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    if isinstance(value, str):  # neutralised against spreadsheet formulas, like every CSV linkage writes
+        return csv_cell(value)
     return value
 
 
@@ -114,7 +117,7 @@ def render(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], fmt: str =
     """Rows as an aligned text table, a JSON array of objects, or CSV with its header (even with no rows)."""
     fmt = ALIASES.get(fmt, fmt)
     if fmt == "json":
-        return json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2, default=str)
+        return json_text([{c: r.get(c) for c in columns} for r in rows], indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

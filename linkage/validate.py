@@ -8,15 +8,15 @@ the contract is broken (a missing table or column, a column given twice, an unre
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cliutil import friendly_errors
+from .cliutil import echo, friendly_errors
 from .errors import LinkageError
 from .read.contract import MAX_FIELD_BYTES
+from .safetext import json_text
 from .tabular import format_option, render
 
 if TYPE_CHECKING:
@@ -77,8 +77,8 @@ def validate(data: Path, out_dir: Path | None, max_field_bytes: int, fmt: str) -
         write_rejected(batch.con, out_dir / "rejected.csv")
         doc["rejected_csv"] = str(out_dir / "rejected.csv")
     if fmt == "csv":
-        click.echo(render(FILE_COLUMNS, [{"file": name, **f} for name, f in doc["files"].items()], "csv"))
+        echo(render(FILE_COLUMNS, [{"file": name, **f} for name, f in doc["files"].items()], "csv"), data=True)
         return
-    click.echo(json.dumps(doc, indent=2) if fmt == "json" else _text(doc))
+    echo(json_text(doc, indent=2) if fmt == "json" else _text(doc))
     if fmt == "text" and out_dir is not None:
-        click.echo(f"\nwrote {out_dir / 'rejected.csv'}")
+        echo(f"\nwrote {out_dir / 'rejected.csv'}")

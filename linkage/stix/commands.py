@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from ..cliutil import friendly_errors
+from ..cliutil import echo, friendly_errors, no_verify_option
 from ..errors import ConfigError, LinkageError
 from .hashing import DEFAULT_KEY_ENV
 from .model import DEFAULT_TLP, MAX_NAME_CHARS, NAME, NAME_RULE, TLP_LEVELS
@@ -46,6 +46,7 @@ def intel_group() -> None:
 @click.option("--validate", is_flag=True,
               help="Check the bundle with stix2-validator before writing it (15-40 ms per object; "
                    "pip install 'linkage[validate]').")
+@no_verify_option
 @friendly_errors
 def export_command(out_dir: Path, target: Path, tlp: str, key_env: str, producer: str, validate: bool) -> None:
     """Write the operators and operations of the detect run in OUT_DIR as a STIX 2.1 bundle."""
@@ -71,13 +72,13 @@ def export_command(out_dir: Path, target: Path, tlp: str, key_env: str, producer
         verdict = f"; valid STIX 2.1 (stix2-validator, {time.perf_counter() - started:.0f}s)"
     _write_atomically(target, text + "\n")
     for note in built.notes:
-        click.echo(note)
+        echo(note)
     if not run.rings:
-        click.echo(f"{out_dir}: no flagged rings, so the bundle holds no intel")
+        echo(f"{out_dir}: no flagged rings, so the bundle holds no intel")
     c = built.counts
     kinds = ", ".join(f"{c[k]:,} {k}" for k in ("ip", "ip_prefix", "asn", "email_domain", "device", "instrument",
                                                  "account") if c.get(k))
-    click.echo(f"wrote {target}: {c.get('intrusion sets', 0)} intrusion sets, {c.get('campaigns', 0)} campaigns, "
+    echo(f"wrote {target}: {c.get('intrusion sets', 0)} intrusion sets, {c.get('campaigns', 0)} campaigns, "
                f"{c.get('indicators', 0):,} indicators "
                f"({kinds or 'none'}), {c.get('templates', 0)} templates; TLP:{tlp.upper()}{verdict}")
 
@@ -92,10 +93,10 @@ def validate_command(bundle: Path) -> None:
 
     result = validate_bundle(load_bundle(bundle))
     for message in result.errors[:20] + result.warnings[:20]:
-        click.echo(message)
+        echo(message)
     if not result.valid:
         raise LinkageError(f"{bundle.name}: not valid STIX 2.1 ({len(result.errors)} errors)")
-    click.echo(f"{bundle.name}: valid STIX 2.1 ({len(result.warnings)} warnings)")
+    echo(f"{bundle.name}: valid STIX 2.1 ({len(result.warnings)} warnings)")
 
 
 @intel_group.command(name="inspect")

@@ -192,7 +192,7 @@ def test_hub_marked_entities_stay_home_even_when_only_rings_use_them(fixture_wor
     hub = (ents.family == "ip") & (ents.entity == ip)
     ents.loc[hub, "hub"], ents.loc[hub, "pair_weight"] = True, 0.0
     ents.to_parquet(run_dir / "evidence" / "entities.parquet")
-    _, after = export(run_dir, tmp_path / "after.json")
+    _, after = export(run_dir, tmp_path / "after.json", "--no-verify")  # edited on purpose
     assert f"'{ip}'" not in json.dumps(after)
 
 
@@ -234,7 +234,7 @@ def test_a_campaign_ties_an_operation_split_between_an_operator_and_an_unnamed_r
     op = next(o for o in doc["operations"] if o["operation_id"] == first["operation"])
     op["tools"] = {"ip": {"tools": 3, "top": []}, "device": {"tools": 1, "top": []}}
     (run_dir / "rings.json").write_text(json.dumps(doc))
-    _, bundle = export(run_dir, tmp_path / "split.json")
+    _, bundle = export(run_dir, tmp_path / "split.json", "--no-verify")  # edited on purpose
     campaign = next(o for o in objects_of(bundle, "campaign") if o["name"] == f"lab-a:{first['operation']}")
     sets = {o["id"]: o["name"] for o in objects_of(bundle, "intrusion-set")}
     targets = {sets[r["target_ref"]] for r in objects_of(bundle, "relationship") if r["source_ref"] == campaign["id"]}
