@@ -4,6 +4,7 @@ Not a test: it reports. Run from the repository root:
 
     python benchmarks/neo4j_load.py [--accounts 20000 | --scale seed] [--no-batched]
     python benchmarks/neo4j_load.py --accounts 100000 --replicate 10 --no-batched   # seed-sized graph
+    python benchmarks/neo4j_load.py --baseline ../linkage-before   # also time an older checkout's loader
 
 It generates a synthetic world, runs detect, then loads the run twice into
 a server of its own (``--home``, default a folder under the system temp dir,
@@ -12,6 +13,11 @@ deleted at the start, so every run begins with an empty store):
 
 (a) batched ``load.load_run`` into the empty database, timed end to end;
 (b) bulk ``bulk.import_run``: CSV export, server stop, import, start, schema.
+
+``--baseline TREE`` first loads the same run with the ``load_run`` of another
+checkout (e.g. ``git worktree add ../linkage-before <commit>``), in a child
+process with that tree first on ``sys.path``, into a fresh store and a freshly
+started server, as (a) gets: the before/after rates come from the same run.
 
 ``--replicate K`` loads K copies of the detect run's evidence instead (ids
 suffixed, so K times the accounts, entities and relationships with the same
@@ -34,7 +40,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from linkage import detect
+from linkage import detect, manifest
 from linkage.store import bulk, server
 from linkage.store.connection import DEV_PASSWORD, Settings, connect, run_query
 from linkage.store.load import load_run
@@ -81,6 +87,10 @@ def replicate(src: Path, dst: Path, k: int) -> None:
     shutil.copy(ev / "intel.parquet", dst / "evidence" / "intel.parquet")
     for name in ("rings.json", "ring_members.csv"):  # rings stay those of the first copy
         shutil.copy(src / name, dst / name)
+    # A manifest of its own, so the loaders (which check a run against run.json) take the copy as a run.
+    source = manifest.read(src)
+    manifest.write(dst, manifest.build(dst, command=f"replicate x{k}", batch_id=source["batch_id"],
+                                       input=source["input"], params=source["params"]))
 
 
 def fresh_store(home: Path) -> None:
@@ -89,6 +99,48 @@ def fresh_store(home: Path) -> None:
         sys.exit(f"{home}: not a benchmark server home (use --home with a folder this script may wipe)")
     server.stop(home)
     shutil.rmtree(home / "data", ignore_errors=True)
+
+
+BASELINE = """
+import json, sys, time
+from linkage.store.connection import Settings, connect
+from linkage.store.load import load_run
+settings = Settings(uri=sys.argv[1], password=sys.argv[2])
+with connect(settings) as driver:
+    stats = load_run(driver, settings, sys.argv[3])
+print(json.dumps({"steps": {k: v["seconds"] for k, v in stats.steps.items()},
+                  "rows": {k: max(v["nodes"], v["relationships"]) for k, v in stats.steps.items()}}))
+"""
+
+
+def load_with(tree: Path | None, settings: Settings, out: Path) -> dict:
+    """``load_run`` of ``tree`` (None: this checkout); returns per-step seconds and rows."""
+    if tree is None:
+        with connect(settings) as driver:
+            stats = load_run(driver, settings, out)
+        return {"steps": {k: v["seconds"] for k, v in stats.steps.items()},
+                "rows": {k: max(v["nodes"], v["relationships"]) for k, v in stats.steps.items()}}
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
+    done = subprocess.run([sys.executable, "-c", BASELINE, settings.uri, settings.password, str(out)], env=env,
+                          check=True, capture_output=True, text=True, cwd=tree)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def batched(args, home: Path, out: Path, password: str, tree: Path | None) -> dict:
+    """One batched load into an empty store on a freshly started server; figures from the graph it leaves."""
+    fresh_store(home)
+    info = server.start(home, bolt_port=args.bolt_port, http_port=args.http_port, password=password,
+                        heap=args.heap, pagecache=args.pagecache)
+    settings = Settings(uri=info.bolt_uri, password=password)
+    t = time.perf_counter()
+    done = load_with(tree, settings, out)
+    wall = time.perf_counter() - t
+    with connect(settings) as driver:
+        nodes, rels = counts(driver, settings)
+    return {"nodes": nodes, "relationships": rels, "seconds": round(wall, 1),
+            "relationships_per_s": round(rels / wall), **done, "neo4j": info.version}
 
 
 def counts(driver, settings) -> tuple[int, int]:
@@ -131,23 +183,21 @@ def run(args) -> dict:
         result["requests"] *= args.replicate
         print(f"replicated the evidence {args.replicate} times in {time.perf_counter() - t:.1f}s")
 
-    info = server.start(home, bolt_port=args.bolt_port, http_port=args.http_port, password=password,
-                        heap=args.heap, pagecache=args.pagecache)
-    settings = Settings(uri=info.bolt_uri, password=password)
-    result["neo4j"] = info.version
     try:
+        if args.baseline:
+            print(f"batched load_run of {args.baseline} (before) ...", flush=True)
+            result["before"] = x = batched(args, home, out, password, Path(args.baseline))
+            result["before"]["tree"] = str(args.baseline)
+            print(f"before: {x['relationships']:,} relationships in {x['seconds']}s = {x['relationships_per_s']:,}/s")
         if not args.no_batched:
-            with connect(settings) as driver:
-                print("batched load_run ...", flush=True)
-                t = time.perf_counter()
-                stats = load_run(driver, settings, out)
-                wall = time.perf_counter() - t
-                nodes, rels = counts(driver, settings)
-            result["batched"] = {"nodes": nodes, "relationships": rels, "seconds": round(wall, 1),
-                                 "relationships_per_s": round(rels / wall),
-                                 "steps": {k: v["seconds"] for k, v in stats.steps.items()}}
-            print(f"batched: {rels:,} relationships in {wall:.1f}s = {rels / wall:,.0f}/s")
-
+            print("batched load_run ...", flush=True)
+            result["batched"] = x = batched(args, home, out, password, None)
+            print(f"batched: {x['relationships']:,} relationships in {x['seconds']}s = {x['relationships_per_s']:,}/s")
+            if "before" in result:
+                result["speedup"] = round(result["before"]["seconds"] / x["seconds"], 2)
+                print(f"speed-up over before: {result['speedup']}x")
+        if args.no_bulk:
+            return result
         print("bulk import_run ...", flush=True)
         t = time.perf_counter()
         done = bulk.import_run(out, home, password=password, csv_dir=work / "csv", compress=args.gzip)
@@ -187,17 +237,18 @@ def write_results(result: dict) -> None:
                          key=lambda r: r["accounts"])
     path.write_text(json.dumps(doc, indent=1) + "\n")
 
-    lines = ["# Neo4j load: batched load_run vs bulk import_run", "",
+    lines = ["# Neo4j load: batched load_run (before and after) vs bulk import_run", "",
              f"{doc['machine']['cpus']} CPUs, Neo4j server and client on the same machine; "
              f"updated {doc['generated_at']}. `python benchmarks/neo4j_load.py --accounts N`.", "",
              "| accounts | requests | loader | nodes | relationships | seconds | relationships/s | detail |",
              "| ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"]
     for r in doc["runs"]:
-        for name in ("batched", "bulk"):
+        for name in ("before", "batched", "bulk"):
             x = r.get(name)
             if not x:
                 continue
-            detail = "" if name == "batched" else (
+            detail = f"`{x['tree']}`" if name == "before" else f"{r['speedup']}× before" if name == "batched" and \
+                r.get("speedup") else "" if name == "batched" else (
                 f"csv {x['csv_s']}s, stop {x['stop_s']}s, import {x['import_s']}s "
                 f"({x['import_relationships_per_s']:,}/s), start {x['start_s']}s, schema {x['schema_s']}s")
             size = f"{r['accounts']:,}" + (f" ({r['replicated']}× copies)" if r.get("replicated") else "")
@@ -206,8 +257,26 @@ def write_results(result: dict) -> None:
     lines += ["", "Bulk seconds are end to end: CSV export (DuckDB), server stop, `neo4j-admin database import "
               "full`, server start, constraints and indexes. The import alone is the `import` figure. "
               "`N× copies`: the evidence of a detect run loaded N times with suffixed ids (`--replicate`), "
-              "a seed-sized graph without running detect at seed scale.", ""]
+              "a seed-sized graph without running detect at seed scale. `before`: the batched loader of an "
+              "older checkout (`--baseline`), timed in the same run on a fresh store and server.", ""]
+    for r in doc["runs"]:
+        if r.get("before") and r.get("batched"):
+            lines += step_table(r)
     (RESULTS / "neo4j_load.md").write_text("\n".join(lines))
+
+
+def step_table(r: dict) -> list[str]:
+    """Seconds per step, before and after, with the rows each step wrote (from the batched load)."""
+    before, after = r["before"]["steps"], r["batched"]["steps"]
+    rows = r["batched"].get("rows", {})
+    out = [f"## Per step, {r['accounts']:,} accounts", "",
+           "| step | rows | before s | after s | after rows/s |", "| --- | ---: | ---: | ---: | ---: |"]
+    for step in dict.fromkeys([*after, *before]):
+        n = rows.get(step, 0)
+        b, a = before.get(step), after.get(step)
+        rate = f"{n / a:,.0f}" if n and a else ""
+        out.append(f"| {step} | {n:,} | {'' if b is None else b} | {'' if a is None else a} | {rate} |")
+    return out + [""]
 
 
 def main() -> None:
@@ -224,6 +293,9 @@ def main() -> None:
     parser.add_argument("--replicate", type=int, default=1, help="load K suffixed copies of the run's evidence")
     parser.add_argument("--gzip", action="store_true", help="gzip the import CSV files")
     parser.add_argument("--no-batched", action="store_true", help="skip the batched load (slow at seed scale)")
+    parser.add_argument("--no-bulk", action="store_true", help="skip the bulk import")
+    parser.add_argument("--baseline", default=None, metavar="TREE",
+                        help="also time the batched load of another checkout (before/after in the same run)")
     parser.add_argument("--reuse-world", action="store_true", help="reuse the detect run left in --work")
     parser.add_argument("--keep-server", action="store_true")
     args = parser.parse_args()

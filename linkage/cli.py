@@ -1,7 +1,9 @@
 """The ``linkage`` command line.
 
 Thin: each command parses options, calls the public API and prints. Every
-``LinkageError`` becomes one readable line and a non-zero exit.
+failure (a LinkageError, a bad option, Ctrl-C, a closed pipe, a full disk) becomes
+one readable line and an exit code (``linkage.cliutil.LinkageGroup``), and what is
+printed has its control characters shown, not obeyed (``cliutil.echo``).
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ from pathlib import Path
 
 import click
 
-from .cliutil import friendly_errors, neo4j_options
+from . import cliutil
+from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option, seed_option
+from .safetext import json_text, terminal
+from .stix.hashing import DEFAULT_KEY_ENV
+from .tabular import format_option, render
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=cliutil.LinkageGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="linkage")
 def main() -> None:
     """Find coordinated account rings in an AI platform's logs and attribute them to operators."""
@@ -53,6 +59,15 @@ class _StageProgress:
             self.console.print(Text.assemble(("  ✓ ", "green"), f"{stage:<15}", (f"{seconds:7.2f}s", "cyan")))
 
 
+SUMMARY_COLUMNS = ["operator", "attributed", "rings", "accounts", "requests"]
+
+
+def summary_rows(summary: dict) -> list[dict]:
+    """The by-operator table of a run's summary, one row per operator (the tabular part, for csv)."""
+    return [{"operator": name, "attributed": e["attributed"], "rings": e["rings"], "accounts": e["accounts"],
+             "requests": e["requests"]} for name, e in summary["by_operator"].items()]
+
+
 def _print_summary(summary: dict) -> None:
     """The run's figures and a table by operator, on stdout (no colour when piped)."""
     from rich import box
@@ -61,7 +76,7 @@ def _print_summary(summary: dict) -> None:
     from rich.text import Text
 
     console = Console(highlight=False)
-    console.print(Text(f"rings flagged: {summary['rings']}   accounts: {summary['accounts_flagged']:,}   "
+    console.print(Text(f"rings flagged: {summary['rings']:,}   accounts: {summary['accounts_flagged']:,}   "
                        f"requests covered: {summary['requests_covered']:,}   rejected rows: {summary['rejected_rows']:,}"),
                   soft_wrap=True)
     if not summary["by_operator"]:
@@ -70,77 +85,105 @@ def _print_summary(summary: dict) -> None:
     for name, justify in (("operator", "left"), ("kind", "left"), ("rings", "right"), ("accounts", "right"),
                           ("requests", "right")):
         table.add_column(name, justify=justify)
-    for name, e in summary["by_operator"].items():  # names come from intel: Text, never markup
-        table.add_row(Text(str(name), style="bold" if e["attributed"] else "italic"),
+    for name, e in summary["by_operator"].items():  # names come from intel: Text, never markup, no control codes
+        table.add_row(Text(terminal(name, one_line=True), style="bold" if e["attributed"] else "italic"),
                       "intel" if e["attributed"] else "unattributed", f"{e['rings']:,}", f"{e['accounts']:,}",
                       f"{e['requests']:,}")
     console.print(table)
+
 
 
 @main.command()
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder for rings.json, ring_members.csv, rejected.csv, report.html, evidence/.")
-@click.option("--seed", type=int, default=None, help="Seed for community detection (default 42).")
-@click.option("--threshold", type=float, default=None, help="Ring score at or above which a ring is flagged (default 0.5).")
-@click.option("--min-ring-size", type=int, default=None, help="Smallest community that can be a ring (default 8).")
-@click.option("--resolution", type=float, default=None, help="Leiden CPM resolution: least mean link weight per member pair (default 0.02).")
-@click.option("--threads", type=int, default=None, help="DuckDB threads (default: all cores).")
-@click.option("--memory-limit", default=None, metavar="SIZE",
+@seed_option(None, "Seed for community detection (default 42).")
+@click.option("--threshold", type=cliutil.PROBABILITY, default=None,
+              help="Ring score at or above which a ring is flagged, 0..1 (default 0.5).")
+@click.option("--min-ring-size", type=cliutil.RING_SIZE, default=None,
+              help="Smallest community that can be a ring, at least 2 (default 8).")
+@click.option("--resolution", type=cliutil.POSITIVE, default=None,
+              help="Leiden CPM resolution, a number above 0: least mean link weight per member pair (default 0.02).")
+@click.option("--threads", type=cliutil.THREADS, default=None,
+              help="DuckDB threads, 1 to 4 per core (default: all cores); worker processes never exceed the cores.")
+@click.option("--memory-limit", type=cliutil.MEMORY, default=None, metavar="SIZE",
               help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: 60% of the machine).")
 @click.option("--max-field-bytes", type=click.IntRange(min=1), default=None, metavar="BYTES",
-              help="Largest value one input field may hold; a longer one rejects its row (default 1048576).")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+              show_default="1048576", help="Largest value one input field may hold; a longer one rejects its row.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (and the --format json or csv output).")
+@format_option
 @click.option("--neo4j", "use_neo4j", is_flag=True,
               help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD).")
+@click.option("--intel", "intel_bundles", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A STIX 2.1 bundle to read as intel (repeatable); DATA/intel.stix.json is read too.")
+@click.option("--share-key-env", "key_env", default=DEFAULT_KEY_ENV, show_default=True, metavar="VAR",
+              help="Environment variable holding the sharing-group key that matches a bundle's hashed indicators.")
 @neo4j_options
 @friendly_errors
 def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit,
-           max_field_bytes, quiet, as_json, use_neo4j, settings) -> None:
-    """Find and attribute coordinated account rings in the batch folder DATA."""
-    import json
+           max_field_bytes, quiet, fmt, use_neo4j, intel_bundles, key_env, settings) -> None:
+    """Find and attribute coordinated account rings in the batch folder DATA.
+
+    --format text prints the figures and a table by operator; json the whole summary with timings;
+    csv the table by operator.
+    """
 
     from .config import Config
     from .pipeline import detect as run_detect
+    from .stix.intake import StixIntel
+
+    intel = StixIntel(bundles=tuple(intel_bundles), key_env=key_env)
 
     overrides = {k: v for k, v in dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size,
                                        resolution=resolution).items() if v is not None}
     config = Config(**overrides)
     limits = dict(threads=threads, memory_limit=memory_limit, max_field_bytes=max_field_bytes)
-    if quiet or as_json:
-        result = run_detect(data, config, out=out_dir, **limits)
+    if quiet or fmt != "text":
+        result = run_detect(data, config, out=out_dir, intel=intel, **limits)
     else:
         with _StageProgress() as progress:
-            result = run_detect(data, config, out=out_dir, report=progress, **limits)
+            result = run_detect(data, config, out=out_dir, report=progress, intel=intel, **limits)
     summary = result.summary()
     loaded = None
     if use_neo4j:
         from .store.commands import load_to_neo4j
 
-        loaded = load_to_neo4j(out_dir, settings, quiet=quiet or as_json)
-    if as_json:
-        click.echo(json.dumps({**summary, "timings": result.timings, "out": str(out_dir),
-                               **({"neo4j": loaded} if loaded else {})}, indent=2))
+        loaded = load_to_neo4j(out_dir, settings, quiet=quiet or fmt != "text")
+    if fmt == "json":
+        echo(json_text({**summary, "timings": result.timings, "out": str(out_dir),
+                        **({"neo4j": loaded} if loaded else {}), **({"intel": intel.notes} if intel.notes else {})},
+                       indent=2))
+    elif fmt == "csv":
+        echo(render(SUMMARY_COLUMNS, summary_rows(summary), "csv"), data=True)
     elif not quiet:
+        for note in intel.notes:
+            echo(note)
         _print_summary(summary)
         if summary["rejected_rows"]:
-            click.echo(f"{summary['rejected_rows']} rows rejected: see {out_dir / 'rejected.csv'}")
-        click.echo(f"wrote {out_dir / 'rings.json'} and {out_dir / 'report.html'}")
+            echo(f"{summary['rejected_rows']:,} rows rejected: see {out_dir / 'rejected.csv'}")
+        echo(f"wrote {out_dir / 'rings.json'} and {out_dir / 'report.html'}")
 
 
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path))
+@no_verify_option
 @friendly_errors
 def report(out_dir: Path) -> None:
-    """Rebuild OUT_DIR/report.html from the files a `linkage detect` run left in OUT_DIR."""
+    """Rebuild OUT_DIR/report.html from the files a `linkage detect` run left in OUT_DIR.
+
+    The run's other files are first checked against its manifest (run.json).
+    """
     from .report import write_report
 
     path = write_report(out_dir)
-    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 # --- world generator and quality benchmark -------------------------------------------------
+
+#: Worlds smaller than this cannot hold one ring of every operator; larger ones would not fit a machine.
+SYNTH_MIN_ACCOUNTS = 100
+SYNTH_MAX = 10 ** 8
 
 
 def _list_presets(ctx: click.Context, _param, value: bool) -> None:
@@ -148,15 +191,17 @@ def _list_presets(ctx: click.Context, _param, value: bool) -> None:
         return
     from .synth import ADVERSARIES, TRAPS, describe
 
-    click.echo(describe(ADVERSARIES, "adversary") + "\n" + describe(TRAPS, "trap"))
+    echo(describe(ADVERSARIES, "adversary") + "\n" + describe(TRAPS, "trap"))
     ctx.exit()
 
 
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--seed", type=int, default=7, show_default=True, help="Random seed; same seed, same world.")
-@click.option("--accounts", type=int, default=20_000, show_default=True, help="Total accounts.")
-@click.option("--requests", "n_requests", type=int, default=None, help="Approximate total requests (default: 35 per account).")
+@seed_option(7, "Random seed; same seed, same world.")
+@click.option("--accounts", type=click.IntRange(SYNTH_MIN_ACCOUNTS, SYNTH_MAX), default=20_000, show_default=True,
+              help=f"Total accounts ({SYNTH_MIN_ACCOUNTS:,} or more).")
+@click.option("--requests", "n_requests", type=click.IntRange(0, SYNTH_MAX * 1000), default=None,
+              help="Approximate total requests (default: 35 per account).")
 @click.option("--scale", type=click.Choice(["custom", "fixture", "seed"]), default="custom", show_default=True,
               help="Preset sizes: fixture (small, committed), seed (1M accounts, 50M requests).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "csv.gz", "parquet"]), default="csv.gz", show_default=True)
@@ -185,22 +230,27 @@ def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale
 
     summary = generate(out_dir, seed=seed, accounts=accounts, requests=n_requests, scale=scale, fmt=fmt,
                        adversaries=adversaries, traps=traps, default_operators=not no_default_operators)
-    click.echo(summary)
+    echo(summary)
 
 
 @main.command(name="eval")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("truth", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@format_option
 @friendly_errors
-def eval_(out_dir: Path, truth: Path, as_json: bool) -> None:
-    """Score a detect run (OUT_DIR) against a world's truth.csv."""
-    import json
+def eval_(out_dir: Path, truth: Path, fmt: str) -> None:
+    """Score a detect run (OUT_DIR) against a world's truth.csv: precision, recall, purity, splits and merges,
+    attribution, benign false flags. --format csv gives one row per metric (nested names joined by '.')."""
 
-    from .evaluate import evaluate, format_metrics
+    from .evaluate import evaluate, format_metrics, metric_rows
 
     metrics = evaluate(out_dir, truth)
-    click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(metrics))
+    if fmt == "json":
+        echo(json_text(metrics, indent=2))
+    elif fmt == "csv":
+        echo(render(["metric", "value"], metric_rows(metrics), "csv"), data=True)
+    else:
+        echo(format_metrics(metrics))
 
 
 # --- investigators: the query library and explain (linkage/query_commands.py) ---------------
@@ -225,6 +275,9 @@ def _register_store_commands() -> None:
 
 
 _register_store_commands()
+from .stix.commands import intel_group as _intel_group  # noqa: E402  (linkage intel: STIX 2.1 exchange)
+
+main.add_command(_intel_group)
 
 
 if __name__ == "__main__":  # python -m linkage.cli

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,8 @@ import leidenalg
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from . import limits
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ def detect_communities(a: np.ndarray, b: np.ndarray, w: np.ndarray, *, min_size:
         edges = by_edge[first_edge[c]:first_edge[c + 1]]
         jobs[int(c)] = (int(sizes[c]), np.column_stack([local[ai[edges]], local[bi[edges]]]),
                         w[edges].astype(float), resolution, seed)
-    memberships = _run(jobs, workers or os.cpu_count() or 1)
+    memberships = _run(jobs, limits.workers(workers or limits.cores()))
     groups: list[np.ndarray] = []
     for c, membership in memberships.items():
         comp = by_vertex[first_vertex[c]:first_vertex[c + 1]]
@@ -127,25 +130,34 @@ def _run(jobs: dict[int, tuple], workers: int) -> dict[int, np.ndarray]:
         filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))}
     result: dict[int, np.ndarray] = {}
     with tempfile.TemporaryDirectory(prefix="linkage-leiden-") as tmp:
-        children = []
-        for k, part in enumerate(bins[1:], start=1):
-            src, dst = Path(tmp) / f"in{k}.pkl", Path(tmp) / f"out{k}.pkl"
-            src.write_bytes(pickle.dumps({c: jobs[c] for c in part}))
-            proc = subprocess.Popen([sys.executable, "-c", "from linkage.communities import _worker; _worker()",
-                                     str(src), str(dst)], env=env, stdout=subprocess.DEVNULL)
-            children.append((proc, part, dst))
-        result.update({c: _membership(*jobs[c]) for c in bins[0]})
-        for proc, part, dst in children:
-            if proc.wait() == 0 and dst.is_file():
-                result.update(pickle.loads(dst.read_bytes()))
-            else:
-                log.warning("communities: a worker failed (exit %s); optimising its components here", proc.returncode)
-                result.update({c: _membership(*jobs[c]) for c in part})
+        children: list[tuple[subprocess.Popen[bytes], list[int], Path]] = []
+        try:
+            for k, part in enumerate(bins[1:], start=1):
+                src, dst = Path(tmp) / f"in{k}.pkl", Path(tmp) / f"out{k}.pkl"
+                src.write_bytes(pickle.dumps({c: jobs[c] for c in part}))
+                proc = subprocess.Popen([sys.executable, "-c", "from linkage.communities import _worker; _worker()",
+                                         str(src), str(dst)], env=env, stdout=subprocess.DEVNULL)
+                children.append((proc, part, dst))
+            result.update({c: _membership(*jobs[c]) for c in bins[0]})
+            for proc, part, dst in children:
+                if proc.wait() == 0 and dst.is_file():
+                    result.update(pickle.loads(dst.read_bytes()))
+                else:
+                    log.warning("communities: a worker failed (exit %s); optimising its components here",
+                                proc.returncode)
+                    result.update({c: _membership(*jobs[c]) for c in part})
+        finally:  # interrupted or failed: no worker outlives the run
+            for proc, _, _ in children:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
     return result
 
 
 def _worker() -> None:
     """Entry of a worker process: ``python -c ... IN OUT`` with pickled jobs in, memberships out."""
+    # Ctrl-C reaches the whole process group: the parent reports it and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     src, dst = Path(sys.argv[1]), Path(sys.argv[2])
     jobs = pickle.loads(src.read_bytes())
     dst.write_bytes(pickle.dumps({c: _membership(*job) for c, job in jobs.items()}))

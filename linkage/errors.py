@@ -27,3 +27,9 @@ class StoreError(LinkageError):
     """Neo4j could not be reached, refused us, or failed mid-write."""
 
     exit_code = 3
+
+
+class OutputError(LinkageError):
+    """A run's outputs could not be written (disk full, no permission, a folder that is not linkage's)."""
+
+    exit_code = 1

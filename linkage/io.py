@@ -38,6 +38,7 @@ from .read.contract import (
     size_text,
 )
 from .read.sources import JsonLinesSource, ParquetSource, Source, duckdb_problem, find_table, open_source
+from .safetext import csv_safe_query
 from .sql import literal, strings
 
 __all__ = ["CONTRACT", "INTEL_KINDS", "MAX_FIELD_BYTES", "OPTIONAL_TABLES", "SUFFIXES", "TIME_RANGE", "Batch",
@@ -106,13 +107,14 @@ def write_rejected(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
     """``rejected.csv``, ordered by file and line: the one writer, for ``detect`` and ``validate``.
 
     Written beside the target and moved into place, so a symlink planted at ``path`` is
-    replaced, never followed, and a failed write leaves no half file.
+    replaced, never followed, and a failed write leaves no half file. Text cells are
+    neutralised against spreadsheet formulas (``linkage.safetext``) like every CSV linkage writes.
     """
     path = Path(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        con.execute(f"COPY (SELECT * FROM rejected ORDER BY file, line) TO {literal(partial)} "
-                    "(FORMAT csv, HEADER true)")
+        query = csv_safe_query(con, "SELECT * FROM rejected ORDER BY file, line")  # the one CSV rule
+        con.execute(f"COPY ({query}) TO {literal(partial)} (FORMAT csv, HEADER true)")
         os.replace(partial, path)
     except (duckdb.Error, OSError) as exc:
         partial.unlink(missing_ok=True)
@@ -125,12 +127,14 @@ def write_rejected(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
 
 
 def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None, *,
-               max_field_bytes: int = MAX_FIELD_BYTES) -> Batch:
+               max_field_bytes: int = MAX_FIELD_BYTES, extra_intel=None) -> Batch:
     """Read, validate and index one batch folder; raise InputError on contract breaks.
 
     ``max_field_bytes`` is the largest value a field may hold (default 1 MB); a longer one
     rejects its row with that reason. Records (CSV rows, JSON lines) longer than
-    ``max(64 MB, 4 × max_field_bytes)`` are rejected whole.
+    ``max(64 MB, 4 × max_field_bytes)`` are rejected whole. ``extra_intel`` (a
+    :class:`linkage.stix.intake.StixIntel`) names STIX bundles to read as more intel; a bundle
+    in the folder (``intel.stix.json``) is read either way.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -155,12 +159,20 @@ def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None,
         reader.events(sources["events"])
         reader.payments(sources["payments"])
         reader.intel(sources.get("intel"))
+        _add_stix_intel(con, batch, extra_intel)
         batch.records = reader.records
     finally:
         for source in sources.values():
             source.close(con)
     batch.batch_id = _digest(folder, batch.files)
     return batch
+
+
+def _add_stix_intel(con: duckdb.DuckDBPyConnection, batch: Batch, extra_intel: Any) -> None:
+    """STIX 2.1 bundles (``--intel`` files, ``intel.stix.json`` in the folder) as more intel rows."""
+    from .stix.intake import add_bundle_intel
+
+    add_bundle_intel(con, batch, extra_intel)
 
 
 def _open(con: duckdb.DuckDBPyConnection, table: str, path: Path, max_record_bytes: int) -> Source:

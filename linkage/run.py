@@ -6,20 +6,29 @@ checks the folder once, gives the rings as typed :class:`~linkage.results.Ring`,
 the run's own :class:`~linkage.config.Config` (so a later step never silently
 uses today's defaults instead), and a DuckDB connection with one view per
 evidence table.
+
+Before any of that, it checks the folder against the run's manifest ``OUT/run.json``
+(``linkage.manifest``): a file changed, missing or added since the run is one clear
+error naming it. ``verification(False)`` (the CLI's ``--no-verify``) skips the check.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
+from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from . import manifest
 from .config import Config
 from .errors import ConfigError, InputError
-from .results import Ring
+from .results import Operation, Ring
+from .safetext import csv_plain_sql
 from .sql import ident, literal
 
 #: Evidence tables every run writes (older runs may lack the optional ones).
@@ -27,15 +36,37 @@ EVIDENCE = ("accounts", "incidence", "entities", "links", "ip_asn", "intel", "wi
             "instruments", "indicator_hits")
 OPTIONAL = ("daily", "prompt_topics")
 
+#: Whether RunFolder checks a folder against its manifest when not told (``--no-verify`` turns it off).
+_VERIFY: ContextVar[bool] = ContextVar("linkage_verify_runs", default=True)
+
+
+@contextlib.contextmanager
+def verification(enabled: bool) -> Iterator[None]:
+    """Check run folders against their manifests (the default) or not, for the code run inside."""
+    token = _VERIFY.set(enabled)
+    try:
+        yield
+    finally:
+        _VERIFY.reset(token)
+
 
 class RunFolder:
-    """A detect run's output folder. Raises InputError when ``out`` is not one."""
+    """A detect run's output folder. Raises InputError when ``out`` is not one, or no longer holds its run.
 
-    def __init__(self, out: str | Path, *, need: tuple[str, ...] = ()):
+    ``verify`` (default: on unless inside ``verification(False)``) checks every file against
+    ``run.json`` except those in ``skip`` (``linkage report`` rebuilds report.html).
+    """
+
+    def __init__(self, out: str | Path, *, need: tuple[str, ...] = (), verify: bool | None = None,
+                 skip: tuple[str, ...] = ()):
         self.path = Path(out)
         if not self.path.is_dir():
             raise InputError(f"{self.path}: no such output folder (run `linkage detect DATA --out {self.path}` first)")
         self.evidence_dir = self.path / "evidence"
+        if not (self.path / "rings.json").is_file() and not (self.path / manifest.MANIFEST).is_file():
+            raise InputError(f"{self.path}: not the output folder of a linkage detect run (no rings.json)")
+        check = _VERIFY.get() if verify is None else verify
+        self.manifest = manifest.verify(self.path, skip=skip) if check else None
         missing = [t for t in need if not self.has(t)]
         if not (self.path / "rings.json").is_file():
             missing.insert(0, "rings.json")
@@ -67,6 +98,14 @@ class RunFolder:
             raise InputError(f"{self.path / 'rings.json'}: a ring is malformed ({exc})") from None
 
     @cached_property
+    def operations(self) -> list[Operation]:
+        """The run's operations (``linkage.operations``); empty for a run older than operations."""
+        try:
+            return [Operation.from_dict(o) for o in self.doc.get("operations") or []]
+        except TypeError as exc:
+            raise InputError(f"{self.path / 'rings.json'}: an operation is malformed ({exc})") from None
+
+    @cached_property
     def config(self) -> Config:
         """The parameters the run recorded (defaults for what an older run did not record)."""
         try:
@@ -88,9 +127,10 @@ class RunFolder:
                 con.execute(f"CREATE VIEW {ident(t)} AS SELECT * FROM read_parquet({literal(path)})")
         members = self.path / "ring_members.csv"
         if members.is_file():
-            con.execute(f"CREATE VIEW ring_members AS SELECT ring_id, account_id FROM "
+            con.execute(f"CREATE VIEW ring_members AS SELECT {csv_plain_sql('ring_id')} AS ring_id, "
+                        f"{csv_plain_sql('account_id')} AS account_id FROM "
                         f"read_csv({literal(members)}, all_varchar = true, header = true)")
         return con
 
 
-__all__ = ["RunFolder", "EVIDENCE", "OPTIONAL"]
+__all__ = ["RunFolder", "EVIDENCE", "OPTIONAL", "verification"]

@@ -1,6 +1,6 @@
 """Bulk path for a FIRST load: a detect run as neo4j-admin import CSV, and the offline import itself.
 
-Batched ``MERGE`` writes (``load.load_run``) reach some thousands to 25k
+Batched writes (``load.load_run``) reach some tens of thousands of
 relationships/s on a 2-core machine, where server and client share the cores;
 the offline importer writes the store files directly (about 120k
 relationships/s there, 21M relationships in under five minutes end to end:
@@ -114,13 +114,14 @@ def write_import_csv(out_dir: str | Path, csv_dir: str | Path, config: Config | 
     run = RunFolder(Path(out_dir), need=("accounts", "incidence", "entities", "links", "ip_asn", "intel", "windows",
                                          "shingle_texts", "instruments"))
     config = config or run.config
-    con = run.connect()
+    con = rows.open_run(run)
     try:
         con.execute("SET preserve_insertion_order = false")
         csv_dir = Path(csv_dir)
         csv_dir.mkdir(parents=True, exist_ok=True)
         _key_tables(con, config)
         _ring_tables(con, run.rings)
+        _operation_tables(con, run.operations)
         chunks = _load_batch(con, config, run.batch_id, str(out_dir))
         manifest: dict = {"batch_id": run.batch_id, "out_dir": str(out_dir), "csv_dir": str(csv_dir),
                           "array_delimiter": _ARRAY_FLAG, "nodes": {}, "relationships": {}, "multiline": [],
@@ -162,6 +163,7 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
          ("requests", "long", "a.requests"), ("hosting_requests", "long", "a.hosting_requests"),
          ("first_seen", "datetime", "a.first_seen"), ("last_seen", "datetime", "a.last_seen"),
          ("windows", "long[]", "w.windows"), ("window_requests", "long[]", "w.requests"),
+         ("prompts", "long", "a.prompts"), ("focused", "long", "a.focused"),
          ("ring_id", "string", "m.ring_id"), ("ring_score", "double", "m.score"))
 
     for fam in families.stored(config):
@@ -198,6 +200,11 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
     rel("ATTRIBUTED_TO", ("Ring", "ring_id"), ("Operator", "operator_node"), "rings_t",
         ("confidence", "double", "confidence"))
     rel("MEMBER_OF", ("Account", "account_id"), ("Ring", "ring_id"), "members")
+    node("Operation", "operation_id", "operations_t", ("operator", "string", "operator"),
+         ("operator_confidence", "double", "operator_confidence"), ("rings", "long", "rings"),
+         ("accounts", "long", "accounts"), ("requests", "long", "requests"), ("score", "double", "score"),
+         ("tools", "long", "tools"), ("tool_families", "string[]", "tool_families"))
+    rel("PART_OF", ("Ring", "ring_id"), ("Operation", "operation_id"), "part_of")
     rel("LINKED", ("Account", "x.account_id"), ("Account", "y.account_id"),
         "links l JOIN accounts x ON x.aid = l.a JOIN accounts y ON y.aid = l.b",
         ("weight", "double", "l.weight"), ("signals", "string[]", "string_split(l.signals, ',')"),
@@ -316,6 +323,23 @@ def _ring_tables(con, rings: list[Ring]) -> None:
                    GROUP BY name""")
 
 
+def _operation_tables(con, operations) -> None:
+    """``operations_t`` (flattened by ``rows.operation_rows``) and ``part_of`` (ring, operation) of stored rings."""
+    flat = rows.operation_rows(operations)
+    con.execute("""CREATE TEMP TABLE operations_t (operation_id VARCHAR, operator VARCHAR, operator_confidence DOUBLE,
+                   rings BIGINT, accounts BIGINT, requests BIGINT, score DOUBLE, tools BIGINT,
+                   tool_families VARCHAR[])""")
+    con.execute("CREATE TEMP TABLE part_of_all (ring_id VARCHAR, operation_id VARCHAR)")
+    props = ("operator", "operator_confidence", "rings", "accounts", "requests", "score", "tools", "tool_families")
+    if flat:
+        con.executemany("INSERT INTO operations_t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[r["operation_id"], *(r["props"][k] for k in props)] for r in flat])
+    pairs = [[ring, r["operation_id"]] for r in flat for ring in r["ring_ids"]]
+    if pairs:
+        con.executemany("INSERT INTO part_of_all VALUES (?, ?)", pairs)
+    con.execute("CREATE TEMP TABLE part_of AS SELECT DISTINCT * FROM part_of_all SEMI JOIN rings_t USING (ring_id)")
+
+
 def _ring_props(con) -> list[tuple[str, str, str]]:
     """Ring property columns with the Neo4j type of the values load would send."""
     names = {"VARCHAR": "string", "BIGINT": "long", "DOUBLE": "double", "BOOLEAN": "boolean",
@@ -356,22 +380,18 @@ def _load_batch(con, config: Config, batch_id: str, source: str) -> list[str]:
     """The ``LoadBatch`` node ``load_run`` leaves behind, with every recorded step marked done.
 
     ``load_run`` cuts each additive step (accounts, account-entity
-    relationships, LINKED) into chunks of the batch's ``chunk_rows`` rows
-    (``rows.chunk_name``), and skips a chunk the batch's node already records;
-    LINKED is cleared once per batch (``"LINKED clear"``). So a re-run of the
-    bulk-loaded batch adds nothing, and a later batch (another id) adds its
+    relationships) into chunks of the batch's ``chunk_rows`` rows
+    (``rows.chunk_name``), and skips a chunk the batch's node already records
+    (LINKED and rings are written as differences, with no chunks). So a re-run of
+    the bulk-loaded batch adds nothing, and a later batch (another id) adds its
     figures on top.
     """
     steps = {"accounts": "SELECT count(*) FROM accounts a LEFT JOIN windows w USING (aid)"}
     for fam in families.stored(config):
         assert fam.node is not None
         steps[f"{fam.node.rel_type} relationships"] = f"SELECT count(*) FROM inc_{fam.name}"
-    steps["LINKED relationships"] = ("SELECT count(*) FROM links l JOIN accounts x ON x.aid = l.a "
-                                     "JOIN accounts y ON y.aid = l.b")
     chunks = []
     for step, sql in steps.items():
-        if step == "LINKED relationships":
-            chunks += ["LINKED clearing", "LINKED clear"]
         total = con.execute(sql).fetchall()[0][0]
         chunks += [rows.chunk_name(step, k) for k in range(rows.chunk_count(total, BATCH_ROWS))]
     now = datetime.now(timezone.utc)
@@ -440,11 +460,11 @@ def import_run(out_dir: str | Path, home: str | Path | None = None, *, database:
     Later batches go through the batched ``load.load_run``, which is idempotent
     on top of a bulk-loaded graph: the import writes the batch's ``LoadBatch``
     node as ``load_run`` leaves it, ``chunk_rows`` and every additive chunk
-    (``"<step>#<k>"`` for k below rows / chunk_rows, and the LINKED clear)
-    recorded as done, so re-running ``load_run`` on the same run adds nothing
+    (``"<step>#<k>"`` for k below rows / chunk_rows) recorded as done, so re-running ``load_run`` on the same run adds nothing
     as long as it cuts its chunks at exactly ``chunk_rows`` rows; a new batch
-    adds its requests, payments and windows to the imported figures, MERGEs
-    new nodes and relationships, replaces LINKED and recomputes entity rarity.
+    adds its requests, payments and windows to the imported figures, adds
+    new nodes and relationships, replaces the LINKED pairs of its accounts and
+    recomputes entity rarity.
     If the import itself fails the server stays stopped and the database is
     incomplete: run ``import_run`` again.
 

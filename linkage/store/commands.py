@@ -13,7 +13,9 @@ from pathlib import Path
 
 import click
 
-from ..cliutil import friendly_errors, neo4j_options
+from .. import cliutil
+from ..cliutil import echo, friendly_errors, neo4j_options, no_verify_option, seed_option
+from ..safetext import json_text, terminal
 
 #: ``linkage neo4j status`` exit code when nothing runs (LSB "program is not running").
 NOT_RUNNING = 3
@@ -100,7 +102,7 @@ def start(home: Path | None, bolt_port: int, http_port: int, quiet: bool) -> Non
         with _StartProgress() as progress:
             info = server.start(home, bolt_port=bolt_port, http_port=http_port, progress=progress)
     if not quiet:
-        click.echo(info.describe())
+        echo(info.describe())
 
 
 @neo4j_group.command()
@@ -112,7 +114,7 @@ def stop(home: Path | None) -> None:
 
     home = home or server.default_home()
     stopped = server.stop(home)
-    click.echo(f"Neo4j stopped (home {home.resolve()})" if stopped else f"Neo4j was not running (home {home.resolve()})")
+    echo(f"Neo4j stopped (home {home.resolve()})" if stopped else f"Neo4j was not running (home {home.resolve()})")
 
 
 @neo4j_group.command()
@@ -125,28 +127,46 @@ def status(home: Path | None) -> None:
     home = home or server.default_home()
     info = server.status(home)
     if info is None:
-        click.echo(f"Neo4j is not running (home {home.resolve()})")
+        echo(f"Neo4j is not running (home {home.resolve()})")
         sys.exit(NOT_RUNNING)
-    click.echo(info.describe())
+    echo(info.describe())
 
 
-def _stage_echo(stage: str, seconds: float | None) -> None:
-    if seconds is not None:
-        click.echo(f"  {stage:<14} {seconds:7.2f}s", err=True)
+_wait_option = click.option(
+    "--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
+    help="If another load or rings write-back holds the Neo4j load lease, wait this long for it (default: refuse).")
+
+_format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                              show_default=True, help="Output format.")
 
 
-def load_to_neo4j(out: Path, settings, *, quiet: bool = False) -> dict:
-    """Load a detect run's OUT folder; one summary line unless quiet. Used by ``load`` and ``detect --neo4j``."""
+def _waiting(holder) -> None:
+    echo(f"waiting for the load lease: another writer holds it ({holder.describe()})", err=True)
+
+
+def load_to_neo4j(out: Path, settings, *, quiet: bool = False, fmt: str = "text", wait: float = 0.0) -> dict:
+    """Load a detect run's OUT folder, with progress on a terminal. Used by ``load`` and ``detect --neo4j``.
+
+    Text output ends with a per-step table and one total line (unless quiet).
+    """
+    from contextlib import nullcontext
+
+    from ..run import RunFolder, verification
     from .connection import connect
     from .load import load_run
+    from .progress import StoreProgress, summary_table, wanted
 
+    RunFolder(out)  # check the run against its manifest before touching the server
     driver = connect(settings)
     try:
-        stats = load_run(driver, settings, out).as_dict()
+        with (StoreProgress() if wanted(quiet, fmt) else nullcontext()) as progress, verification(False):  # just checked
+            stats = load_run(driver, settings, out, report=progress, wait=wait,
+                             on_wait=None if quiet or fmt != "text" else _waiting).as_dict()
     finally:
         driver.close()
-    if not quiet:
-        click.echo(f"loaded into {settings.uri} ({settings.database}): {stats['nodes']:,} nodes, "
+    if not quiet and fmt == "text":
+        echo(summary_table(stats["steps"]))
+        echo(f"loaded into {settings.uri} ({settings.database}): {stats['nodes']:,} nodes, "
                    f"{stats['relationships']:,} relationships in {stats['seconds']:.1f}s "
                    f"({stats['relationships_per_s']:,} relationships/s)")
     return stats
@@ -159,63 +179,92 @@ def load_to_neo4j(out: Path, settings, *, quiet: bool = False) -> dict:
               help="First load only: REPLACE the local server's database by a neo4j-admin import (much faster "
                    "at scale); later batches load normally.")
 @_home_option
-@click.option("--json", "as_json", is_flag=True, help="Print the load statistics as JSON.")
+@_wait_option
+@_format_option
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@no_verify_option
 @friendly_errors
-def load_command(out_dir: Path, settings, bulk: bool, home: Path | None, as_json: bool) -> None:
+def load_command(out_dir: Path, settings, bulk: bool, home: Path | None, wait: float, fmt: str, as_json: bool,
+                 quiet: bool) -> None:
     """Load the evidence graph and rings of a `linkage detect` run (OUT_DIR) into Neo4j.
 
     Idempotent: loading the same run again changes nothing, and a load that was
-    interrupted is completed by running it again. Password: $NEO4J_PASSWORD.
+    interrupted is completed by running it again. One writer at a time: a second
+    load refuses (or waits, --wait) while one runs. The run's files are first checked
+    against its manifest (run.json). Password: $NEO4J_PASSWORD.
     """
-    import json
-
+    fmt = "json" if as_json else fmt
     if bulk:
+        from ..run import RunFolder, verification
         from .bulk import import_run
 
-        stats = import_run(out_dir, home, database=settings.database, password=settings.password)
-        if not as_json:
-            click.echo(f"bulk-imported into {home or 'the local server'}: {stats.get('nodes', 0):,} nodes, "
+        RunFolder(out_dir)  # check the run against its manifest before replacing the database
+        with verification(False):
+            stats = import_run(out_dir, home, database=settings.database, password=settings.password)
+        if fmt == "text" and not quiet:
+            echo(f"bulk-imported into {home or 'the local server'}: {stats.get('nodes', 0):,} nodes, "
                        f"{stats.get('relationships', 0):,} relationships in {stats.get('seconds', 0):.1f}s")
     else:
-        stats = load_to_neo4j(out_dir, settings, quiet=as_json)
-    if as_json:
-        click.echo(json.dumps(stats, indent=2, default=str))
+        stats = load_to_neo4j(out_dir, settings, quiet=quiet, fmt=fmt, wait=wait)
+    if fmt == "json" and not quiet:
+        echo(json_text(stats, indent=2))
 
 
 @click.command(name="rings")
-@click.option("--neo4j", "use_neo4j", is_flag=True, required=True,
-              help="Recompute over the stored graph (required: the embedded engine is `linkage detect`).")
+@click.option("--neo4j", "use_neo4j", is_flag=True, hidden=True,
+              help="Accepted for compatibility: rings are always recomputed over the stored graph.")
 @neo4j_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write rings.json and ring_members.csv of the recomputed rings here.")
-@click.option("--seed", type=int, default=None, help="Seed for community detection (default 42).")
-@click.option("--threshold", type=float, default=None, help="Ring score at or above which a ring is flagged.")
+@seed_option(None, "Seed for community detection (default 42).")
+@click.option("--threshold", type=cliutil.PROBABILITY, default=None,
+              help="Ring score at or above which a ring is flagged, 0..1 (default 0.5).")
+@_wait_option
+@_format_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @friendly_errors
-def rings_command(use_neo4j: bool, settings, out_dir: Path | None, seed, threshold, quiet: bool) -> None:
+def rings_command(use_neo4j: bool, settings, out_dir: Path | None, seed, threshold, wait: float, fmt: str,
+                  quiet: bool) -> None:
     """Recompute rings over every batch stored in Neo4j and write them back.
 
     Reads the stored evidence graph, weighs entities, links accounts, finds,
-    scores and attributes rings exactly as `linkage detect` does, then replaces
-    the stored ring assignment (no stale MEMBER_OF survives).
+    scores and attributes rings exactly as `linkage detect` does, then makes the
+    stored links and ring assignment those of the result (no stale MEMBER_OF
+    survives). The embedded engine over files is `linkage detect`.
     """
+    from contextlib import nullcontext
+
     from ..config import Config
     from .connection import connect
+    from .progress import StoreProgress, wanted
     from .rings import recompute
 
     config = Config(**{k: v for k, v in dict(seed=seed, threshold=threshold).items() if v is not None})
+    writer = None
+    if out_dir is not None:  # OUT is checked before the recompute, not after it
+        from ..publish import RunWriter
+
+        writer = RunWriter(out_dir)
     driver = connect(settings)
     try:
-        result, _ = recompute(driver, settings, config, report=None if quiet else _stage_echo)
+        with (StoreProgress() if wanted(quiet, fmt) else nullcontext()) as progress:
+            result, stats = recompute(driver, settings, config, report=progress,
+                                      rows_read=progress.rows_read if progress else None, writes=progress,
+                                      wait=wait, on_wait=None if quiet or fmt != "text" else _waiting)
     finally:
         driver.close()
-    if out_dir is not None:
-        from ..outputs import write_rings_files
+    if writer is not None:
+        from ..outputs import write_rings_run
 
-        write_rings_files(result, out_dir, source=f"neo4j {settings.uri} ({settings.database})")
-    if not quiet:
-        s = result.summary()
-        click.echo(f"rings flagged: {s['rings']}   accounts: {s['accounts_flagged']}   "
-                   f"requests covered: {s['requests_covered']}   (written back to {settings.uri})")
-        for name, e in s["by_operator"].items():
-            click.echo(f"  {name:<28} {e['rings']:>6} {e['accounts']:>9} {e['requests']:>11}")
+        write_rings_run(result, writer, source=f"neo4j {settings.uri} ({settings.database})")
+    if quiet:
+        return
+    s = result.summary()
+    if fmt == "json":
+        echo(json_text({**s, "timings": result.timings, "written": stats.as_dict()}, indent=2))
+        return
+    echo(f"rings flagged: {s['rings']}   accounts: {s['accounts_flagged']:,}   "
+               f"requests covered: {s['requests_covered']:,}   (written back to {settings.uri})")
+    for name, e in s["by_operator"].items():
+        echo(f"  {terminal(name, one_line=True):<28} {e['rings']:>6,} {e['accounts']:>9,} {e['requests']:>11,}")

@@ -1,35 +1,47 @@
 """Load a detect run (its OUT folder) into Neo4j: the evidence graph, intel, and the rings.
 
-Writes are ``UNWIND $rows`` batches in managed write transactions, ``MERGE``
-on node keys, so running the same load twice changes nothing and a load killed
-midway is repaired by running it again. Additive figures (requests, payments,
-activity windows) are sent in fixed, ordered chunks; each chunk is recorded on
-the batch's ``LoadBatch`` node in the same transaction as its writes, and a
-chunk already recorded is skipped, so no figure is ever counted twice.
-Times travel as epoch seconds (cheap to pack) and become datetimes in Cypher.
-Entity rarity (``accounts``, ``hub``, ``pair_weight``) is recomputed from the
-stored graph after every load, so it stays right as batches accumulate.
+Safe to repeat, safe to kill. Additive figures (requests, payments, activity
+windows) are sent in fixed, ordered chunks; each chunk is recorded on the
+batch's ``LoadBatch`` node in the same transaction as its writes, and a chunk
+already recorded is skipped, so no figure is ever counted twice. Node and
+link writes are idempotent by construction. One writer at a time: the load
+holds the lease (``lease``), and every write transaction ends with its fence.
 
-Row building is pure SQL over the run's Parquet evidence; the Cypher text is
-fixed, with labels and types taken from ``model``.
+Fast because the server does little per row (``benchmarks/neo4j_load.py``):
+
+- rows travel as columns (``$col[i]``), not as a list of maps;
+- each chunk looks up every distinct node once (one index seek per account or
+  entity, not two per relationship) and then addresses nodes by position;
+- what is known to be new is ``CREATE``d, not ``MERGE``d: nodes whose key is not
+  in the graph yet, and the relationships of an account that has none of that
+  type yet (rows are sorted by account, so a chunk holds whole accounts);
+- ``LINKED`` and rings are written as the difference to what is stored
+  (``writeback``), so a re-run writes nothing and a later batch touches only its
+  own pairs.
+
+Times travel as epoch seconds and become datetimes in Cypher. Entity rarity
+(``accounts``, ``hub``, ``pair_weight``) is recomputed from the stored graph
+after every load, so it stays right as batches accumulate. Row building is
+SQL over the run's Parquet evidence (``rows``); Cypher text is fixed, with
+labels and types taken from ``model``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from .. import families
 from ..config import Config
-from ..results import Ring
 from ..run import RunFolder
 from . import rows, schema
-from .connection import Settings, run_query, run_transaction
+from .connection import Settings, run_transaction
 from .model import ENTITY, indicator_targets, label, rel_type
-from .rows import BATCH_ROWS, batches
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +52,8 @@ class LoadStats:
 
     steps: dict[str, dict] = field(default_factory=dict)
 
-    def add(self, step: str, nodes: int, rels: int, seconds: float) -> None:
-        self.steps[step] = {"nodes": nodes, "relationships": rels, "seconds": round(seconds, 3)}
+    def add(self, step: str, nodes: int, rels: int, seconds: float, **detail: int) -> None:
+        self.steps[step] = {"nodes": nodes, "relationships": rels, "seconds": round(seconds, 3), **detail}
 
     @property
     def relationships(self) -> int:
@@ -61,51 +73,194 @@ class LoadStats:
                 "relationships_per_s": round(rate), "steps": self.steps}
 
 
+class Report(Protocol):
+    """What a progress display is told: a step starts (with its row total, if known), advances, ends."""
+
+    def start(self, step: str, total: int | None) -> None: ...
+
+    def advance(self, step: str, rows: int) -> None: ...
+
+    def end(self, step: str, rows: int, seconds: float) -> None: ...
+
+
+class Fence(Protocol):
+    def fence(self, tx: Any) -> None: ...
+
+    def check(self) -> None: ...
+
+
+class Step:
+    """One step of a load: counts what it sent and tells the report."""
+
+    def __init__(self, writer: Writer, name: str, nodes_per_row: int, rels_per_row: int):
+        self.writer, self.name = writer, name
+        self.nodes_per_row, self.rels_per_row = nodes_per_row, rels_per_row
+        self.rows = 0
+        self.detail: dict[str, int] = {}
+
+    def sent(self, n: int, **detail: int) -> None:
+        self.rows += n
+        for k, v in detail.items():
+            self.detail[k] = self.detail.get(k, 0) + v
+        if self.writer.report:
+            self.writer.report.advance(self.name, self.rows)
+
+    def write(self, work: Callable[[Any], Any], *, chunk: tuple[str, str] | None = None) -> Any:
+        return self.writer.write(self.name, work, chunk=chunk)
+
+
+class Writer:
+    """Runs a load's write transactions: each fenced by the lease, timed and reported by step."""
+
+    def __init__(self, driver, settings: Settings, *, lease: Fence | None = None, report: Report | None = None,
+                 stats: LoadStats | None = None):
+        self.driver, self.settings, self.lease, self.report = driver, settings, lease, report
+        self.stats = stats or LoadStats()
+
+    def write(self, name: str, work: Callable[[Any], Any], *, chunk: tuple[str, str] | None = None) -> Any:
+        """One write transaction: ``work(tx)``, then (for an additive chunk) its record, then the fence.
+
+        With ``chunk`` = (batch, chunk name), a chunk the batch already records is
+        skipped (returns False); it is recorded in the transaction that writes it.
+        """
+
+        def tx_fn(tx):
+            if chunk is not None:
+                done = tx.run(CHUNK_DONE, batch=chunk[0], chunk=chunk[1]).single()
+                if done is not None and done["done"]:
+                    return False
+            result = work(tx)
+            if chunk is not None:
+                tx.run(CHUNK_MARK, batch=chunk[0], chunk=chunk[1]).consume()
+            if self.lease is not None:
+                self.lease.fence(tx)
+            return True if chunk is not None else result
+
+        if self.lease is not None:
+            self.lease.check()
+        return run_transaction(self.driver, self.settings, name, tx_fn, write=True)
+
+    def query(self, name: str, cypher: str, params: dict | None = None) -> list:
+        """One fenced write query; returns its records."""
+        return self.write(name, lambda tx: list(tx.run(cypher, params or {})))
+
+    @contextmanager
+    def step(self, name: str, total: int | None = None, *, nodes_per_row: int = 0, rels_per_row: int = 1):
+        step = Step(self, name, nodes_per_row, rels_per_row)
+        if self.report:
+            self.report.start(name, total)
+        t0 = time.perf_counter()
+        yield step
+        seconds = time.perf_counter() - t0
+        self.stats.add(name, step.rows * nodes_per_row, step.rows * rels_per_row, seconds, **step.detail)
+        if self.report:
+            self.report.end(name, step.rows, seconds)
+
+
 # --- Cypher: fixed text, values only as parameters ---------------------------------------
 
 def _dt(expr: str) -> str:
     return f"CASE WHEN {expr} IS NULL THEN NULL ELSE datetime({{epochSeconds: {expr}}}) END"
 
 
-ACCOUNTS = f"""
-UNWIND $rows AS row
-WITH row, {_dt('row.first_seen')} AS f, {_dt('row.last_seen')} AS l
-MERGE (a:Account {{account_id: row.account_id}})
-SET a.created_at = {_dt('row.created_at')}, a.email_domain = row.email_domain, a.org_id = row.org_id,
-    a.country = row.country,
-    a.requests = coalesce(a.requests, 0) + row.requests,
-    a.hosting_requests = coalesce(a.hosting_requests, 0) + row.hosting_requests,
+def unwind(*cols: str, carry: str = "") -> str:
+    """``UNWIND`` over column parameters: row ``i`` binds each column's value to a variable of its name.
+
+    ``carry``: variables of an earlier part of the query to keep.
+    """
+    keep = f"{carry}, " if carry else ""
+    return f"UNWIND range(0, size(${cols[0]}) - 1) AS i WITH {keep}i, " + ", ".join(f"${c}[i] AS {c}" for c in cols)
+
+
+def lookup(var: str, lbl: str, key: str, keys: str, carry: str = "") -> str:
+    """Find each distinct key of ``$<keys>`` once; ``<var>_at[j][0]`` is then the node of key j (or null).
+
+    Each node sits in a one-element list, so a key with no node keeps its place
+    (``collect`` drops nulls). ``carry``: variables of earlier lookups to keep.
+    """
+    keep = f"{carry}, " if carry else ""
+    return (f"UNWIND ${keys} AS k OPTIONAL MATCH ({var}:{label(lbl)} {{{key}: k}}) "
+            f"WITH {keep}collect([{var}]) AS {var}_at")
+
+
+def existing(lbl: str, key: str) -> str:
+    """Which of ``$keys`` are already nodes of ``lbl``."""
+    return f"UNWIND $keys AS k MATCH (n:{label(lbl)} {{{key}: k}}) RETURN collect(k) AS found"
+
+
+def with_rels(lbl: str, key: str, rtype: str) -> str:
+    """Which of ``$keys`` (nodes of ``lbl``) already have an outgoing relationship of ``rtype``."""
+    return (f"UNWIND $keys AS k MATCH (n:{label(lbl)} {{{key}: k}}) WHERE EXISTS {{ (n)-[:{rel_type(rtype)}]->() }} "
+            f"RETURN collect(k) AS found")
+
+
+ACCOUNT_COLS = ("account_id", "created_at", "email_domain", "org_id", "country", "requests", "hosting_requests",
+                "first_seen", "last_seen", "windows", "window_requests", "prompts", "focused")
+
+ACCOUNTS_NEW = f"""
+{unwind(*ACCOUNT_COLS)}
+CREATE (a:Account {{account_id: account_id}})
+SET a.created_at = {_dt('created_at')}, a.email_domain = email_domain, a.org_id = org_id, a.country = country,
+    a.requests = requests, a.hosting_requests = hosting_requests,
+    a.first_seen = {_dt('first_seen')}, a.last_seen = {_dt('last_seen')},
+    a.windows = windows, a.window_requests = window_requests, a.prompts = prompts, a.focused = focused
+"""
+
+ACCOUNTS_SEEN = f"""
+{unwind(*ACCOUNT_COLS)}
+MATCH (a:Account {{account_id: account_id}})
+WITH a, created_at, email_domain, org_id, country, requests, hosting_requests, windows, window_requests,
+     prompts, focused, {_dt('first_seen')} AS f, {_dt('last_seen')} AS l
+SET a.created_at = {_dt('created_at')}, a.email_domain = email_domain, a.org_id = org_id, a.country = country,
+    a.requests = coalesce(a.requests, 0) + requests,
+    a.hosting_requests = coalesce(a.hosting_requests, 0) + hosting_requests,
     a.first_seen = CASE WHEN a.first_seen IS NULL OR f < a.first_seen THEN f ELSE a.first_seen END,
     a.last_seen = CASE WHEN a.last_seen IS NULL OR l > a.last_seen THEN l ELSE a.last_seen END,
-    a.windows = CASE WHEN row.windows IS NULL THEN a.windows ELSE coalesce(a.windows, []) + row.windows END,
-    a.window_requests = CASE WHEN row.windows IS NULL THEN a.window_requests
-                             ELSE coalesce(a.window_requests, []) + row.window_requests END
+    a.windows = CASE WHEN windows IS NULL THEN a.windows ELSE coalesce(a.windows, []) + windows END,
+    a.window_requests = CASE WHEN windows IS NULL THEN a.window_requests
+                             ELSE coalesce(a.window_requests, []) + window_requests END,
+    a.prompts = CASE WHEN prompts IS NULL THEN a.prompts ELSE coalesce(a.prompts, 0) + prompts END,
+    a.focused = CASE WHEN prompts IS NULL THEN a.focused ELSE coalesce(a.focused, 0) + focused END
 """
 
 
-def entity_nodes(family: str) -> str:
-    """Entity nodes of a family, with the common ``Entity`` label and properties (see ``model``)."""
+def entity_nodes(family: str, new: bool) -> str:
+    """Entity nodes of a family, with the common ``Entity`` label and properties (see ``model``).
+
+    ``new``: keys not in the graph yet are created; the others get their
+    properties set (details keep their stored value when this batch has none).
+    """
     fam = families.get(family)
     assert fam.node is not None
-    lbl = label(fam.node.label)
-    details = "".join(f", e.{p} = coalesce(row.{p}, e.{p})" for p in fam.node.details)
-    return (f"UNWIND $rows AS row MERGE (e:{lbl} {{{fam.node.key}: row.key}}) "
-            f"SET e:{ENTITY}, e.family = $family, e.key = row.key, e.name = row.name {details}")
+    lbl, key, details = label(fam.node.label), fam.node.key, fam.node.details
+    head = unwind("key", "name", *details)
+    if new:
+        sets = "".join(f", e.{p} = {p}" for p in details)
+        return f"{head} CREATE (e:{lbl}:{ENTITY} {{{key}: key}}) SET e.family = $family, e.key = key, e.name = name{sets}"
+    sets = "".join(f", e.{p} = coalesce({p}, e.{p})" for p in details)
+    return f"{head} MATCH (e:{lbl} {{{key}: key}}) SET e:{ENTITY}, e.family = $family, e.key = key, e.name = name{sets}"
 
 
-def account_entity_rels(family: str) -> str:
-    """Account→entity relationships; additive, so sent in recorded chunks (see ``_send``)."""
+def account_entity_rels(family: str, new: bool) -> str:
+    """Account→entity relationships of a chunk, each end looked up once (``$accounts``, ``$entities``).
+
+    ``new``: the accounts have no relationship of this type yet, so every row
+    is created; otherwise rows are merged and their counter and window added.
+    """
     fam = families.get(family)
     assert fam.node is not None
-    lbl, rtype, key = label(fam.node.label), rel_type(fam.node.rel_type), fam.node.key
-    counter = fam.node.counter
-    on_create = f"r.{counter} = row.n, " if counter else ""
-    on_match = f"r.{counter} = r.{counter} + row.n, " if counter else ""
-    return f"""
-UNWIND $rows AS row
-MATCH (a:Account {{account_id: row.account_id}})
-MATCH (e:{lbl} {{{key}: row.key}})
-WITH a, e, row, {_dt('row.first')} AS f, {_dt('row.last')} AS l
+    lbl, rtype, key, counter = fam.node.label, rel_type(fam.node.rel_type), fam.node.key, fam.node.counter
+    head = f"""
+{lookup('a', 'Account', 'account_id', 'accounts')}
+{lookup('e', lbl, key, 'entities', carry='a_at')}
+UNWIND range(0, size($ai) - 1) AS i
+WITH a_at[$ai[i]][0] AS a, e_at[$ei[i]][0] AS e, $n[i] AS n, {_dt('$first[i]')} AS f, {_dt('$last[i]')} AS l
+WHERE a IS NOT NULL AND e IS NOT NULL"""
+    if new:
+        return f"{head}\nCREATE (a)-[r:{rtype}]->(e) SET {f'r.{counter} = n, ' if counter else ''}r.first = f, r.last = l"
+    on_create = f"r.{counter} = n, " if counter else ""
+    on_match = f"r.{counter} = r.{counter} + n, " if counter else ""
+    return f"""{head}
 MERGE (a)-[r:{rtype}]->(e)
 ON CREATE SET {on_create}r.first = f, r.last = l
 ON MATCH SET {on_match}r.first = CASE WHEN f < r.first THEN f ELSE r.first END,
@@ -113,12 +268,16 @@ ON MATCH SET {on_match}r.first = CASE WHEN f < r.first THEN f ELSE r.first END,
 """
 
 
-IP_ASN = """
-UNWIND $rows AS row
-MATCH (ip:IP {address: row.ip})
-MERGE (s:ASN {number: row.asn})
-SET s.hosting = row.asn IN $hosting
-MERGE (ip)-[:IN_ASN]->(s)
+def ip_asn(new: bool) -> str:
+    """IP→ASN relationships of a chunk: ASN nodes merged once each, IPs with no ASN yet get theirs created."""
+    rel = "CREATE (ip)-[:IN_ASN]->(s)" if new else "MERGE (ip)-[:IN_ASN]->(s)"
+    return f"""
+UNWIND $asns AS n MERGE (s:ASN {{number: n}}) SET s.hosting = n IN $hosting
+WITH collect(s) AS ss
+{lookup('ip', 'IP', 'address', 'ips', carry='ss')}
+UNWIND range(0, size($ii) - 1) AS i
+WITH ip_at[$ii[i]][0] AS ip, ss[$si[i]] AS s WHERE ip IS NOT NULL
+{rel}
 """
 
 
@@ -133,20 +292,6 @@ MATCH (e:{lbl} {{{key}: k}})
 WITH e, COUNT {{ (e)<-[:{rtype}]-(:Account) }} AS n
 SET e.accounts = n, e.hub = n > $cap, e.cap = $cap,
     e.pair_weight = CASE WHEN n >= 2 AND n <= $cap THEN $weight / ((n - 1.0) ^ $decay) ELSE 0.0 END
-"""
-
-
-# LINKED is the latest analysis, not an accumulation: cleared once per load, then created in
-# recorded chunks (MERGE would scan the ~hundreds of links of every ring member per row).
-def links_cypher(config: Config) -> str:
-    """``LINKED`` relationships with the weight of each family the run weighs."""
-    weights = "".join(f", l.w_{f} = row.w_{f}" for f in families.weighted(config))
-    return f"""
-UNWIND $rows AS row
-MATCH (a:Account {{account_id: row.a}})
-MATCH (b:Account {{account_id: row.b}})
-CREATE (a)-[l:LINKED]->(b)
-SET l.weight = row.weight, l.signals = row.signals {weights}
 """
 
 
@@ -172,44 +317,7 @@ SET i.matched = true
 """
 
 
-CLEAR_RINGS = [
-    ("clear ring membership", "MATCH (a:Account) WHERE a.ring_id IS NOT NULL "
-                              "WITH a LIMIT 50000 REMOVE a.ring_id, a.ring_score RETURN count(a) AS n"),
-    ("clear rings", "MATCH (r:Ring) WITH r LIMIT 5000 DETACH DELETE r RETURN count(r) AS n"),
-    ("clear unattributed operators", "MATCH (o:Operator) WHERE NOT coalesce(o.known, false) "
-                                     "WITH o LIMIT 5000 DETACH DELETE o RETURN count(o) AS n"),
-]
-
-CLEAR_LINKS = ("clear links", "MATCH ()-[l:LINKED]->() WITH l LIMIT 50000 DELETE l RETURN count(l) AS n")
-
-RINGS = """
-UNWIND $rows AS row
-MERGE (r:Ring {ring_id: row.ring_id})
-SET r += row.props
-MERGE (o:Operator {name: row.operator_node})
-ON CREATE SET o.known = row.known
-MERGE (r)-[t:ATTRIBUTED_TO]->(o)
-SET t.confidence = row.confidence
-"""
-
-MEMBERS = """
-UNWIND $rows AS row
-MATCH (a:Account {account_id: row.account_id})
-MATCH (r:Ring {ring_id: row.ring_id})
-MERGE (a)-[:MEMBER_OF]->(r)
-SET a.ring_id = row.ring_id, a.ring_score = row.score
-"""
-
-OPERATOR_TOTALS = """
-MATCH (o:Operator)
-OPTIONAL MATCH (o)<-[:ATTRIBUTED_TO]-(r:Ring)
-WITH o, count(r) AS rings, sum(r.size) AS accounts
-SET o.rings = rings, o.accounts = coalesce(accounts, 0)
-"""
-
-
-# --- the load --------------------------------------------------------------------------
-
+# --- chunk bookkeeping -----------------------------------------------------------------
 
 CHUNK_DONE = "MATCH (b:LoadBatch {batch_id: $batch}) RETURN $chunk IN b.chunks AS done"
 CHUNK_ROWS = """
@@ -217,125 +325,11 @@ MERGE (b:LoadBatch {batch_id: $batch})
 ON CREATE SET b.chunks = [], b.started = datetime(), b.chunk_rows = $rows
 RETURN coalesce(b.chunk_rows, $rows) AS rows
 """
-
-
-def chunk_rows(driver, settings: Settings, batch: str) -> int:
-    """The chunk size of ``batch``: fixed when the batch is first seen, so a re-run cuts the same chunks."""
-    return int(run_query(driver, settings, "chunk size", CHUNK_ROWS, {"batch": batch, "rows": BATCH_ROWS},
-                         write=True)[0]["rows"])
 CHUNK_MARK = """
 MERGE (b:LoadBatch {batch_id: $batch})
 ON CREATE SET b.chunks = [], b.started = datetime()
 SET b.chunks = b.chunks + $chunk
 """
-
-
-def _send(driver, settings, stats: LoadStats, step: str, cypher: str, chunks, *, params=None,
-          rels_per_row: int = 1, nodes_per_row: int = 0, progress=None, additive: str | None = None) -> None:
-    """Send ``chunks`` of rows through ``cypher``.
-
-    With ``additive`` (the batch id), each chunk is skipped if the batch's
-    ``LoadBatch`` node already records it, and recorded in the same
-    transaction as its writes otherwise.
-    """
-    t0 = time.perf_counter()
-    rows_sent = 0
-    for k, part in enumerate(chunks):
-        if additive is None:
-            run_query(driver, settings, step, cypher, {"rows": part, **(params or {})}, write=True)
-        else:
-            chunk = rows.chunk_name(step, k)
-
-            def work(tx, part=part, chunk=chunk):
-                done = tx.run(CHUNK_DONE, batch=additive, chunk=chunk).single()
-                if done is not None and done["done"]:
-                    return False
-                tx.run(cypher, {"rows": part, **(params or {})}).consume()
-                tx.run(CHUNK_MARK, batch=additive, chunk=chunk).consume()
-                return True
-
-            run_transaction(driver, settings, step, work, write=True)
-        rows_sent += len(part)
-        if progress:
-            progress(step, rows_sent)
-    stats.add(step, rows_sent * nodes_per_row, rows_sent * rels_per_row, time.perf_counter() - t0)
-
-
-def _repeat(driver, settings, name: str, cypher: str) -> None:
-    """Run a bounded delete until it deletes nothing: big clean-ups in small transactions."""
-    while run_query(driver, settings, name, cypher, write=True)[0]["n"]:
-        pass
-
-
-def load_run(driver, settings: Settings, out: str | Path, config: Config | None = None, *,
-             progress: Callable[[str, int], None] | None = None) -> LoadStats:
-    """Load the evidence graph, intel and rings of the detect run in ``out``; return what was sent.
-
-    Entity rarity uses the run's own recorded parameters (``config`` overrides them).
-    """
-    run = RunFolder(Path(out), need=("accounts", "incidence", "entities", "links", "ip_asn", "intel", "windows",
-                                     "shingle_texts", "instruments"))
-    config = config or run.config
-    con, batch = run.connect(), run.batch_id
-    try:
-        return _load(driver, settings, run, con, batch, config, progress)
-    finally:
-        con.close()
-
-
-def _load(driver, settings: Settings, run: RunFolder, con, batch: str, config: Config,
-          progress: Callable[[str, int], None] | None) -> LoadStats:
-    stats = LoadStats()
-    t0 = time.perf_counter()
-    schema.apply(driver, settings)
-    stats.add("schema", 0, 0, time.perf_counter() - t0)
-    size = chunk_rows(driver, settings, batch)
-    _send(driver, settings, stats, "accounts", ACCOUNTS, batches(con, rows.ACCOUNTS_SQL, size=size),
-          rels_per_row=0, nodes_per_row=1, progress=progress, additive=batch)
-
-    for fam in families.stored(config):
-        assert fam.node is not None
-        lbl, rtype = fam.node.label, fam.node.rel_type
-        _send(driver, settings, stats, f"{lbl} nodes", entity_nodes(fam.name),
-              batches(con, rows.entity_sql(fam, config)), params={"family": fam.name},
-              rels_per_row=0, nodes_per_row=1, progress=progress)
-        _send(driver, settings, stats, f"{rtype} relationships", account_entity_rels(fam.name),
-              batches(con, rows.incidence_sql(fam), size=size), progress=progress, additive=batch)
-
-    hosting = sorted(int(a) for a in config.hosting_asns)
-    _send(driver, settings, stats, "IN_ASN relationships", IP_ASN, batches(con, rows.IP_ASN_SQL),
-          params={"hosting": hosting}, nodes_per_row=0, progress=progress)
-
-    t0 = time.perf_counter()
-    for fam in families.stored(config):
-        p = config.family(fam.name)
-        for chunk in batches(con, "SELECT entity FROM entities WHERE family = ? ORDER BY entity", [fam.name]):
-            run_query(driver, settings, f"{fam.name} rarity", refresh_entities(fam.name),
-                      {"keys": [r["entity"] for r in chunk], "cap": p.cap, "weight": p.weight, "decay": p.decay},
-                      write=True)
-    stats.add("entity rarity", 0, 0, time.perf_counter() - t0)
-
-    _send(driver, settings, stats, "indicators", INDICATORS, batches(con, rows.INDICATORS_SQL),
-          rels_per_row=1, nodes_per_row=1, progress=progress)
-    for kind in indicator_targets():
-        if kind != "account" and kind not in {f.intel_kind for f in families.in_run(config)}:
-            continue
-        _send(driver, settings, stats, f"indicator {kind} targets", indicator_target_cypher(kind),
-              batches(con, rows.indicator_target_sql(kind, config)), progress=progress)
-
-    replace_links(driver, settings, stats, batch, batches(con, rows.link_sql(config), size=size), config,
-                  progress=progress)
-    members = con.execute("SELECT ring_id, account_id FROM ring_members").df().to_dict("records") \
-        if "ring_members" in _views(con) else []
-    write_rings(driver, settings, run.rings, members, stats, progress=progress)
-    run_query(driver, settings, "batch complete", LOAD_DONE, {"batch": batch, "source": str(run.path)}, write=True)
-    return stats
-
-
-def _views(con) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-
-
 LOAD_DONE = """
 MERGE (b:LoadBatch {batch_id: $batch})
 ON CREATE SET b.chunks = [], b.started = datetime()
@@ -343,44 +337,186 @@ SET b.completed = datetime(), b.source = $source
 """
 
 
-def replace_links(driver, settings: Settings, stats: LoadStats, run_id: str, link_batches, config: Config, *,
-                  progress=None) -> None:
-    """Replace every LINKED relationship with those of run ``run_id``; safe to repeat after a crash."""
-    t0 = time.perf_counter()
-
-    def clear(tx):
-        done = tx.run(CHUNK_DONE, batch=run_id, chunk="LINKED clear").single()
-        if done is not None and done["done"]:
-            return False
-        tx.run(CHUNK_MARK, batch=run_id, chunk="LINKED clearing").consume()
-        return True
-
-    if run_transaction(driver, settings, "links clear check", clear, write=True):
-        _repeat(driver, settings, *CLEAR_LINKS)
-        run_query(driver, settings, "links cleared", CHUNK_MARK, {"batch": run_id, "chunk": "LINKED clear"},
-                  write=True)
-    stats.add("clear links", 0, 0, time.perf_counter() - t0)
-    _send(driver, settings, stats, "LINKED relationships", links_cypher(config), link_batches, progress=progress,
-          additive=run_id)
+def chunk_rows(writer: Writer, batch: str) -> int:
+    """The chunk size of ``batch``: fixed when the batch is first seen, so a re-run cuts the same chunks."""
+    return int(writer.query("chunk size", CHUNK_ROWS, {"batch": batch, "rows": rows.BATCH_ROWS})[0]["rows"])
 
 
-def write_rings(driver, settings: Settings, rings: list[Ring], members: list[dict], stats: LoadStats,
-                *, progress=None) -> None:
-    """Replace the stored ring assignment with ``rings``: no stale membership survives.
+def positions(keys: list) -> tuple[list, list[int]]:
+    """The distinct keys (sorted) and, per row, the position of its key among them; pure.
 
-    Old rings, their membership and unattributed operator clusters are deleted
-    in bounded transactions first; a run killed in between is repaired by the
-    next one, which deletes and writes again.
+    >>> positions(["b", "a", "b"])
+    (['a', 'b'], [1, 0, 1])
     """
-    t0 = time.perf_counter()
-    for name, cypher in CLEAR_RINGS:
-        _repeat(driver, settings, name, cypher)
-    stats.add("clear rings", 0, 0, time.perf_counter() - t0)
-    ring_rows = rows.ring_rows(rings)
-    _send(driver, settings, stats, "rings", RINGS, (ring_rows[i:i + 1000] for i in range(0, len(ring_rows), 1000)),
-          nodes_per_row=1, progress=progress)
-    score = {r.ring_id: r.score for r in rings}
-    members = [{**m, "score": score.get(m["ring_id"])} for m in members]
-    _send(driver, settings, stats, "MEMBER_OF relationships", MEMBERS,
-          (members[i:i + BATCH_ROWS] for i in range(0, len(members), BATCH_ROWS)), progress=progress)
-    run_query(driver, settings, "operator totals", OPERATOR_TOTALS, write=True)
+    distinct = sorted(set(keys))
+    at = {k: j for j, k in enumerate(distinct)}
+    return distinct, [at[k] for k in keys]
+
+
+def split(cols: dict[str, list], key: str, known: Iterable) -> tuple[dict[str, list], dict[str, list]]:
+    """Rows whose ``key`` is not in ``known``, and those whose key is; pure.
+
+    >>> split({"k": ["a", "b", "c"], "v": [1, 2, 3]}, "k", {"b"})
+    ({'k': ['a', 'c'], 'v': [1, 3]}, {'k': ['b'], 'v': [2]})
+    """
+    known = set(known)
+    flags = [k in known for k in cols[key]]
+    pick = lambda want: {c: [v for v, f in zip(vals, flags) if f == want] for c, vals in cols.items()}  # noqa: E731
+    return pick(False), pick(True)
+
+
+# --- the load --------------------------------------------------------------------------
+
+
+def load_run(driver, settings: Settings, out: str | Path, config: Config | None = None, *,
+             report: Report | None = None, lease: Fence | None = None, wait: float = 0.0,
+             on_wait: Callable[[Any], None] | None = None) -> LoadStats:
+    """Load the evidence graph, intel and rings of the detect run in ``out``; return what was sent.
+
+    Takes the load lease first (``wait`` seconds at most for another writer,
+    then ``LeaseHeld``), unless the caller passes one it holds. Entity rarity
+    uses the run's own recorded parameters (``config`` overrides them).
+    """
+    from .lease import Lease
+
+    run = RunFolder(Path(out), need=("accounts", "incidence", "entities", "links", "ip_asn", "intel", "windows",
+                                     "shingle_texts", "instruments"))
+    config = config or run.config
+    own = lease is None
+    if own:
+        lease = Lease(driver, settings, task=f"load {run.batch_id}").acquire(wait, on_wait)
+    con = rows.open_run(run)
+    try:
+        return _load(Writer(driver, settings, lease=lease, report=report), run, con, run.batch_id, config)
+    finally:
+        con.close()
+        if own:
+            lease.release()  # type: ignore[union-attr]
+
+
+def _load(writer: Writer, run: RunFolder, con, batch: str, config: Config) -> LoadStats:
+    from .writeback import replace_links, write_rings
+
+    with writer.step("schema", rels_per_row=0):
+        schema.apply(writer.driver, writer.settings)
+    size = chunk_rows(writer, batch)
+    send_accounts(writer, con, batch, size)
+    for fam in families.stored(config):
+        send_entities(writer, con, fam, config)
+        send_incidence(writer, con, fam, batch, size)
+    send_ip_asn(writer, con, config)
+    refresh_rarity(writer, con, config)
+    send_intel(writer, con, config)
+    replace_links(writer, con, config)
+    members = con.execute("SELECT ring_id, account_id FROM ring_members").fetchall() \
+        if "ring_members" in _views(con) else []
+    write_rings(writer, run.rings, [{"ring_id": r, "account_id": a} for r, a in members], run.operations)
+    writer.query("batch complete", LOAD_DONE, {"batch": batch, "source": str(run.path)})
+    return writer.stats
+
+
+def send_accounts(writer: Writer, con, batch: str, size: int) -> None:
+    """Accounts, additive: new ones created with their figures, known ones get theirs added."""
+    with writer.step("accounts", rows.count(con, rows.ACCOUNTS_SQL), nodes_per_row=1, rels_per_row=0) as step:
+        for k, cols in enumerate(rows.columns(con, rows.ACCOUNTS_SQL, size=size)):
+            def work(tx, cols=cols):
+                found = tx.run(existing("Account", "account_id"), keys=cols["account_id"]).single()["found"]
+                new, seen = split(cols, "account_id", found)
+                for cypher, part in ((ACCOUNTS_NEW, new), (ACCOUNTS_SEEN, seen)):
+                    if part["account_id"]:
+                        tx.run(cypher, part).consume()
+            step.write(work, chunk=(batch, rows.chunk_name("accounts", k)))
+            step.sent(len(cols["account_id"]))
+
+
+def send_entities(writer: Writer, con, fam, config: Config) -> None:
+    """A family's entity nodes: created when new, properties set when known (idempotent)."""
+    sql = rows.entity_sql(fam, config)
+    with writer.step(f"{fam.node.label} nodes", rows.count(con, sql), nodes_per_row=1, rels_per_row=0) as step:
+        for cols in rows.columns(con, sql):
+            cols = {c: cols[c] for c in ("key", "name", *fam.node.details)}
+
+            def work(tx, cols=cols):
+                found = tx.run(existing(fam.node.label, fam.node.key), keys=cols["key"]).single()["found"]
+                for is_new, part in zip((True, False), split(cols, "key", found)):
+                    if part["key"]:
+                        tx.run(entity_nodes(fam.name, is_new), {**part, "family": fam.name}).consume()
+            step.write(work)
+            step.sent(len(cols["key"]))
+
+
+def send_incidence(writer: Writer, con, fam, batch: str, size: int) -> None:
+    """A family's account→entity relationships, additive: chunks recorded on the batch."""
+    name = f"{fam.node.rel_type} relationships"
+    sql = rows.incidence_sql(fam)
+    with writer.step(name, rows.count(con, sql)) as step:
+        for k, cols in enumerate(rows.columns(con, sql, size=size)):
+            def work(tx, cols=cols):
+                accounts = sorted(set(cols["account_id"]))
+                known = tx.run(with_rels("Account", "account_id", fam.node.rel_type), keys=accounts).single()["found"]
+                for is_new, part in zip((True, False), split(cols, "account_id", known)):
+                    if part["account_id"]:
+                        tx.run(account_entity_rels(fam.name, is_new), _by_position(part)).consume()
+            step.write(work, chunk=(batch, rows.chunk_name(name, k)))
+            step.sent(len(cols["key"]))
+
+
+def _by_position(cols: dict[str, list]) -> dict[str, list]:
+    """Incidence columns as the lookup form wants them: distinct ends once, rows as positions."""
+    accounts, ai = positions(cols["account_id"])
+    entities, ei = positions(cols["key"])
+    return {"accounts": accounts, "entities": entities, "ai": ai, "ei": ei,
+            "n": cols["n"], "first": cols["first"], "last": cols["last"]}
+
+
+def send_ip_asn(writer: Writer, con, config: Config) -> None:
+    hosting = sorted(int(a) for a in config.hosting_asns)
+    with writer.step("IN_ASN relationships", rows.count(con, rows.IP_ASN_SQL)) as step:
+        for cols in rows.columns(con, rows.IP_ASN_SQL):
+            def work(tx, cols=cols):
+                ips = sorted(set(cols["ip"]))
+                known = tx.run(with_rels("IP", "address", "IN_ASN"), keys=ips).single()["found"]
+                for is_new, part in zip((True, False), split(cols, "ip", known)):
+                    if part["ip"]:
+                        distinct_ips, ii = positions(part["ip"])
+                        asns, si = positions(part["asn"])
+                        tx.run(ip_asn(is_new), ips=distinct_ips, ii=ii, asns=asns, si=si, hosting=hosting).consume()
+            step.write(work)
+            step.sent(len(cols["ip"]))
+
+
+def refresh_rarity(writer: Writer, con, config: Config) -> None:
+    """Rarity of the entities this batch touched, from everything stored."""
+    with writer.step("entity rarity", rels_per_row=0) as step:
+        for fam in families.stored(config):
+            p = config.family(fam.name)
+            for chunk in rows.columns(con, "SELECT entity FROM entities WHERE family = ? ORDER BY entity", [fam.name]):
+                writer.query(f"{fam.name} rarity", refresh_entities(fam.name),
+                             {"keys": chunk["entity"], "cap": p.cap, "weight": p.weight, "decay": p.decay})
+                step.sent(len(chunk["entity"]))
+
+
+def send_intel(writer: Writer, con, config: Config) -> None:
+    """Indicators, their operators, and what each points to (small: sent as maps)."""
+    with writer.step("indicators", nodes_per_row=1) as step:
+        for part in rows.batches(con, rows.INDICATORS_SQL):
+            writer.query("indicators", INDICATORS, {"rows": part})
+            step.sent(len(part))
+    in_run = {f.intel_kind for f in families.in_run(config)}
+    for kind in indicator_targets():
+        if kind != "account" and kind not in in_run:
+            continue
+        with writer.step(f"indicator {kind} targets") as step:
+            for part in rows.batches(con, rows.indicator_target_sql(kind, config)):
+                writer.query(f"indicator {kind} targets", indicator_target_cypher(kind), {"rows": part})
+                step.sent(len(part))
+
+
+def _views(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+__all__ = ["LoadStats", "Report", "Writer", "load_run", "chunk_rows", "positions", "split", "unwind", "lookup",
+           "entity_nodes", "account_entity_rels", "ip_asn", "refresh_entities", "BATCH_ROWS"]
+
+BATCH_ROWS = rows.BATCH_ROWS

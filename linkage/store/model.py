@@ -2,7 +2,7 @@
 
 Cypher text never takes a label or type from user input; builders look them
 up here (the allow-list), and every value travels as a ``$parameter``. The
-fixed part (accounts, rings, operators, indicators…) is listed below; each
+fixed part (accounts, rings, operations, operators, indicators…) is listed below; each
 signal family with a ``node`` (``linkage.families``) adds its entity label and
 its account→entity relationship type. The families are code, registered at
 import time, never input, so the allow-list stays closed. The schema, the
@@ -46,23 +46,31 @@ class RelType:
 _FIXED_NODES = (
     NodeType("Account", "account_id",
              ("account_id", "created_at", "email_domain", "org_id", "country", "requests", "first_seen",
-              "last_seen", "hosting_requests", "windows", "window_requests", "ring_id", "ring_score")),
+              "last_seen", "hosting_requests", "windows", "window_requests", "prompts", "focused", "ring_id",
+              "ring_score")),
     NodeType("ASN", "number", ("number", "hosting", "accounts")),
     NodeType("Ring", "ring_id",
              ("ring_id", "score", "size", "requests", "first_seen", "last_seen", "operator", "operator_confidence",
-              "operator_cluster", "signals", "coordination", "harvesting", "diversity", "payment_share",
-              "template_share", "burst_share", "lockstep_share", "hosting_share", "volume_ratio", "density",
-              "median_requests", "evidence", "run_id")),
+              "operator_cluster", "bystanders", "signals", "coordination", "harvesting", "diversity",
+              "payment_share", "template_share", "burst_share", "lockstep_share", "hosting_share", "volume_ratio", "density",
+              "median_requests", "evidence", "run_id", "operation")),
+    # The rings one operator runs, tied by the tools they reuse (linkage.operations).
+    NodeType("Operation", "operation_id",
+             ("operation_id", "operator", "operator_confidence", "rings", "accounts", "requests", "score", "tools",
+              "tool_families")),
     NodeType("Operator", "name", ("name", "known", "rings", "accounts")),
     NodeType("Indicator", "indicator_id", ("indicator_id", "operator", "kind", "value", "note", "matched")),
     # Bookkeeping: which input batches are loaded, and which chunks of a batch's additive steps are done.
     NodeType("LoadBatch", "batch_id", ("batch_id", "chunks", "chunk_rows", "started", "completed", "source")),
+    # The one-writer lease (store.lease): present only while a load or a rings write-back runs.
+    NodeType("LoadLock", "name", ("name", "owner", "host", "pid", "started", "task", "since", "expires")),
 )
 
 _FIXED_RELS = (
     RelType("IN_ASN", "IP", "ASN"),
     RelType("MEMBER_OF", "Account", "Ring"),
     RelType("ATTRIBUTED_TO", "Ring", "Operator", ("confidence",)),
+    RelType("PART_OF", "Ring", "Operation"),
     RelType("POINTS_TO", "Indicator", "*"),
     RelType("KNOWN_FOR", "Indicator", "Operator"),
 )

@@ -2,7 +2,7 @@
 
 The stored graph holds every batch loaded so far. It is read back into the
 same DuckDB tables the embedded pipeline builds (accounts, incidence, activity
-summaries, intel, template texts); from there the very same code weighs the
+summaries, prompt topics, intel, template texts); from there the very same code weighs the
 entities, builds links, finds, scores and attributes rings. So one batch loaded
 and recomputed gives the rings the embedded run gave, and several batches give
 the rings of all of them together.
@@ -10,21 +10,24 @@ the rings of all of them together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import pyarrow as pa
 
 from .. import analysis, families, io, signals
 from ..config import Config
-from ..ids import digest
 from ..results import Result
 from ..sql import literal
 from ..stages import Reporter, Timer, require
-from . import rows
 from .connection import Settings
-from .load import LoadStats, chunk_rows, replace_links, write_rings
+from .load import LoadStats, Report, Writer
 from .model import label, rel_type
 
 FETCH = 50_000
+
+#: ``rows_read(query name, rows so far)``: progress while the stored graph is read.
+RowsRead = Callable[[str, int], None]
 
 ACCOUNTS = """
 MATCH (a:Account)
@@ -32,7 +35,7 @@ RETURN a.account_id AS account_id, a.created_at.epochSeconds AS created_at, a.em
        a.org_id AS org_id, a.country AS country, coalesce(a.requests, 0) AS requests,
        coalesce(a.hosting_requests, 0) AS hosting_requests, a.first_seen.epochSeconds AS first_seen,
        a.last_seen.epochSeconds AS last_seen,
-       a.windows AS windows, a.window_requests AS window_requests
+       a.windows AS windows, a.window_requests AS window_requests, a.prompts AS prompts, a.focused AS focused
 """
 
 
@@ -57,10 +60,25 @@ INTEL = "MATCH (i:Indicator) RETURN i.operator AS operator, i.kind AS kind, i.va
 TEXTS = "MATCH (e:Entity) WHERE e.name <> e.key RETURN e.key AS entity, e.name AS text"
 
 
-def _frame(driver, settings: Settings, cypher: str) -> pd.DataFrame:
-    """All records of a read query as a DataFrame, streamed (no per-record Python beyond the driver's)."""
+def _frame(driver, settings: Settings, cypher: str, name: str = "", rows_read: RowsRead | None = None
+           ) -> pd.DataFrame:
+    """All records of a read query as a DataFrame, fetched ``FETCH`` at a time (progress after each)."""
+
+    def work(tx) -> pd.DataFrame:
+        result = tx.run(cypher)
+        keys, parts, n = result.keys(), [], 0
+        while True:
+            records = result.fetch(FETCH)
+            if not records:
+                break
+            parts.append(pd.DataFrame([r.values() for r in records], columns=keys))
+            n += len(records)
+            if rows_read:
+                rows_read(name, n)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keys)
+
     with driver.session(database=settings.database, fetch_size=FETCH) as session:
-        return session.execute_read(lambda tx: tx.run(cypher).to_df())
+        return session.execute_read(work)
 
 
 def _ts(col: str) -> str:
@@ -68,14 +86,14 @@ def _ts(col: str) -> str:
     return f"CASE WHEN {col} IS NULL THEN NULL ELSE to_timestamp(CAST({col} AS BIGINT)) END"
 
 
-def read_stored(driver, settings: Settings, config: Config, con=None):
+def read_stored(driver, settings: Settings, config: Config, con=None, rows_read: RowsRead | None = None):
     """Build the pipeline's tables from the stored graph in a fresh DuckDB connection."""
     con = con or io.connect()
-    acc = _frame(driver, settings, ACCOUNTS)
+    acc = _frame(driver, settings, ACCOUNTS, "accounts", rows_read)
     acc = acc.sort_values("account_id").reset_index(drop=True)
     acc["aid"] = range(len(acc))
-    con.register("acc_df", pa.Table.from_pandas(acc.drop(columns=["windows", "window_requests"]),
-                                                preserve_index=False))
+    con.register("acc_df", pa.Table.from_pandas(acc.drop(columns=["windows", "window_requests"]).astype(
+        {"prompts": "Int64", "focused": "Int64"}), preserve_index=False))
     con.execute(f"""CREATE OR REPLACE TABLE accounts AS
                    SELECT CAST(aid AS INTEGER) AS aid, account_id, {_ts('created_at')} AS created_at,
                           email_domain, org_id, country FROM acc_df""")
@@ -91,11 +109,15 @@ def read_stored(driver, settings: Settings, config: Config, con=None):
                    FROM (SELECT aid, unnest(windows) AS win, unnest(window_requests) AS requests FROM win_df)
                    GROUP BY ALL""")
     signals.prepare(con, config)
+    # Prompt topics cannot be derived from the graph (no prompt text is stored): the load keeps the counts.
+    con.execute("""INSERT INTO acct_topics SELECT CAST(aid AS INTEGER), CAST(prompts AS BIGINT),
+                   CAST(focused AS BIGINT) FROM acc_df WHERE prompts IS NOT NULL""")
     for fam in families.in_run(config):
         if fam.stored == "derived":  # recomputed from the accounts, as the pipeline does
             signals.add_family(con, config, fam)
             continue
-        df = _frame(driver, settings, ASN_INCIDENCE if fam.stored == "asn" else incidence_query(fam.name))
+        df = _frame(driver, settings, ASN_INCIDENCE if fam.stored == "asn" else incidence_query(fam.name),
+                    f"{fam.name} incidence", rows_read)
         if df.empty:
             continue
         df["entity"] = df["entity"].astype(str)
@@ -106,12 +128,12 @@ def read_stored(driver, settings: Settings, config: Config, con=None):
                         FROM inc_df i JOIN accounts a USING (account_id)""")
         con.unregister("inc_df")
     signals.weigh_entities(con)
-    intel = _frame(driver, settings, INTEL)
+    intel = _frame(driver, settings, INTEL, "intel", rows_read)
     con.register("intel_df", intel if len(intel) else pd.DataFrame(columns=["operator", "kind", "value", "note"]))
     con.execute("CREATE OR REPLACE TABLE intel AS SELECT CAST(operator AS VARCHAR) AS operator, "
                 "CAST(kind AS VARCHAR) AS kind, CAST(value AS VARCHAR) AS value, CAST(note AS VARCHAR) AS note "
                 "FROM intel_df")
-    texts = _frame(driver, settings, TEXTS)
+    texts = _frame(driver, settings, TEXTS, "template texts", rows_read)
     con.register("texts_df", texts if len(texts) else pd.DataFrame(columns=["entity", "text"]))
     con.execute("CREATE OR REPLACE TABLE shingle_texts AS SELECT CAST(entity AS VARCHAR) AS entity, "
                 "CAST(text AS VARCHAR) AS text FROM texts_df")
@@ -122,24 +144,31 @@ def read_stored(driver, settings: Settings, config: Config, con=None):
     return con, counts
 
 
-def recompute(driver, settings: Settings, config: Config | None = None, *,
-              report: Reporter | None = None) -> tuple[Result, LoadStats]:
-    """Rings over everything stored, written back in place of the previous assignment."""
+def recompute(driver, settings: Settings, config: Config | None = None, *, report: Reporter | None = None,
+              rows_read: RowsRead | None = None, writes: Report | None = None, wait: float = 0.0,
+              on_wait=None) -> tuple[Result, LoadStats]:
+    """Rings over everything stored, written back in place of the previous assignment.
+
+    Holds the load lease from before reading until the write-back is done, so
+    no load changes the graph in between. ``report`` gets the stages,
+    ``rows_read`` the rows read per query, ``writes`` the write-back steps.
+    """
+    from .lease import Lease
+    from .writeback import replace_links, write_rings
+
     config = config or Config()
     timer = Timer(report)
-    timer.start("read graph")
-    con, counts = read_stored(driver, settings, config)
-    require(con, analysis.INPUTS, "read graph")
-    timer.stop()
-    result = analysis.run(con, config, counts, report=report)
-    timer.start("write back")
-    n_links = con.execute("SELECT count(*) FROM links").fetchall()[0][0]
-    stats = LoadStats()
-    members = pa.Table.from_pandas(result.members[["ring_id", "account_id"]], preserve_index=False).to_pylist()
-    run_id = f"rings-{digest(*(r.ring_id for r in result.rings), size=6)}-{n_links}"
-    size = chunk_rows(driver, settings, run_id)
-    replace_links(driver, settings, stats, run_id, rows.batches(con, rows.link_sql(config), size=size), config)
-    write_rings(driver, settings, result.rings, members, stats)
-    timer.stop()
+    with Lease(driver, settings, task="rings").acquire(wait, on_wait) as lease:
+        timer.start("read graph")
+        con, counts = read_stored(driver, settings, config, rows_read=rows_read)
+        require(con, analysis.INPUTS, "read graph")
+        timer.stop()
+        result = analysis.run(con, config, counts, report=report)
+        timer.start("write back")
+        writer = Writer(driver, settings, lease=lease, report=writes)
+        members = pa.Table.from_pandas(result.members[["ring_id", "account_id"]], preserve_index=False).to_pylist()
+        replace_links(writer, con, config)
+        write_rings(writer, result.rings, members, result.operations)
+        timer.stop()
     result.timings = {**timer.timings, **result.timings}
-    return result, stats
+    return result, writer.stats

@@ -22,7 +22,8 @@ from .. import families
 from ..config import Config
 from ..families import Family
 from ..ids import sql_digest
-from ..results import Ring
+from ..results import Operation, Ring
+from ..run import RunFolder
 from ..signals.prompt import excerpt_shingles_sql
 from ..sql import literal
 from . import model
@@ -61,6 +62,35 @@ def batches(con, query: str, params: list[Any] | None = None, size: int = BATCH_
         yield buffer
 
 
+def columns(con, query: str, params: list[Any] | None = None, size: int = BATCH_ROWS) -> Iterator[dict[str, list]]:
+    """The query's rows as columns (``{name: [values]}``), exactly ``size`` rows at a time.
+
+    Columns pack into far fewer Bolt values than a list of maps (no key per row),
+    and the Cypher side indexes them (``$col[i]``). Chunks are exact slices of the
+    ordered rows, as in :func:`batches`.
+    """
+    import pyarrow as pa
+
+    reader = con.sql(query, params=params or None).to_arrow_reader(size)
+    pending: list[Any] = []
+    held = 0
+    for rb in reader:
+        pending.append(rb)
+        held += rb.num_rows
+        while held >= size:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, size).to_pydict()
+            rest = table.slice(size)
+            pending, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending).to_pydict()
+
+
+def count(con, query: str, params: list[Any] | None = None) -> int:
+    """How many rows ``query`` gives (for progress totals and chunk counts)."""
+    return int(con.execute(f"SELECT count(*) FROM ({query})", params or None).fetchall()[0][0])
+
+
 def epoch(col: str) -> str:
     """Times travel as whole epoch seconds (cheap to pack) and become datetimes in Cypher."""
     return f"CAST(epoch({col}) AS BIGINT)"
@@ -77,8 +107,24 @@ def indicator_id() -> str:
 ACCOUNTS_SQL = f"""
     SELECT a.account_id, {epoch('a.created_at')} AS created_at, a.email_domain, a.org_id, a.country,
            a.requests, a.hosting_requests, {epoch('a.first_seen')} AS first_seen,
-           {epoch('a.last_seen')} AS last_seen, w.windows, w.requests AS window_requests
+           {epoch('a.last_seen')} AS last_seen, w.windows, w.requests AS window_requests,
+           CAST(a.prompts AS BIGINT) AS prompts, CAST(a.focused AS BIGINT) AS focused
     FROM accounts a LEFT JOIN windows w USING (aid) ORDER BY a.account_id"""
+
+
+def open_run(run: RunFolder):
+    """The run's evidence views for a load; a run written before prompt topics gets null ``prompts``/``focused``.
+
+    Those two (``linkage.topics``: sampled prompts, and how many ask for code or agent work) are
+    additive per account like requests; ``linkage rings --neo4j`` reads them back as ``acct_topics``.
+    """
+    con = run.connect()
+    have = {r[0] for r in con.execute("DESCRIBE accounts").fetchall()}
+    if "prompts" not in have:
+        path = literal(run.evidence_dir / "accounts.parquet")
+        con.execute(f"CREATE OR REPLACE VIEW accounts AS SELECT *, CAST(NULL AS BIGINT) AS prompts, "
+                    f"CAST(NULL AS BIGINT) AS focused FROM read_parquet({path})")
+    return con
 
 
 def entity_sql(family: Family, config: Config) -> str:
@@ -101,15 +147,25 @@ def entity_sql(family: Family, config: Config) -> str:
 
 
 def incidence_sql(family: Family) -> str:
-    """The family's account→entity relationships: ``account_id, key, n, first, last``; additive (chunked)."""
+    """The family's account→entity relationships: ``account_id, key, n, first, last``; additive (chunked).
+
+    Sorted by account (the start node), so a chunk holds whole accounts, and the
+    load can tell an account with no relationship of this type yet (all its rows
+    are new: ``CREATE``) from one that has some (``MERGE``). Only entities that
+    become nodes (``entity_sql``) are kept, as the bulk import does.
+    """
     return f"""
         SELECT a.account_id, i.entity AS key, CAST(i.requests AS BIGINT) AS n,
                {epoch('i.first')} AS first, {epoch('i.last')} AS last
         FROM incidence i JOIN accounts a USING (aid)
-        WHERE i.family = {literal(family.name)} ORDER BY i.entity, a.account_id"""
+        SEMI JOIN entities e ON e.family = i.family AND e.entity = i.entity
+        WHERE i.family = {literal(family.name)} ORDER BY a.account_id, i.entity"""
 
 
-IP_ASN_SQL = "SELECT ip, CAST(asn AS BIGINT) AS asn FROM ip_asn ORDER BY ip"
+#: IP→ASN pairs whose IP is a node (as the bulk import keeps them).
+IP_ASN_SQL = """
+    SELECT DISTINCT ip, CAST(asn AS BIGINT) AS asn FROM ip_asn
+    WHERE asn IS NOT NULL AND ip IN (SELECT entity FROM entities WHERE family = 'ip') ORDER BY ip, asn"""
 
 
 # --- links ----------------------------------------------------------------------------------
@@ -159,15 +215,34 @@ def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
             "first_seen": ring.first_seen, "last_seen": ring.last_seen,
             "operator": ring.operator, "operator_confidence": ring.operator_confidence,
             "operator_cluster": ring.operator_cluster,
+            "bystanders": sorted(ring.bystanders) or None,  # absent rather than an empty list
             "signals": sorted(ring.signals),
             "evidence": [p["path"] for p in ring.evidence],
             **{k: ring.features[k] for k in RING_FEATURES if k in ring.features},
         }
+        if ring.operation is not None:
+            props["operation"] = ring.operation
         rows.append({"ring_id": ring.ring_id, "props": props, "operator_node": ring.cluster,
                      "known": ring.operator is not None, "confidence": ring.operator_confidence})
     return rows
 
 
-__all__ = ["BATCH_ROWS", "chunk_name", "chunk_count", "batches", "epoch", "indicator_id", "ACCOUNTS_SQL",
+def operation_rows(operations: list[Operation]) -> list[dict[str, Any]]:
+    """Operation nodes as flat property maps, with the ids of their rings (``PART_OF``); pure.
+
+    ``tools`` counts the tools the operation's rings reuse, ``tool_families`` names their
+    families (absent when none: an empty list would not survive the bulk import as one).
+    """
+    out = []
+    for op in operations:
+        props = {"operator": op.operator, "operator_confidence": float(op.operator_confidence),
+                 "rings": len(op.rings), "accounts": int(op.accounts), "requests": int(op.requests),
+                 "score": float(op.score), "tools": sum(int(t.get("tools", 0)) for t in op.tools.values()),
+                 "tool_families": sorted(op.tools) or None}
+        out.append({"operation_id": op.operation_id, "ring_ids": sorted(op.rings), "props": props})
+    return out
+
+
+__all__ = ["BATCH_ROWS", "chunk_name", "chunk_count", "batches", "columns", "count", "epoch", "indicator_id", "ACCOUNTS_SQL",
            "entity_sql", "incidence_sql", "IP_ASN_SQL", "link_sql", "INDICATORS_SQL", "indicator_target_sql",
-           "ring_rows"]
+           "ring_rows", "operation_rows", "open_run"]

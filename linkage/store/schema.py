@@ -28,9 +28,15 @@ def statements(folder: Path = SCHEMA_DIR) -> list[tuple[str, str]]:
     return out
 
 
-def apply(driver, settings: Settings, folder: Path = SCHEMA_DIR) -> int:
-    """Create every constraint and index (schema changes need one auto-commit statement each)."""
+def apply(driver, settings: Settings, folder: Path = SCHEMA_DIR, *, only: str | None = None) -> int:
+    """Create every constraint and index (schema changes need one auto-commit statement each).
+
+    ``only`` (a label) applies just the statements on that label: the load lease
+    needs its own constraint before it can be taken, ahead of the rest of the schema.
+    """
     items = statements(folder)
+    if only is not None:
+        items = [(name, stmt) for name, stmt in items if f"(n:{only})" in stmt]
     for name, stmt in items:
         run_query(driver, settings, name, stmt, write=True)
     run_query(driver, settings, "schema await", "CALL db.awaitIndexes(300)", write=True)

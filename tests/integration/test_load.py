@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from storekit import census, links
 
 from linkage.cli import main
 from linkage.store.connection import run_query
@@ -38,19 +39,6 @@ def second_run(tmp_path_factory) -> Path:
     res = CliRunner().invoke(main, ["detect", str(base / "world"), "--out", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
     return out
-
-
-def census(driver, settings) -> dict:
-    """Node count per label, relationship count per type, and every additive total."""
-    nodes = {r["l"]: r["c"] for r in run_query(
-        driver, settings, "census nodes", "MATCH (n) RETURN labels(n)[0] AS l, count(*) AS c")}
-    rels = {r["t"]: r["c"] for r in run_query(
-        driver, settings, "census rels", "MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS c")}
-    totals = run_query(driver, settings, "census totals", """
-        MATCH (a:Account) WITH sum(a.requests) AS requests, sum(size(coalesce(a.windows, []))) AS windows
-        OPTIONAL MATCH ()-[r:USED_IP]->() WITH requests, windows, sum(r.requests) AS ip_requests
-        OPTIONAL MATCH ()-[p:PAID_WITH]->() RETURN requests, windows, ip_requests, sum(p.payments) AS payments""")[0]
-    return {"nodes": nodes, "rels": rels, **dict(totals)}
 
 
 def expected(out: Path) -> dict:
@@ -135,15 +123,53 @@ def test_rings_over_the_stored_graph_equal_the_embedded_run(neo4j_driver, neo4j_
     load_run(neo4j_driver, neo4j_settings, fixture_run)
     res = CliRunner().invoke(main, ["rings", "--neo4j", "--out", str(tmp_path), "--quiet"])
     assert res.exit_code == 0, res.output
-    embedded = json.loads((fixture_run / "rings.json").read_text())["rings"]
-    stored = json.loads((tmp_path / "rings.json").read_text())["rings"]
-    key = lambda r: (r["ring_id"], r["members"], r["score"], r["operator"])  # noqa: E731
+    embedded_doc = json.loads((fixture_run / "rings.json").read_text())
+    stored_doc = json.loads((tmp_path / "rings.json").read_text())
+    embedded, stored = embedded_doc["rings"], stored_doc["rings"]
+    assert embedded and any(r["features"].get("focus") for r in embedded)  # prompt topics are in play
+    # Everything the analysis decides, every feature included (focus reads the stored prompt topics).
+    key = lambda r: (r["ring_id"], r["members"], r["score"], r["operator"], r["operator_cluster"],  # noqa: E731
+                     r["operation"], r["features"], r["requests"], r["bystanders"])
     assert [key(r) for r in stored] == [key(r) for r in embedded]
+    assert stored_doc["operations"] == embedded_doc["operations"]
     # Written back in place of the old assignment: exactly these rings and members, no stale MEMBER_OF.
     got = {(r["r"], r["a"]) for r in run_query(
         neo4j_driver, neo4j_settings, "members", "MATCH (a:Account)-[:MEMBER_OF]->(r:Ring) "
                                                  "RETURN r.ring_id AS r, a.account_id AS a")}
     assert got == {(r["ring_id"], m) for r in embedded for m in r["members"]}
+
+
+def _operations(driver, settings) -> dict[str, dict]:
+    return {r["id"]: {"props": r["props"], "rings": sorted(r["rings"])} for r in run_query(
+        driver, settings, "operations", "MATCH (o:Operation) RETURN o.operation_id AS id, properties(o) AS props, "
+                                        "[(r:Ring)-[:PART_OF]->(o) | r.ring_id] AS rings")}
+
+
+def test_operations_and_their_rings_are_in_the_graph_after_a_load(neo4j_driver, neo4j_settings, clean_db,
+                                                                  fixture_run):
+    doc = json.loads((fixture_run / "rings.json").read_text())
+    ops = doc["operations"]
+    assert ops and sum(len(o["rings"]) for o in ops) == len(doc["rings"])  # each ring in one operation
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    got = _operations(neo4j_driver, neo4j_settings)
+    assert set(got) == {o["operation_id"] for o in ops}
+    for o in ops:
+        stored = got[o["operation_id"]]
+        assert stored["rings"] == sorted(o["rings"])
+        assert stored["props"].get("operator") == o["operator"] and stored["props"]["accounts"] == o["accounts"]
+        assert stored["props"]["rings"] == len(o["rings"]) and stored["props"]["score"] == o["score"]
+    # every ring is part of exactly one operation, the one rings.json names
+    ring_ops = {(r["r"], r["o"]) for r in run_query(
+        neo4j_driver, neo4j_settings, "part of",
+        "MATCH (r:Ring) OPTIONAL MATCH (r)-[:PART_OF]->(o:Operation) RETURN r.ring_id AS r, o.operation_id AS o")}
+    assert ring_ops == {(ring, o["operation_id"]) for o in ops for ring in o["rings"]}
+    # a stale operation goes on the next write, and a re-load changes nothing
+    run_query(neo4j_driver, neo4j_settings, "stale op", "CREATE (:Operation {operation_id: 'operation-stale'})",
+              write=True)
+    before = census(neo4j_driver, neo4j_settings)
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    assert _operations(neo4j_driver, neo4j_settings) == got
+    assert census(neo4j_driver, neo4j_settings)["nodes"]["Operation"] == before["nodes"]["Operation"] - 1
 
 
 def test_rings_rewrite_leaves_no_stale_membership(neo4j_driver, neo4j_settings, clean_db, fixture_run):
@@ -189,3 +215,122 @@ def test_store_failures_give_one_line_and_non_zero_exit(neo4j_settings, fixture_
     assert message in res.output
     assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
     assert "definitely-wrong-password" not in res.output
+
+
+# --- a later batch replaces only its own LINKED pairs -------------------------------------------
+
+
+def later_batch(run: Path, dest: Path) -> Path:
+    """A second batch made from ``run``: the first half of its accounts, their links re-weighted ×2 and every
+    fifth one gone, under a new batch id. Its pairs are exactly those with both accounts in the first half."""
+    import shutil
+
+    shutil.copytree(run, dest)
+    ev, con = dest / "evidence", duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    half = f"(SELECT aid FROM '{run}/evidence/accounts.parquet' ORDER BY account_id " \
+           f"LIMIT (SELECT count(*) // 2 FROM '{run}/evidence/accounts.parquet'))"
+    for table, keep in (("accounts", f"aid IN {half}"), ("incidence", f"aid IN {half}"),
+                        ("windows", f"aid IN {half}"),
+                        ("links", f"a IN {half} AND b IN {half} AND (hash(a, b) % 5) <> 0")):
+        select = "* REPLACE (weight * 2 AS weight)" if table == "links" else "*"
+        con.execute(f"COPY (SELECT {select} FROM '{run}/evidence/{table}.parquet' WHERE {keep}) "
+                    f"TO '{ev}/{table}.parquet' (FORMAT parquet)")
+    doc = json.loads((run / "rings.json").read_text())
+    doc["input"]["batch_id"] = "later-batch"
+    (dest / "rings.json").write_text(json.dumps(doc))
+    return dest
+
+
+def _run_links(run: Path) -> dict[tuple[str, str], float]:
+    ev = run / "evidence"
+    return {(a, b): w for a, b, w in duckdb.sql(f"""
+        SELECT x.account_id, y.account_id, l.weight FROM '{ev}/links.parquet' l
+        JOIN '{ev}/accounts.parquet' x ON x.aid = l.a JOIN '{ev}/accounts.parquet' y ON y.aid = l.b""").fetchall()}
+
+
+def test_a_later_batch_replaces_only_the_links_of_its_own_accounts(neo4j_driver, neo4j_settings, clean_db,
+                                                                   fixture_run, tmp_path):
+    later = later_batch(fixture_run, tmp_path / "later")
+    first, second = _run_links(fixture_run), _run_links(later)
+    in_later = {a for a, in duckdb.sql(f"SELECT account_id FROM '{later}/evidence/accounts.parquet'").fetchall()}
+    untouched = {p: w for p, w in first.items() if not (p[0] in in_later and p[1] in in_later)}
+    dropped = {p for p in first if p[0] in in_later and p[1] in in_later and p not in second}
+    assert untouched and second and dropped  # the test can tell all three apart
+
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    assert links(neo4j_driver, neo4j_settings) == first
+    stats = load_run(neo4j_driver, neo4j_settings, later).as_dict()
+    stored = links(neo4j_driver, neo4j_settings)
+    assert {p: stored.get(p) for p in untouched} == untouched  # the first batch's other links stay
+    assert {p: stored.get(p) for p in second} == second  # pairs both touched carry the second run's weight
+    assert not dropped & set(stored)  # pairs the second run saw unlinked are gone
+    assert stored == {**untouched, **second}
+    done = stats["steps"]["LINKED relationships"]
+    assert (done["created"], done["updated"], done["deleted"]) == (0, len(second), len(dropped))
+
+    before = census(neo4j_driver, neo4j_settings)
+    again = load_run(neo4j_driver, neo4j_settings, later).as_dict()["steps"]["LINKED relationships"]
+    assert census(neo4j_driver, neo4j_settings) == before  # a re-run of the same batch changes nothing
+    assert (again["created"], again["updated"], again["deleted"]) == (0, 0, 0)
+
+
+# --- what the commands show -----------------------------------------------------------------------
+
+
+class Recorder:
+    """A ``load.Report`` that keeps what it was told."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def start(self, step, total):
+        self.events.append(("start", step, total))
+
+    def advance(self, step, rows):
+        self.events.append(("advance", step, rows))
+
+    def end(self, step, rows, seconds):
+        self.events.append(("end", step, rows))
+
+
+def test_load_reports_rows_per_step_as_it_goes(neo4j_driver, neo4j_settings, clean_db, fixture_run):
+    seen = Recorder()
+    stats = load_run(neo4j_driver, neo4j_settings, fixture_run, report=seen).as_dict()
+    ends = {step: rows for kind, step, rows in seen.events if kind == "end"}
+    assert set(ends) == set(stats["steps"])
+    want = expected(fixture_run)
+    assert ends["accounts"] == want["Account"] and ends["USED_IP relationships"] == want["USED_IP"]
+    totals = {step: total for kind, step, total in seen.events if kind == "start"}
+    assert totals["USED_IP relationships"] == want["USED_IP"] and totals["LINKED relationships"] == want["LINKED"]
+    advances = [rows for kind, step, rows in seen.events if kind == "advance" and step == "USED_IP relationships"]
+    assert advances == sorted(advances) and advances[-1] == want["USED_IP"]
+
+
+def test_load_and_rings_speak_text_or_json(neo4j_driver, neo4j_settings, clean_db, fixture_run):
+    res = CliRunner().invoke(main, ["load", str(fixture_run)])
+    assert res.exit_code == 0, res.output
+    assert "USED_IP relationships" in res.output and "relationships/s" in res.output.splitlines()[-1]
+    res = CliRunner().invoke(main, ["load", str(fixture_run), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)  # nothing but the JSON document
+    assert doc["steps"]["LINKED relationships"]["created"] == 0  # the second load of one batch
+    assert json.loads(CliRunner().invoke(main, ["load", str(fixture_run), "--json"]).output)["steps"]
+    res = CliRunner().invoke(main, ["rings", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["rings"] == len(json.loads((fixture_run / "rings.json").read_text())["rings"])
+    assert doc["written"]["steps"]["LINKED relationships"]["created"] == 0  # same graph, same links
+
+
+def test_rings_reports_rows_read_and_written(neo4j_driver, neo4j_settings, clean_db, fixture_run):
+    from linkage.store.rings import recompute
+
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    read, stages, writes = [], [], Recorder()
+    recompute(neo4j_driver, neo4j_settings, rows_read=lambda name, n: read.append((name, n)),
+              report=lambda stage, s: stages.append(stage), writes=writes)
+    assert ("accounts", expected(fixture_run)["Account"]) in read
+    assert "read graph" in stages and "write back" in stages
+    assert {step for kind, step, _ in writes.events if kind == "end"} >= {"LINKED relationships", "rings",
+                                                                         "MEMBER_OF relationships"}

@@ -106,7 +106,7 @@ def test_report_of_an_older_run_leaves_out_missing_panels(run, tmp_path):
     shutil.copytree(run, out)
     for name in ("daily", "prompt_topics", "shingle_texts"):
         (out / "evidence" / f"{name}.parquet").unlink(missing_ok=True)
-    html = write_report(out).read_text()
+    html = write_report(out, verify=False).read_text()  # files removed on purpose: no manifest check
     assert "did not keep daily, prompt_topics" in html
     assert len(_sections(html)) == len(json.loads((out / "rings.json").read_text())["rings"])
 
@@ -150,7 +150,7 @@ def test_hostile_strings_are_escaped(run, tmp_path):
         con.execute(f"""COPY (SELECT entity, '<script>alert(5)</script>' || text AS text
                         FROM '{ev}/shingle_texts.parquet') TO '{ev}/st2.parquet' (FORMAT parquet)""")
         (ev / "st2.parquet").replace(ev / "shingle_texts.parquet")
-    res = CliRunner().invoke(main, ["report", str(out)])
+    res = CliRunner().invoke(main, ["report", str(out), "--no-verify"])  # edited on purpose
     assert res.exit_code == 0, res.output
     html = (out / "report.html").read_text()
     assert "<script>alert" not in html and "<img src=x" not in html and "<b>x</b>" not in html
@@ -213,5 +213,5 @@ def test_a_hand_edited_rings_json_with_odd_values_still_builds(run, tmp_path):
                 attribution=None, first_seen=None, operator=None, operator_cluster=None)
     doc["params"], doc["input"] = [], None
     (out / "rings.json").write_text(json.dumps(doc))
-    html = write_report(out).read_text()
+    html = write_report(out, verify=False).read_text()
     assert len(_sections(html)) == len(doc["rings"])

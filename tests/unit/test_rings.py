@@ -248,7 +248,9 @@ def test_cli_memory_limit_bounds_duckdb_and_a_bad_size_is_one_line(world, tmp_pa
                                    "--json"])
     assert ok.exit_code == 0 and json.loads(ok.output)["rings"] == len(detect(folder).rings) >= 2
     bad = CliRunner().invoke(main, ["detect", str(folder), "--out", str(tmp_path / "p"), "--memory-limit", "lots"])
-    assert bad.exit_code == 2 and bad.output.strip() == "linkage: error: memory limit 'lots' is not a size like 8GB or 512MB"
+    assert bad.exit_code == 2 and bad.output.strip() == (
+        "linkage: error: Invalid value for '--memory-limit': 'lots' is not a size like 8GB, 512MB or 16GiB "
+        "(see: linkage detect --help)")
 
 
 def test_rings_are_still_found_with_the_template_family_switched_off(world):
