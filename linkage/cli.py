@@ -16,6 +16,7 @@ from . import cliutil
 from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option, seed_option
 from .safetext import json_text, terminal
 from .stix.hashing import DEFAULT_KEY_ENV
+from .tabular import format_option, render
 
 
 @click.group(cls=cliutil.LinkageGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,6 +59,15 @@ class _StageProgress:
             self.console.print(Text.assemble(("  ✓ ", "green"), f"{stage:<15}", (f"{seconds:7.2f}s", "cyan")))
 
 
+SUMMARY_COLUMNS = ["operator", "attributed", "rings", "accounts", "requests"]
+
+
+def summary_rows(summary: dict) -> list[dict]:
+    """The by-operator table of a run's summary, one row per operator (the tabular part, for csv)."""
+    return [{"operator": name, "attributed": e["attributed"], "rings": e["rings"], "accounts": e["accounts"],
+             "requests": e["requests"]} for name, e in summary["by_operator"].items()]
+
+
 def _print_summary(summary: dict) -> None:
     """The run's figures and a table by operator, on stdout (no colour when piped)."""
     from rich import box
@@ -66,7 +76,7 @@ def _print_summary(summary: dict) -> None:
     from rich.text import Text
 
     console = Console(highlight=False)
-    console.print(Text(f"rings flagged: {summary['rings']}   accounts: {summary['accounts_flagged']:,}   "
+    console.print(Text(f"rings flagged: {summary['rings']:,}   accounts: {summary['accounts_flagged']:,}   "
                        f"requests covered: {summary['requests_covered']:,}   rejected rows: {summary['rejected_rows']:,}"),
                   soft_wrap=True)
     if not summary["by_operator"]:
@@ -80,6 +90,7 @@ def _print_summary(summary: dict) -> None:
                       "intel" if e["attributed"] else "unattributed", f"{e['rings']:,}", f"{e['accounts']:,}",
                       f"{e['requests']:,}")
     console.print(table)
+
 
 
 @main.command()
@@ -98,9 +109,9 @@ def _print_summary(summary: dict) -> None:
 @click.option("--memory-limit", type=cliutil.MEMORY, default=None, metavar="SIZE",
               help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: 60% of the machine).")
 @click.option("--max-field-bytes", type=click.IntRange(min=1), default=None, metavar="BYTES",
-              help="Largest value one input field may hold; a longer one rejects its row (default 1048576).")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+              show_default="1048576", help="Largest value one input field may hold; a longer one rejects its row.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (and the --format json or csv output).")
+@format_option
 @click.option("--neo4j", "use_neo4j", is_flag=True,
               help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD).")
 @click.option("--intel", "intel_bundles", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -110,8 +121,12 @@ def _print_summary(summary: dict) -> None:
 @neo4j_options
 @friendly_errors
 def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit,
-           max_field_bytes, quiet, as_json, use_neo4j, intel_bundles, key_env, settings) -> None:
-    """Find and attribute coordinated account rings in the batch folder DATA."""
+           max_field_bytes, quiet, fmt, use_neo4j, intel_bundles, key_env, settings) -> None:
+    """Find and attribute coordinated account rings in the batch folder DATA.
+
+    --format text prints the figures and a table by operator; json the whole summary with timings;
+    csv the table by operator.
+    """
 
     from .config import Config
     from .pipeline import detect as run_detect
@@ -123,7 +138,7 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
                                        resolution=resolution).items() if v is not None}
     config = Config(**overrides)
     limits = dict(threads=threads, memory_limit=memory_limit, max_field_bytes=max_field_bytes)
-    if quiet or as_json:
+    if quiet or fmt != "text":
         result = run_detect(data, config, out=out_dir, intel=intel, **limits)
     else:
         with _StageProgress() as progress:
@@ -133,17 +148,19 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
     if use_neo4j:
         from .store.commands import load_to_neo4j
 
-        loaded = load_to_neo4j(out_dir, settings, quiet=quiet or as_json)
-    if as_json:
+        loaded = load_to_neo4j(out_dir, settings, quiet=quiet or fmt != "text")
+    if fmt == "json":
         echo(json_text({**summary, "timings": result.timings, "out": str(out_dir),
                         **({"neo4j": loaded} if loaded else {}), **({"intel": intel.notes} if intel.notes else {})},
                        indent=2))
+    elif fmt == "csv":
+        echo(render(SUMMARY_COLUMNS, summary_rows(summary), "csv"), data=True)
     elif not quiet:
         for note in intel.notes:
             echo(note)
         _print_summary(summary)
         if summary["rejected_rows"]:
-            echo(f"{summary['rejected_rows']} rows rejected: see {out_dir / 'rejected.csv'}")
+            echo(f"{summary['rejected_rows']:,} rows rejected: see {out_dir / 'rejected.csv'}")
         echo(f"wrote {out_dir / 'rings.json'} and {out_dir / 'report.html'}")
 
 
@@ -219,15 +236,21 @@ def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale
 @main.command(name="eval")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("truth", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@format_option
 @friendly_errors
-def eval_(out_dir: Path, truth: Path, as_json: bool) -> None:
-    """Score a detect run (OUT_DIR) against a world's truth.csv."""
+def eval_(out_dir: Path, truth: Path, fmt: str) -> None:
+    """Score a detect run (OUT_DIR) against a world's truth.csv: precision, recall, purity, splits and merges,
+    attribution, benign false flags. --format csv gives one row per metric (nested names joined by '.')."""
 
-    from .evaluate import evaluate, format_metrics
+    from .evaluate import evaluate, format_metrics, metric_rows
 
     metrics = evaluate(out_dir, truth)
-    echo(json_text(metrics, indent=2) if as_json else format_metrics(metrics))
+    if fmt == "json":
+        echo(json_text(metrics, indent=2))
+    elif fmt == "csv":
+        echo(render(["metric", "value"], metric_rows(metrics), "csv"), data=True)
+    else:
+        echo(format_metrics(metrics))
 
 
 # --- investigators: the query library and explain (linkage/query_commands.py) ---------------

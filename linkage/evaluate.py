@@ -6,11 +6,15 @@ operator accounts does it find (recall), per operator? Are its rings clean
 (purity)? Does it name the right operator when intel knows it, and decline to
 name one when intel does not? Which benign cohort does it hurt, and how much?
 
+Does it keep each true ring together (a true ring *split* over several flagged
+rings), and apart from the others (a flagged ring that *merges* several true rings)?
+
 Inputs are the detect output folder (``rings.json``, ``ring_members.csv``) and
 ``truth.csv`` (``account_id, operator, ring, cohort``; ``operator`` empty for
-benign accounts). The world's ``intel`` table next to ``truth.csv`` tells which
-operators are known. ``evaluate`` is pure bookkeeping over those frames;
-``format_metrics`` prints the result as a table.
+benign accounts; ``ring`` optional, needed for splits and merges). The world's
+``intel`` table next to ``truth.csv`` tells which operators are known. ``evaluate``
+is pure bookkeeping over those frames; ``format_metrics`` prints the result as a
+table and ``metric_rows`` as rows for ``--format csv``.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ def read_truth(path) -> pd.DataFrame:
     if missing:
         raise InputError(f"{path.name}: missing column {', '.join(missing)}")
     truth = truth.assign(account_id=truth["account_id"].str.strip(), operator=truth["operator"].str.strip())
+    if "ring" in truth.columns:
+        truth = truth.assign(ring=truth["ring"].str.strip())
     if truth["account_id"].duplicated().any():
         raise InputError(f"{path.name}: account_id {truth.loc[truth['account_id'].duplicated(), 'account_id'].iloc[0]} "
                          "appears more than once")
@@ -163,6 +169,7 @@ def score(truth: pd.DataFrame, rings: pd.DataFrame, members: pd.DataFrame, intel
         "accounts_flagged": len(flagged),
         "operator_accounts": len(op_accounts),
         "true_positives": len(tp),
+        "other_accounts_flagged": len(flagged - op_accounts),
         "unknown_accounts_flagged": len(flagged - set(true_op)),
         "precision": len(tp) / len(flagged) if flagged else 1.0,
         "recall": len(tp) / len(op_accounts) if op_accounts else 0.0,
@@ -176,6 +183,36 @@ def score(truth: pd.DataFrame, rings: pd.DataFrame, members: pd.DataFrame, intel
         "benign_cohorts": cohorts,
         "benign_false_flag_rate": rates,
         "max_benign_false_flag_rate": max(rates.values()) if rates else 0.0,
+        **ring_structure(truth, members),
+    }
+
+
+def ring_structure(truth: pd.DataFrame, members: pd.DataFrame) -> dict:
+    """Splits and merges: true rings spread over several flagged rings, flagged rings holding several true rings.
+
+    Only operator accounts with a true ``ring`` count (benign members are purity's business). Without a
+    ``ring`` column in the truth the figures are None. A merge of two rings of one operator is told apart
+    from a merge across operators: the first still names one operation, the second mixes two.
+    """
+    keys = ("true_rings", "true_rings_found", "true_rings_split", "flagged_rings_merged",
+            "flagged_rings_merged_across_operators", "splits", "merges")
+    if "ring" not in truth.columns:
+        return dict.fromkeys(keys)
+    ops = truth[(truth["operator"] != "") & (truth["ring"] != "")]
+    placed = members.merge(ops[["account_id", "ring", "operator"]], on="account_id")
+    spread = placed.groupby("ring")["ring_id"].agg(lambda s: sorted(set(s)))
+    held = placed.groupby("ring_id").agg(rings=("ring", lambda s: sorted(set(s))),
+                                        operators=("operator", "nunique"))
+    splits = {str(t): list(f) for t, f in spread.items() if len(f) > 1}
+    merged = held[held["rings"].map(len) > 1]
+    return {
+        "true_rings": int(ops["ring"].nunique()),
+        "true_rings_found": int(len(spread)),
+        "true_rings_split": len(splits),
+        "flagged_rings_merged": int(len(merged)),
+        "flagged_rings_merged_across_operators": int((merged["operators"] > 1).sum()),
+        "splits": dict(sorted(splits.items())),
+        "merges": {str(r): list(t) for r, t in sorted(merged["rings"].items())},
     }
 
 
@@ -186,9 +223,11 @@ def _num(x, digits: int = 3) -> str:
 def format_metrics(metrics: dict) -> str:
     """A readable multi-line table of ``evaluate``'s result."""
     m = metrics
+    found = min(m["true_positives"], m["operator_accounts"])  # distinct accounts, never more than the truth holds
     lines = [
         f"{'rings flagged':<28}{m['rings_flagged']:>10,}",
-        f"{'accounts flagged':<28}{m['accounts_flagged']:>10,}   of {m['operator_accounts']:,} operator accounts",
+        f"{'accounts flagged':<28}{m['accounts_flagged']:>10,}   ({found:,} of the {m['operator_accounts']:,} "
+        f"operator accounts, {m['other_accounts_flagged']:,} other{'s' if m['other_accounts_flagged'] != 1 else ''})",
         f"{'precision':<28}{_num(m['precision']):>10}   ({m['true_positives']:,} true operator accounts flagged)",
         f"{'recall':<28}{_num(m['recall']):>10}",
         f"{'ring purity':<28}{_num(m['ring_purity']):>10}",
@@ -196,9 +235,9 @@ def format_metrics(metrics: dict) -> str:
         f"(n={m['attribution_support']:,} flagged accounts of intel operators)",
         f"{'unattributed correct':<28}{_num(m['unattributed_correct']):>10}   "
         f"(n={m['unattributed_support']:,} flagged accounts of operators absent from intel)",
-        "",
-        f"{'operator':<28}{'accounts':>10}{'flagged':>10}{'recall':>9}  intel",
     ]
+    lines += _structure_lines(m)
+    lines += ["", f"{'operator':<28}{'accounts':>10}{'flagged':>10}{'recall':>9}  intel"]
     for op, v in m["per_operator"].items():
         lines.append(f"  {op:<26}{v['accounts']:>10,}{v['flagged']:>10,}{_num(v['recall']):>9}  "
                      f"{'yes' if v['in_intel'] else 'no'}")
@@ -212,3 +251,34 @@ def format_metrics(metrics: dict) -> str:
         lines.append(f"note: {m['unknown_accounts_flagged']:,} flagged account ids are not in truth "
                      "(counted as benign)")
     return "\n".join(lines)
+
+
+def _structure_lines(m: dict, shown: int = 10) -> list[str]:
+    """Splits and merges, with the rings involved (the first ``shown`` of each)."""
+    if m.get("true_rings") is None:
+        return [f"{'splits and merges':<28}{'n/a':>10}   (truth.csv has no ring column)"]
+    merged, across = m["flagged_rings_merged"], m["flagged_rings_merged_across_operators"]
+    lines = [
+        f"{'true rings found':<28}{m['true_rings_found']:>10,}   of {m['true_rings']:,} "
+        "(at least one account flagged)",
+        f"{'true rings split':<28}{m['true_rings_split']:>10,}   (spread over several flagged rings)",
+        f"{'flagged rings merged':<28}{merged:>10,}   (holding several true rings; {across:,} of them "
+        "across operators)",
+    ]
+    for true_ring, flagged in list(m["splits"].items())[:shown]:
+        lines.append(f"  split  {true_ring} → {', '.join(flagged)}")
+    for ring_id, true_rings in list(m["merges"].items())[:shown]:
+        lines.append(f"  merge  {ring_id} ← {', '.join(true_rings)}")
+    return lines
+
+
+def metric_rows(metrics: dict, prefix: str = "") -> list[dict]:
+    """``evaluate``'s result as ``{"metric", "value"}`` rows (nested keys joined by '.'), for ``--format csv``."""
+    rows = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            rows += metric_rows(value, name + ".")
+        else:
+            rows.append({"metric": name, "value": value})
+    return rows

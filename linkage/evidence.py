@@ -110,7 +110,7 @@ def _attribution_paths(r: int, a, ring_id: str, attribution: Attribution, order:
     for ind in (mine.iloc[0].indicators[:3] if len(mine) else []):
         paths.append({"kind": "indicator", "operator": a.operator, "specificity": round(float(ind["specificity"]), 3),
                       "path": f"Indicator {ind['kind']} {ind['value']} (known for {a.operator}) → "
-                              f"{ind['touched']} members of {ring_id}"})
+                              f"{ind['touched']} member{'s' if ind['touched'] != 1 else ''} of {ring_id}"})
     if paths:
         return paths
     # No indicator of its own: its operation's tools that it shares with the ring the indicators touch.

@@ -28,9 +28,7 @@ a ``mode: write`` query runs only when the caller allows writes.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import math
 import re
@@ -41,7 +39,6 @@ from typing import Any
 
 from .errors import ConfigError
 from .resources import cypher_dir
-from .safetext import csv_cell, json_text
 
 #: ``linkage/cypher/queries``, shipped as package data.
 LIBRARY_DIR = cypher_dir("queries")
@@ -50,7 +47,6 @@ TYPES = ("string", "int", "float", "bool", "date", "datetime", "list<string>")
 MODES = ("read", "write")
 FIELDS = ("id", "name", "description", "params", "mode", "bloom")
 REQUIRED = ("id", "name", "description", "params", "mode")
-FORMATS = ("table", "json", "csv")
 
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 _FIELD = re.compile(r"//\s?([a-z_]+):\s*(.*)\Z")
@@ -71,7 +67,7 @@ class Param:
 
     def describe(self) -> str:
         extra = f", one of {'|'.join(self.choices)}" if self.choices else ""
-        return f"{self.name} ({self.type}{extra}, e.g. {format_value(self.example)})"
+        return f"{self.name} ({self.type}{extra}, e.g. {example_text(self.example)})"
 
 
 @dataclass(frozen=True)
@@ -148,6 +144,17 @@ def parse_value(raw: str, type_: str, choices: Sequence[str] = ()) -> Any:
     if choices and value not in choices:
         raise ValueError(f"{_short(raw)} is not one of {', '.join(choices)}")
     return value
+
+
+def example_text(value: Any) -> str:
+    """A parameter value as one would type it after ``--param name=`` (dates ISO, lists comma-joined)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -414,7 +421,25 @@ def run(driver, settings, query: Query, params: Mapping[str, Any], *, allow_writ
     return run_query(driver, settings, f"library {query.id}", query.cypher, dict(params), write=query.mode == "write")
 
 
-# --- records → rows → text --------------------------------------------------------------------
+def run_table(driver, settings, query: Query, params: Mapping[str, Any], *,
+              allow_write: bool = False) -> tuple[list[str], list[dict[str, Any]]]:
+    """Like :func:`run`, as ``(columns, rows)``: the columns come from the result, so a query that
+    finds nothing still names them (a CSV of no rows keeps its header)."""
+    from .store.connection import run_transaction
+
+    if query.mode == "write" and not allow_write:
+        raise ConfigError(f"query {query.id} writes to the graph: pass --allow-write to run it")
+
+    def work(tx) -> tuple[list[str], list]:
+        result = tx.run(query.cypher, dict(params))
+        return list(result.keys()), list(result)
+
+    keys, records = run_transaction(driver, settings, f"library {query.id}", work, write=query.mode == "write")
+    _, rows = records_to_rows(records)
+    return keys, rows
+
+
+# --- records → rows --------------------------------------------------------------------
 
 
 def records_to_rows(records: Iterable[Any]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -467,13 +492,15 @@ def iso_text(value: Any) -> str:
 
 
 def node_caption(node: Any, *, with_label: bool = False) -> str:
-    """A node's key value (from the model's allow-list), optionally after its label."""
-    from .store.model import NODES
+    """A node's key value (from the model's allow-list), optionally after its label; an entity its name
+    (a template n-gram's words rather than its hex id)."""
+    from .store.model import ENTITY, NODES
 
     label = next((lb for lb in node.labels if lb in NODES), None)
     if label is None:
         return str(node.element_id)
-    key = node.get(NODES[label].key)
+    key = node.get("name") if ENTITY in node.labels else None  # a template n-gram's words, else its key
+    key = key if key is not None else node.get(NODES[label].key)
     text = str(key) if key is not None else str(node.element_id)
     return f"{label} {text}" if with_label and label != "Account" else text
 
@@ -487,61 +514,3 @@ def path_text(path: Any) -> str:
         parts.append(f"-[:{rel.type}]->" if forward else f"<-[:{rel.type}]-")
         parts.append(f"({node_caption(node, with_label=True)})")
     return "".join(parts)
-
-
-def format_value(value: Any) -> str:
-    """One cell of a table: lists joined by ', ', floats to 4 decimals, None empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return ", ".join(format_value(v) for v in value)
-    if isinstance(value, Mapping):
-        return json.dumps(value, default=str, sort_keys=True)
-    return str(value)
-
-
-def format_rows(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], fmt: str = "table",
-                *, width: int = 80) -> str:
-    """Rows as an aligned text table, a JSON array of objects, or CSV (lists and maps JSON-encoded)."""
-    if fmt == "json":
-        return json_text([{c: r.get(c) for c in columns} for r in rows], indent=2)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow([_csv_cell(r.get(c)) for c in columns])
-        return buf.getvalue().rstrip("\n")
-    if fmt != "table":
-        raise ConfigError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    if not columns:
-        return "(no rows)"
-    cells = [[_clip(format_value(r.get(c)), width) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(lines)
-
-
-def _csv_cell(value: Any) -> Any:
-    """One CSV cell; text is neutralised against spreadsheet formulas like every CSV linkage writes."""
-    if isinstance(value, (list, tuple, Mapping)):
-        return json.dumps(value, default=str)
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return csv_cell(value)
-    return format_value(value) if isinstance(value, (bool, float)) else value
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"

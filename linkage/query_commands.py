@@ -7,7 +7,7 @@ explain functions called, text out. The Neo4j password comes only from
 
 from __future__ import annotations
 
-import json
+import shlex
 from pathlib import Path
 
 import click
@@ -15,6 +15,7 @@ import click
 from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option
 from .errors import ConfigError
 from .safetext import json_text
+from .tabular import format_option, render
 
 _library_option = click.option(
     "--library", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -32,22 +33,30 @@ def query_group() -> None:
 
 @query_group.command(name="list")
 @_library_option
-@click.option("--json", "as_json", is_flag=True, help="Print the library as JSON.")
+@format_option
 @friendly_errors
-def list_(library: Path | None, as_json: bool) -> None:
+def list_(library: Path | None, fmt: str) -> None:
     """List every query: id, mode, parameters and name."""
     from . import queries
 
     lib = queries.load_library(library)
-    if as_json:
-        echo(json.dumps([{"id": q.id, "name": q.name, "description": q.description, "mode": q.mode,
-                          "bloom": q.bloom, "params": [{"name": p.name, "type": p.type, "example": p.example,
-                                                        "one_of": list(p.choices)} for p in q.params]}
-                         for q in lib.values()], indent=2, default=str))
-        return
-    rows = [{"id": q.id, "mode": q.mode, "params": ", ".join(f"{p.name}:{p.type}" for p in q.params) or "-",
-             "name": q.name} for q in lib.values()]
-    echo(queries.format_rows(["id", "mode", "params", "name"], rows, width=100))
+    columns = ["id", "mode", "params", "name", "description", "bloom"] if fmt != "text" else ["id", "mode", "params", "name"]
+    rows = [{"id": q.id, "mode": q.mode, "name": q.name, "description": q.description, "bloom": q.bloom,
+             "params": (", ".join(f"{p.name}:{p.type}" for p in q.params) or "-") if fmt == "text" else
+             [{"name": p.name, "type": p.type, "example": queries.example_text(p.example), "one_of": list(p.choices)}
+              for p in q.params]}
+            for q in lib.values()]
+    echo(render(columns, rows, fmt, width=100), data=fmt != "text")
+
+
+def example_command(q) -> str:
+    """The ``linkage query run`` line that runs ``q`` with its header's examples (shell-quoted)."""
+    from . import queries
+
+    parts = ["linkage", "query", "run", q.id]
+    for p in q.params:
+        parts += ["-p", f"{p.name}={queries.example_text(p.example)}"]
+    return " ".join(shlex.quote(x) for x in parts)
 
 
 @query_group.command()
@@ -55,7 +64,7 @@ def list_(library: Path | None, as_json: bool) -> None:
 @_library_option
 @friendly_errors
 def show(name: str, library: Path | None) -> None:
-    """Show one query: description, parameters with examples, and its Cypher."""
+    """Show one query: description, parameters with examples, a command that runs it, and its Cypher."""
     from . import queries
 
     q = queries.get(queries.load_library(library), name)
@@ -65,6 +74,7 @@ def show(name: str, library: Path | None) -> None:
         echo(f"  --param {p.name}=…   {p.describe()}")
     if q.bloom:
         echo(f"Bloom search phrase: {q.bloom}")
+    echo(f"Example: {example_command(q)}")
     echo("")
     echo(q.cypher)
 
@@ -73,7 +83,7 @@ def show(name: str, library: Path | None) -> None:
 @click.argument("name")
 @click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
               help="A query parameter; repeat for each. Typed from the query's header.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@format_option
 @click.option("--allow-write", is_flag=True, help="Allow a query whose header says 'mode: write'.")
 @_library_option
 @neo4j_options
@@ -88,28 +98,32 @@ def run(name: str, params: tuple[str, ...], fmt: str, allow_write: bool, library
     if q.mode == "write" and not allow_write:
         raise ConfigError(f"query {q.id} writes to the graph: pass --allow-write to run it")
     with connect(settings) as driver:
-        records = queries.run(driver, settings, q, bound, allow_write=allow_write)
-    columns, rows = queries.records_to_rows(records)
-    echo(queries.format_rows(columns, rows, fmt), data=fmt != "table")
+        columns, rows = queries.run_table(driver, settings, q, bound, allow_write=allow_write)
+    echo(render(columns, rows, fmt), data=fmt != "text")
 
 
 @click.command()
 @click.argument("account_a")
 @click.argument("account_b")
 @click.option("--from", "out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A `linkage detect` output folder (its evidence/*.parquet).")
+              help="A `linkage detect` output folder (its rings.json and evidence/*.parquet).")
 @click.option("--neo4j", "use_neo4j", is_flag=True, help="Ask the Neo4j graph instead (see the --neo4j-* options).")
 @click.option("--paths", "top", type=click.IntRange(1, 25), default=5, show_default=True,
-              help="How many evidence paths to show when the two are not directly linked.")
-@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+              help="How many evidence paths to show when the two share nothing of weight.")
+@format_option
 @_library_option
 @neo4j_options
 @no_verify_option
 @friendly_errors
-def explain(account_a: str, account_b: str, out_dir: Path | None, use_neo4j: bool, top: int, as_json: bool,
+def explain(account_a: str, account_b: str, out_dir: Path | None, use_neo4j: bool, top: int, fmt: str,
             library: Path | None, settings) -> None:
-    """Why are ACCOUNT_A and ACCOUNT_B linked? The direct link, every shared entity with its rarity,
-    and, when they are not directly linked, the shortest evidence paths (at most 2 intermediate accounts)."""
+    """Why are ACCOUNT_A and ACCOUNT_B linked, or not?
+
+    Names the flagged rings each is in; shows how each signal family's shared entities make its share of the
+    link weight (sum or mean, the family cap, the org discount) and, with no link, which cut removed it and
+    what it would have weighed; explains hubs; and, when they share nothing of weight, the shortest evidence
+    paths through at most 2 intermediate accounts. --format csv lists the shared entities.
+    """
     from . import explain as ex
 
     if (out_dir is None) == (not use_neo4j):
@@ -123,4 +137,9 @@ def explain(account_a: str, account_b: str, out_dir: Path | None, use_neo4j: boo
         lib = queries.load_library(library)
         with connect(settings) as driver:
             result = ex.explain_from_neo4j(driver, settings, account_a, account_b, library=lib, top=top)
-    echo(json_text(result.to_dict(), indent=2) if as_json else ex.format_explanation(result))
+    if fmt == "text":
+        echo(ex.format_explanation(result))
+    elif fmt == "json":
+        echo(json_text(result.to_dict(), indent=2))
+    else:
+        echo(render(ex.SHARED_COLUMNS, ex.shared_rows(result), "csv"), data=True)

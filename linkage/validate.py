@@ -17,9 +17,14 @@ from .cliutil import echo, friendly_errors
 from .errors import LinkageError
 from .read.contract import MAX_FIELD_BYTES
 from .safetext import json_text
+from .tabular import format_option, render
 
 if TYPE_CHECKING:
     from .io import Batch
+
+
+#: ``validate --format csv``: one row per input file.
+FILE_COLUMNS = ["file", "read", "kept", "rejected"]
 
 
 def summary(batch: Batch) -> dict[str, Any]:
@@ -51,13 +56,14 @@ def _text(doc: dict[str, Any]) -> str:
               help="Also write OUT/rejected.csv: the rows detect would reject, with line and reasons.")
 @click.option("--max-field-bytes", type=click.IntRange(min=1), default=MAX_FIELD_BYTES, show_default=True,
               help="Largest value one field may hold; a longer one rejects its row.")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@format_option
 @friendly_errors
-def validate(data: Path, out_dir: Path | None, max_field_bytes: int, as_json: bool) -> None:
+def validate(data: Path, out_dir: Path | None, max_field_bytes: int, fmt: str) -> None:
     """Check the batch folder DATA against the input contract (docs/input.md), without detecting.
 
     Prints, per file, the records read, kept and rejected, and the reasons; exits 0 when the
-    folder is readable (rejected rows included) and 2 when the contract is broken.
+    folder is readable (rejected rows included) and 2 when the contract is broken. --format json
+    prints the whole summary; csv one row per file (the reasons are in rejected.csv, see --out).
     """
     from .io import connect, read_batch, write_rejected
 
@@ -70,6 +76,9 @@ def validate(data: Path, out_dir: Path | None, max_field_bytes: int, as_json: bo
             raise LinkageError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
         write_rejected(batch.con, out_dir / "rejected.csv")
         doc["rejected_csv"] = str(out_dir / "rejected.csv")
-    echo(json_text(doc, indent=2) if as_json else _text(doc))
-    if not as_json and out_dir is not None:
+    if fmt == "csv":
+        echo(render(FILE_COLUMNS, [{"file": name, **f} for name, f in doc["files"].items()], "csv"), data=True)
+        return
+    echo(json_text(doc, indent=2) if fmt == "json" else _text(doc))
+    if fmt == "text" and out_dir is not None:
         echo(f"\nwrote {out_dir / 'rejected.csv'}")

@@ -51,8 +51,8 @@ _FIXED_NODES = (
     NodeType("ASN", "number", ("number", "hosting", "accounts")),
     NodeType("Ring", "ring_id",
              ("ring_id", "score", "size", "requests", "first_seen", "last_seen", "operator", "operator_confidence",
-              "operator_cluster", "signals", "coordination", "harvesting", "diversity", "payment_share",
-              "template_share", "burst_share", "lockstep_share", "hosting_share", "volume_ratio", "density",
+              "operator_cluster", "bystanders", "signals", "coordination", "harvesting", "diversity",
+              "payment_share", "template_share", "burst_share", "lockstep_share", "hosting_share", "volume_ratio", "density",
               "median_requests", "evidence", "run_id", "operation")),
     # The rings one operator runs, tied by the tools they reuse (linkage.operations).
     NodeType("Operation", "operation_id",

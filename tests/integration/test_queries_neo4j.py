@@ -8,7 +8,11 @@ example parameters, and checked against the run's own files where the answer is 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import io
 import json
+import re
+import shlex
 from pathlib import Path
 
 import duckdb
@@ -18,11 +22,12 @@ from click.testing import CliRunner
 from linkage import bloom, families, queries
 from linkage.cli import main
 from linkage.errors import ConfigError, StoreError
-from linkage.explain import explain_from_neo4j, explain_from_out
+from linkage.explain import explain_from_neo4j, explain_from_out, format_explanation
 from linkage.store.connection import run_query
 from linkage.store.model import ENTITY, NODES, RELATIONSHIPS
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "world"
+README = Path(__file__).resolve().parents[2] / "README.md"
 HOSTILE = ["'", '"', "}) DETACH DELETE n //", "') MATCH (n) DETACH DELETE n //", "$a", "\\'", "a" * 100_000]
 
 
@@ -141,11 +146,18 @@ def test_entity_lookup_of_a_ring_card_returns_its_accounts(loaded, neo4j_setting
         f"""SELECT a.account_id FROM read_parquet('{ev / "incidence.parquet"}') i
             JOIN read_parquet('{ev / "accounts.parquet"}') a USING (aid)
             WHERE i.family = 'payment' AND i.entity = ?""", [card]).fetchall()}
-    rows = _rows(loaded, neo4j_settings, library["entity-lookup"], {"kind": "card", "value": card})
+    rows = _rows(loaded, neo4j_settings, library["entity-lookup"], {"value": card})
     assert {r["account"] for r in rows} == expected
     assert expected <= set(ring["members"]) and {r["ring_id"] for r in rows} == {ring["ring_id"]}
-    assert all(r["accounts"] == len(expected) and r["uses"] == "PAID_WITH" for r in rows)
-    assert _rows(loaded, neo4j_settings, library["entity-lookup"], {"kind": "ip", "value": card}) == []
+    assert all(r["accounts"] == len(expected) and r["uses"] == "PAID_WITH" and r["family"] == "payment"
+               and r["cap"] == 60 for r in rows)
+
+
+def test_entity_lookup_by_a_templates_words(loaded, neo4j_settings, library, run_dir, rings):
+    words = rings[0]["signals"]["prompt"]["top"][0]["entity"]  # rings.json names template n-grams by their words
+    rows = _rows(loaded, neo4j_settings, library["entity-lookup"], {"value": words})
+    assert rows and {r["family"] for r in rows} == {"prompt"} and {r["entity"] for r in rows} == {words}
+    assert len(rows) == rings[0]["signals"]["prompt"]["top"][0]["accounts"]
 
 
 def test_operator_footprint_matches_rings_json(loaded, neo4j_settings, library, rings):
@@ -158,16 +170,180 @@ def test_operator_footprint_matches_rings_json(loaded, neo4j_settings, library, 
         assert row["known"] is (ring["operator"] is not None)
 
 
-def test_hubs_are_the_run_hubs(loaded, neo4j_settings, library, run_dir):
+def test_hubs_are_the_run_hubs_with_the_exact_cap(loaded, neo4j_settings, library, run_dir):
     ev = run_dir / "evidence"
-    expected = {(f, e) for f, e in duckdb.connect().execute(
-        f"""SELECT family, entity FROM read_parquet('{ev / "entities.parquet"}')
-            WHERE hub AND family IN ('payment', 'ip', 'device', 'email', 'prompt')""").fetchall()}
+    stored = [f.name for f in families.stored()]
+    expected = {(f, e, n) for f, e, n in duckdb.connect().execute(
+        f"""SELECT family, entity, accounts FROM read_parquet('{ev / "entities.parquet"}')
+            WHERE hub AND family IN (SELECT unnest(?::VARCHAR[]))""", [stored]).fetchall()}
+    params = json.loads((run_dir / "rings.json").read_text())["params"]["families"]
     rows = _rows(loaded, neo4j_settings, library["hubs"], {"limit": 1000})
-    family = {lbl: n.family for lbl, n in NODES.items()}
-    assert {(family[r["kind"]], r["entity"]) for r in rows} == expected
+    assert {(r["family"], r["entity"], r["accounts"]) for r in rows} == expected and expected
     for r in rows:
-        assert r["cap_at_least"] is None or r["cap_at_least"] <= r["cap_at_most"] < r["accounts"]
+        cap = params[r["family"]]["cap"]
+        assert r["cap"] == cap < r["accounts"] and 0 <= r["in_rings"] <= r["accounts"]
+        assert r["why"] == f"shared by {r['accounts']} accounts, past the {r['family']} cap of {cap}: carries no weight"
+
+
+def _evidence(run_dir):
+    """DuckDB views over the run's evidence and members, for expected answers."""
+    con = duckdb.connect()
+    for t in ("accounts", "incidence", "entities", "links", "shingle_texts"):
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{run_dir / 'evidence' / (t + '.parquet')}')")
+    con.execute(f"CREATE VIEW ring_members AS SELECT * FROM read_csv('{run_dir / 'ring_members.csv'}', all_varchar=true)")
+    return con
+
+
+def test_ring_overlap_names_the_shared_entities(loaded, neo4j_settings, library, run_dir):
+    con = _evidence(run_dir)
+    stored = [f.name for f in families.stored()]
+    expected = dict(((a, b), n) for a, b, n in con.execute(
+        """WITH used AS (SELECT DISTINCT i.family, i.entity, m.ring_id FROM incidence i JOIN accounts a USING (aid)
+                         JOIN ring_members m USING (account_id) JOIN entities e USING (family, entity)
+                         WHERE e.pair_weight > 0 AND i.family IN (SELECT unnest(?::VARCHAR[])))
+           SELECT x.ring_id, y.ring_id, count(*) FROM used x JOIN used y USING (family, entity)
+           WHERE x.ring_id < y.ring_id GROUP BY ALL""", [stored]).fetchall())
+    rows = _rows(loaded, neo4j_settings, library["ring-overlap"], {})
+    assert {(r["ring_a"], r["ring_b"]): r["shared_entities"] for r in rows} == expected and expected
+    texts = {t for (t,) in con.execute("SELECT text FROM shingle_texts").fetchall()}
+    for r in rows:
+        assert r["examples"] and len(r["examples"]) == min(5, r["shared_entities"])
+        assert sum(int(x.rsplit(" ", 1)[1]) for x in r["by_family"]) == r["shared_entities"]
+        for ex in r["examples"]:
+            family, rest = ex.split(" ", 1)
+            if family == "prompt":
+                assert rest.rsplit(" (", 1)[0] in texts  # words, not a hex id
+
+
+def test_ring_new_accounts_fills_infrastructure_for_templates_too(loaded, neo4j_settings, library, rings):
+    top = max(rings, key=lambda r: (r["score"], r["ring_id"]))  # what "top" means
+    rows = _rows(loaded, neo4j_settings, library["ring-new-accounts"], {"ring_id": "top", "since": dt.date(2000, 1, 1)})
+    assert {r["account_id"] for r in rows if r["member"]} == set(top["members"])
+    assert all(r["infrastructure"] for r in rows)
+    only_templates = [r for r in rows if all(x.startswith("prompt ") for x in r["infrastructure"])]
+    assert only_templates, "the fixture has accounts tied to the ring by templates alone"
+    by_id = _rows(loaded, neo4j_settings, library["ring-new-accounts"],
+                  {"ring_id": top["ring_id"], "since": dt.date(2000, 1, 1)})
+    assert by_id == rows
+
+
+def test_ring_members_count_per_family(loaded, neo4j_settings, library, rings):
+    rows = _rows(loaded, neo4j_settings, library["ring-members"], {"ring_id": "top"})
+    top = max(rings, key=lambda r: (r["score"], r["ring_id"]))
+    assert {r["ring_id"] for r in rows} == {top["ring_id"]} and len(rows) == top["size"]
+    for r in rows:
+        assert sum(int(x.rsplit(" ", 1)[1]) for x in r["by_family"]) == r["shared_entities"]
+        assert 0 < len(r["infrastructure"]) <= 6
+
+
+def test_operator_queries_take_top(loaded, neo4j_settings, library, rings):
+    top = max(rings, key=lambda r: (r["score"], r["ring_id"]))
+    (row,) = _rows(loaded, neo4j_settings, library["operator-footprint"], {"operator": "top"})
+    assert row["operator"] == (top["operator"] or top["operator_cluster"]) and top["ring_id"] in row["rings"]
+    assert {x.split(" ")[0] for x in row["entities"]} <= {f.name for f in families.stored()}
+    graph = _rows(loaded, neo4j_settings, library["operator-graph"], {"operator": "top"})
+    assert any(top["ring_id"] in r["p"] for r in graph)
+
+
+def test_account_profile_is_the_accounts_incidence(loaded, neo4j_settings, library, run_dir):
+    con = _evidence(run_dir)
+    stored = [f.name for f in families.stored()]
+    expected = {(f, e) for f, e in con.execute(
+        """SELECT i.family, i.entity FROM incidence i JOIN accounts a USING (aid)
+           WHERE a.account_id = 'acc_31e11cac' AND i.family IN (SELECT unnest(?::VARCHAR[]))""", [stored]).fetchall()}
+    rows = _rows(loaded, neo4j_settings, library["account-profile"], {"account_id": "acc_31e11cac"})
+    assert {(r["family"], r["entity"]) for r in rows if r["family"] != "asn"} == expected
+    assert any(r["family"] == "asn" for r in rows)
+    assert all(r["name"] != r["entity"] for r in rows if r["family"] == "prompt")
+
+
+def test_direct_link_and_common_neighbours_match_the_run(loaded, neo4j_settings, library, run_dir, rings):
+    con = _evidence(run_dir)
+    a, b = "acc_31e11cac", "acc_828e4a97"  # a member and a bystander of one ring, not linked (the README's example)
+    (head,) = _rows(loaded, neo4j_settings, library["direct-link"], {"a": a, "b": b})
+    (ring,) = [r for r in rings if a in r["members"]]
+    assert b in ring["bystanders"] and b not in ring["members"]
+    assert head["weight"] is None and head["a_found"] and head["b_found"]
+    assert [(r["ring_id"], sorted(r["members"]), r["bystanders"], r["operator"], r["operation"])
+            for r in head["rings"]] == [(ring["ring_id"], [a], [b], ring["operator"], ring["operation"])]
+    common = {m for (m,) in con.execute(
+        """WITH ids AS (SELECT aid, account_id FROM accounts),
+                n AS (SELECT x.account_id AS acc, y.account_id AS m FROM links l JOIN ids x ON x.aid = l.a
+                      JOIN ids y ON y.aid = l.b UNION ALL SELECT y.account_id, x.account_id FROM links l
+                      JOIN ids x ON x.aid = l.a JOIN ids y ON y.aid = l.b)
+           SELECT p.m FROM n p JOIN n q ON q.m = p.m WHERE p.acc = ? AND q.acc = ?""", [a, b]).fetchall()}
+    rows = _rows(loaded, neo4j_settings, library["common-neighbours"], {"a": a, "b": b, "limit": 100})
+    assert {r["account_id"] for r in rows} == common and common
+    assert all(r["common"] == len(common) for r in rows)
+    weakest = [r["weakest"] for r in rows]
+    assert weakest == sorted(weakest, reverse=True)
+
+
+def test_template_words_everywhere(loaded, neo4j_settings, library, run_dir):
+    """No query shows a template n-gram's hex id where its words exist (an ``entity`` column is the key,
+    always next to the words)."""
+    keys = {k for (k,) in _evidence(run_dir).execute(
+        "SELECT entity FROM entities WHERE family = 'prompt'").fetchall()}
+    for q in library.values():
+        columns, rows = queries.run_table(loaded, neo4j_settings, q, q.example_params)
+        for r in rows:
+            text = json.dumps({c: v for c, v in r.items() if c != "entity"}, default=str)
+            leaked = {k for k in keys if k in text}
+            assert not leaked, (q.id, sorted(leaked)[:3])
+
+
+def test_csv_of_no_rows_keeps_its_header(loaded, neo4j_settings):
+    res = CliRunner().invoke(main, ["query", "run", "entity-lookup", "-p", "value=no-such-entity", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines() == ["account,uses,entity,family,name,accounts,hub,cap,pair_weight,count,first,"
+                                       "last,created_at,ring_id"]
+    res = CliRunner().invoke(main, ["query", "run", "entity-lookup", "-p", "value=no-such-entity"])
+    assert res.output.splitlines()[-1] == "(0 rows)"
+
+
+def _readme_commands() -> list[list[str]]:
+    """Every ``linkage query run`` and ``linkage explain`` line of the README's Investigating section."""
+    text = README.read_text()
+    section = text[text.index("## Investigating"):text.index("### Exploring in Bloom")]
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", section, re.S):
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith(("linkage query run", "linkage explain")):
+                commands.append(shlex.split(line)[1:])
+    return commands
+
+
+def test_every_readme_and_header_example_returns_rows(loaded, neo4j_settings, library, run_dir):
+    from linkage.query_commands import example_command
+
+    readme = _readme_commands()
+    assert len([c for c in readme if c[0] == "query"]) >= 5 and len([c for c in readme if c[0] == "explain"]) >= 2
+    headers = [shlex.split(example_command(q))[1:] for q in library.values()]
+    runner = CliRunner()
+    for args in readme + headers:
+        args = [str(run_dir) if a == "out/world" else a for a in args]
+        args = [a for a in args if a not in ("--format", "csv", "json")] + ["--format", "json"]
+        res = runner.invoke(main, args)
+        assert res.exit_code == 0, (args, res.output)
+        doc = json.loads(res.output)
+        if args[0] == "explain":
+            assert doc["shared"] and doc["rings"], args
+        else:
+            assert doc, f"no rows: linkage {' '.join(args)}"
+
+
+def test_query_run_in_every_format(loaded, neo4j_settings):
+    runner = CliRunner()
+    base = ["query", "run", "top-rings", "-p", "limit=3"]
+    text = runner.invoke(main, base).output
+    assert text.splitlines()[0].split()[:3] == ["ring", "score", "size"] and text.splitlines()[-1] == "(3 rows)"
+    doc = json.loads(runner.invoke(main, base + ["--format", "json"]).output)
+    assert len(doc) == 3 and isinstance(doc[0]["requests"], int)
+    assert json.loads(runner.invoke(main, base + ["--json"]).output) == doc
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(main, base + ["--format", "csv"]).output)))
+    assert [r["ring"] for r in rows] == [d["ring"] for d in doc] and rows[0]["requests"] == str(doc[0]["requests"])
+    assert runner.invoke(main, base + ["--format", "table"]).output == text
 
 
 # --- hostile parameters -------------------------------------------------------------------------
@@ -192,8 +368,7 @@ def test_hostile_values_through_the_cli(loaded, neo4j_settings):
     before = _counts(loaded, neo4j_settings)
     runner = CliRunner()
     for hostile in HOSTILE[:5]:
-        res = runner.invoke(main, ["query", "run", "entity-lookup", "-p", "kind=card", "-p", f"value={hostile}",
-                                   "--format", "json"])
+        res = runner.invoke(main, ["query", "run", "entity-lookup", "-p", f"value={hostile}", "--format", "json"])
         assert res.exit_code == 0, res.output
         assert json.loads(res.output) == []
     assert _counts(loaded, neo4j_settings) == before
@@ -245,6 +420,33 @@ def test_explain_neo4j_agrees_with_out_on_two_ring_members(loaded, neo4j_setting
             assert set(from_db.link["signals"]) == set(from_out.link["signals"])
         texts = {s["entity"]: s["text"] for s in from_out.shared if s["family"] == "prompt"}
         assert texts and texts == {s["entity"]: s["text"] for s in from_db.shared if s["family"] == "prompt"}
+        _same_weighing(from_out, from_db)
+
+
+def _same_weighing(from_out, from_db) -> None:
+    """Both sources give the same rings, family figures, cut and hub explanations (and no disagreement)."""
+    assert from_db.rings == from_out.rings and from_out.rings
+    assert from_db.notes == [] or not from_db.linked
+    assert from_db.weighing.cut == from_out.weighing.cut
+    out_adds = {f.family: round(f.adds, 9) for f in from_out.weighing.families}
+    db_adds = {f.family: round(f.adds, 9) for f in from_db.weighing.families}
+    assert db_adds == out_adds
+    hubs = {(s["family"], s["entity"], s["cap"], s["in_rings"]) for s in from_out.shared if s["hub"] and s["cap"]}
+    assert hubs == {(s["family"], s["entity"], s["cap"], s["in_rings"]) for s in from_db.shared
+                    if s["hub"] and s["cap"]}
+
+
+def test_explain_neo4j_agrees_on_the_readme_pair(loaded, neo4j_settings, run_dir, library):
+    a, b = "acc_31e11cac", "acc_828e4a97"  # member and bystander, not linked: the template family is short of min_shared
+    from_out = explain_from_out(run_dir, a, b)
+    from_db = explain_from_neo4j(loaded, neo4j_settings, a, b, library=library)
+    assert from_out.weighing.cut == "min_shared" and not from_out.linked
+    _same_weighing(from_out, from_db)
+    assert from_db.neighbours == from_out.neighbours and from_out.neighbours["common"] > 0
+    out_text, db_text = format_explanation(from_out), format_explanation(from_db)
+    assert out_text.splitlines()[:3] == db_text.splitlines()[:3]
+    assert f"{b} is a bystander of {from_out.rings[0].ring_id}" in out_text
+    assert "Shortest evidence paths" not in out_text + db_text
 
 
 def test_explain_neo4j_agrees_on_paths_and_on_unlinked(loaded, neo4j_settings, run_dir, rings, library):
@@ -271,11 +473,15 @@ def test_explain_neo4j_agrees_on_paths_and_on_unlinked(loaded, neo4j_settings, r
     assert seen == {"path": 2, "unlinked": 2}
 
 
-def test_explain_cli_with_neo4j(loaded, neo4j_settings, rings):
+def test_explain_cli_with_neo4j_in_every_format(loaded, neo4j_settings, rings):
     a, b = sorted(rings[0]["members"])[:2]
     res = CliRunner().invoke(main, ["explain", a, b, "--neo4j", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
-    assert doc["source"] == "neo4j" and doc["linked"] and doc["shared"]
+    assert doc["source"] == "neo4j" and doc["linked"] and doc["shared"] and doc["rings"]
+    text = CliRunner().invoke(main, ["explain", a, b, "--neo4j"]).output
+    assert text.startswith(f"{a} and {b} are directly linked") and f"Both are members of {rings[0]['ring_id']}" in text
+    rows = list(csv.DictReader(io.StringIO(CliRunner().invoke(main, ["explain", a, b, "--neo4j", "--format", "csv"]).output)))
+    assert len(rows) == len(doc["shared"]) and {r["a"] for r in rows} == {a}
     res = CliRunner().invoke(main, ["explain", a, "acc_nobody", "--neo4j"])
     assert res.exit_code == 2 and res.output.strip().startswith("linkage: error: unknown account 'acc_nobody'")

@@ -141,3 +141,56 @@ def test_format_metrics_table(tmp_path):
     assert "OP-A" in text and "OP-C" in text
     assert "regular" in text and "0.3333" in text
     assert "max benign false-flag rate" in text
+
+
+def test_splits_and_merges(tmp_path):
+    # X merges OP-A's two true rings (a1 of r1, a3 of r2); OP-A-r1 is split over X and Y; Z merges across operators
+    rings = [{"ring_id": "X", "score": 0.9, "members": ["a1", "a3"], "operator": "OP-A"},
+             {"ring_id": "Y", "score": 0.8, "members": ["a2", "b1"], "operator": "OP-A"},
+             {"ring_id": "Z", "score": 0.7, "members": ["a4", "c1"], "operator": None}]
+    m = evaluate(*_world(tmp_path, rings, None))
+    assert (m["true_rings"], m["true_rings_found"]) == (3, 3)
+    assert m["splits"] == {"OP-A-r1": ["X", "Y"], "OP-A-r2": ["X", "Z"]} and m["true_rings_split"] == 2
+    assert m["merges"] == {"X": ["OP-A-r1", "OP-A-r2"], "Z": ["OP-A-r2", "OP-C-r1"]}
+    assert m["flagged_rings_merged"] == 2 and m["flagged_rings_merged_across_operators"] == 1
+    text = format_metrics(m)
+    assert "true rings split                     2   (spread over several flagged rings)" in text
+    assert "  split  OP-A-r1 → X, Y" in text and "  merge  Z ← OP-A-r2, OP-C-r1" in text
+    assert "flagged rings merged                 2   (holding several true rings; 1 of them across operators)" in text
+
+
+def test_flagged_accounts_are_counted_once_and_never_past_the_truth(tmp_path):
+    # a1 sits in two rings: it is one account, and the operator accounts found never exceed the truth's
+    rings = [{"ring_id": "R1", "score": 0.9, "members": ["a1", "a2", "b1", "b2"], "operator": "OP-A"},
+             {"ring_id": "R2", "score": 0.8, "members": ["a1", "a3", "a4", "c1", "c2"], "operator": "OP-A"}]
+    m = evaluate(*_world(tmp_path, rings, None))
+    assert m["accounts_flagged"] == 8 and m["true_positives"] == 6 == m["operator_accounts"]
+    assert "(6 of the 6 operator accounts, 2 others)" in format_metrics(m)
+
+
+def test_truth_without_a_ring_column_has_no_splits_or_merges(tmp_path):
+    out, truth = _world(tmp_path, RINGS, MEMBERS)
+    pd.read_csv(truth).drop(columns=["ring"]).to_csv(truth, index=False)
+    m = evaluate(out, truth)
+    assert m["true_rings"] is None and m["splits"] is None
+    assert "(truth.csv has no ring column)" in format_metrics(m)
+
+
+def test_eval_cli_in_every_format(tmp_path):
+    import csv
+    import io
+
+    from click.testing import CliRunner
+
+    from linkage.cli import main
+
+    out, truth = _world(tmp_path, RINGS, MEMBERS)
+    runner = CliRunner()
+    text = runner.invoke(main, ["eval", str(out), str(truth)]).output
+    assert "precision" in text
+    doc = json.loads(runner.invoke(main, ["eval", str(out), str(truth), "--format", "json"]).output)
+    assert doc == json.loads(runner.invoke(main, ["eval", str(out), str(truth), "--json"]).output)
+    rows = {r["metric"]: r["value"] for r in csv.DictReader(io.StringIO(
+        runner.invoke(main, ["eval", str(out), str(truth), "--format", "csv"]).output))}
+    assert rows["precision"] == str(doc["precision"]) and rows["per_operator.OP-A.flagged"] == "3"
+    assert rows["benign_cohorts.regular.rate"] == str(doc["benign_cohorts"]["regular"]["rate"])

@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import json
-import math
 import re
 from pathlib import Path
 
@@ -80,14 +79,34 @@ def test_every_query_passes_the_offline_cypher_check(library):
         assert "apoc." not in q.cypher.lower()
 
 
-def test_entity_lookup_takes_its_label_from_a_fixed_branch_per_kind(library):
+def test_no_query_lists_families_by_label(library):
+    """Queries reach every family through the common Entity label and its properties, so a new family
+    shows up with no query edit; only the ASN hop names the IP family's label and relationship."""
+    from linkage import families
+
+    labels = {f.node.label for f in families.stored()}
+    types = {f.node.rel_type for f in families.stored()}
+    for q in library.values():
+        found = queries.referenced_names(q.cypher)
+        assert found["labels"] & labels <= {"IP"} and found["types"] & types <= {"USED_IP"}, q.id
+        if found["labels"] & labels:
+            assert "ASN" in found["labels"], q.id
+        assert "coalesce(e.instrument_id" not in q.cypher and "shingle_id" not in q.cypher, q.id
+
+
+def test_entity_lookup_takes_a_key_or_words_never_a_label(library):
     q = library["entity-lookup"]
-    kind = next(p for p in q.params if p.name == "kind")
-    assert set(kind.choices) == {"card", "ip", "device", "domain", "template"}
-    for choice in kind.choices:
-        assert f"$kind = '{choice}'" in q.cypher
-    with pytest.raises(ConfigError, match="not one of"):
-        queries.bind(q, {"kind": "Account", "value": "x"})
+    assert [p.name for p in q.params] == ["value"]
+    assert "{key: $value}" in q.cypher and "{name: $value}" in q.cypher
+
+
+def test_ring_and_operator_queries_take_top_as_their_example(library):
+    """Examples that make sense on any loaded world: "top" is the highest-scoring ring (or its operator)."""
+    for q in library.values():
+        for p in q.params:
+            if p.name in ("ring_id", "operator"):
+                assert p.example == "top", q.id
+                assert f"${p.name} = 'top'" in q.cypher, q.id
 
 
 # --- header parsing and validation ---------------------------------------------------------------
@@ -332,33 +351,6 @@ def test_records_to_rows_makes_plain_values():
                      "m": {"k": [True]}}]
 
 
-def test_formats():
-    cols = ["id", "weight", "signals", "hub"]
-    rows = [{"id": "acc_1", "weight": 1.23456789, "signals": ["payment", "ip"], "hub": False},
-            {"id": "acc_22", "weight": None, "signals": [], "hub": True}]
-    table = queries.format_rows(cols, rows, "table")
-    lines = table.splitlines()
-    assert lines[0].split() == cols
-    assert "1.2346" in table and "payment, ip" in table and "(2 rows)" in table
-    assert json.loads(queries.format_rows(cols, rows, "json")) == rows
-    parsed = list(csv.DictReader(io.StringIO(queries.format_rows(cols, rows, "csv"))))
-    assert parsed[0]["signals"] == '["payment", "ip"]' and parsed[1]["weight"] == ""
-    assert queries.format_rows([], [], "table") == "(no rows)"
-    with pytest.raises(ConfigError):
-        queries.format_rows(cols, rows, "xml")
-
-
-def test_long_cells_are_clipped_in_tables_only():
-    rows = [{"text": "x" * 500}]
-    assert max(len(line) for line in queries.format_rows(["text"], rows, "table").splitlines()) <= 80
-    assert json.loads(queries.format_rows(["text"], rows, "json"))[0]["text"] == "x" * 500
-
-
-def test_format_value_floats():
-    assert queries.format_value(0.5) == "0.5" and queries.format_value(2.0) == "2"
-    assert queries.format_value(math.inf) == "inf"
-
-
 # --- CLI without a server ----------------------------------------------------------------------
 
 
@@ -367,10 +359,21 @@ def test_cli_list_and_show():
     res = runner.invoke(main, ["query", "list"])
     assert res.exit_code == 0, res.output
     assert "evidence-paths" in res.output and "ring_id:string" in res.output
-    res = runner.invoke(main, ["query", "list", "--json"])
-    assert {q["id"] for q in json.loads(res.output)} >= {"top-rings", "entity-lookup"}
+    for flags in (["--json"], ["--format", "json"]):
+        res = runner.invoke(main, ["query", "list", *flags])
+        doc = json.loads(res.output)
+        assert {q["id"] for q in doc} >= {"top-rings", "entity-lookup"}
+        (ring,) = [q for q in doc if q["id"] == "ring-members"]
+        assert ring["params"] == [{"name": "ring_id", "type": "string", "example": "top", "one_of": []}]
+    res = runner.invoke(main, ["query", "list", "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(res.output)))
+    assert list(rows[0]) == ["id", "mode", "params", "name", "description", "bloom"]
+    assert {r["id"] for r in rows} == set(queries.load_library())
     res = runner.invoke(main, ["query", "show", "entity-lookup"])
-    assert res.exit_code == 0 and "--param kind=" in res.output and "MATCH (e:PaymentInstrument" in res.output
+    assert res.exit_code == 0 and "--param value=" in res.output and "MATCH (e:Entity {key: $value})" in res.output
+    assert "Example: linkage query run entity-lookup -p value=tok_qpCyY6IFCt9FXl0d" in res.output
+    res = runner.invoke(main, ["query", "show", "ring-new-accounts"])
+    assert "Example: linkage query run ring-new-accounts -p ring_id=top -p since=2000-01-01" in res.output
 
 
 def test_cli_param_problems_stop_before_connecting(monkeypatch):

@@ -47,6 +47,10 @@ def test_validate_json_and_field_limit(tmp_path):
     doc = json.loads(res.output)
     assert doc["files"]["events.csv"] == {"read": 1, "kept": 0, "rejected": 1}
     assert doc["reasons"] == {"prompt longer than 50 bytes (the field size limit)": 1}
+    same = CliRunner().invoke(main, ["validate", str(data), "--format", "json", "--max-field-bytes", "50"])
+    assert json.loads(same.output) == doc
+    rows = CliRunner().invoke(main, ["validate", str(data), "--format", "csv", "--max-field-bytes", "50"]).output
+    assert rows.splitlines()[0] == "file,read,kept,rejected" and "events.csv,1,0,1" in rows.splitlines()
     detect = CliRunner().invoke(main, ["detect", str(data), "--out", str(tmp_path / "run"), "--quiet",
                                        "--max-field-bytes", "50"])
     assert detect.exit_code == 0, detect.output

@@ -1,20 +1,18 @@
 // id: hubs
 // name: Hubs left out of the evidence, and why
-// description: Entities shared by more accounts than their family's cap (a carrier NAT address, a popular SDK
-//   fingerprint, a public template): they are flagged hub and add nothing to any link. The cap itself is a run
-//   parameter (rings.json params.families) and not stored in the graph, so the query shows the bound the graph
-//   proves: the cap is at least the largest account count of a weighted entity of that kind and below the
-//   smallest hub's count. Most shared first.
+// description: Entities of any signal family shared by more accounts than their family's cap (a carrier NAT
+//   address, a popular SDK fingerprint, a public template): they are flagged hub and add nothing to any link.
+//   The cap is the run's own (stored on every entity) and absolute: a device that 84 members of one ring share
+//   is a hub past a device cap of 60 even though no outsider uses it. in_rings says how many of its accounts are
+//   ring members. Template n-grams show their words. Most shared first.
 // params: limit: int (example: 50)
 // mode: read
-MATCH (e:PaymentInstrument|IP|Device|EmailDomain|PromptTemplate)
-WITH labels(e)[0] AS kind, e
-WITH kind, max(CASE WHEN e.pair_weight > 0 THEN e.accounts END) AS largest_weighted,
-     min(CASE WHEN e.hub THEN e.accounts END) AS smallest_hub, collect(CASE WHEN e.hub THEN e END) AS hubs
-UNWIND hubs AS h
-RETURN kind, coalesce(h.text, h.instrument_id, h.address, h.device_id, h.domain, h.shingle_id) AS entity,
-       h.accounts AS accounts, largest_weighted AS cap_at_least, smallest_hub - 1 AS cap_at_most,
-       'shared by ' + toString(h.accounts) + ' accounts, past the ' + kind + ' cap (between '
-         + coalesce(toString(largest_weighted), '?') + ' and ' + toString(smallest_hub - 1) + ')' AS why
-ORDER BY accounts DESC, kind, entity
+MATCH (e:Entity)
+WHERE e.hub
+WITH e ORDER BY e.accounts DESC, e.family, e.key
 LIMIT $limit
+RETURN e.family AS family, e.key AS entity, e.name AS name, e.accounts AS accounts, e.cap AS cap,
+       COUNT { (e)<--(x:Account) WHERE x.ring_id IS NOT NULL } AS in_rings,
+       'shared by ' + toString(e.accounts) + ' accounts, past the ' + e.family + ' cap of ' + toString(e.cap)
+         + ': carries no weight' AS why
+ORDER BY accounts DESC, family, entity

@@ -1,8 +1,8 @@
 // id: indicator-hits
 // name: Indicator hits per operator
 // description: For every intel indicator that matched the graph, the accounts touching what it points to (the
-//   account itself, or accounts using the card, IP, device, email domain or template n-gram, or an IP in the
-//   ASN), with the rings they are in. Grouped per operator, most accounts first.
+//   account itself, the accounts using the entity of any family it names, or an IP in the ASN), with the rings
+//   they are in. Grouped per operator, most accounts first.
 // params: none
 // mode: read
 MATCH (i:Indicator)-[:KNOWN_FOR]->(o:Operator)
@@ -11,7 +11,7 @@ CALL (t) {
   WITH t AS a WHERE a:Account
   RETURN a
   UNION
-  MATCH (a:Account)-[:PAID_WITH|USED_IP|USED_DEVICE|HAS_EMAIL_DOMAIN|REUSED]->(t)
+  MATCH (a:Account)-->(t:Entity)
   RETURN a
   UNION
   MATCH (a:Account)-[:USED_IP]->(:IP)-[:IN_ASN]->(t:ASN)

@@ -1,13 +1,20 @@
 // id: operator-footprint
 // name: Operator footprint
-// description: What one operator (a known one from intel, or an unattributed-… cluster) holds: its rings,
-//   their accounts and requests, the weighted entities (not hubs) their members use per kind, and its intel
-//   indicators, with how many of them matched something in the graph.
-// params: operator: string (example: CRIMSON-LATHE)
+// description: What one operator (a known one from intel, or an unattributed-… cluster; top: the operator of the
+//   highest-scoring ring) holds: its rings, their accounts and requests, how many weighted entities (not hubs)
+//   of each signal family their members use, and its intel indicators, with how many of them matched something
+//   in the graph.
+// params: operator: string (example: top)
 // mode: read
-MATCH (o:Operator {name: $operator})
+MATCH (o:Operator)
+WHERE o.name = $operator OR $operator = 'top'
+OPTIONAL MATCH (o)<-[:ATTRIBUTED_TO]-(best:Ring)
+WITH o, max(best.score) AS best
+ORDER BY CASE WHEN o.name = $operator THEN 0 ELSE 1 END, best DESC, o.name
+LIMIT 1
 CALL (o) {
   OPTIONAL MATCH (o)<-[:ATTRIBUTED_TO]-(r:Ring)
+  WITH r ORDER BY r.score DESC, r.ring_id
   RETURN collect(r.ring_id) AS rings
 }
 CALL (o) {
@@ -15,18 +22,15 @@ CALL (o) {
   RETURN count(DISTINCT a) AS accounts, sum(a.requests) AS requests
 }
 CALL (o) {
-  OPTIONAL MATCH (o)<-[:ATTRIBUTED_TO]-(:Ring)<-[:MEMBER_OF]-(:Account)
-                 -[:PAID_WITH|USED_IP|USED_DEVICE|HAS_EMAIL_DOMAIN|REUSED]->(e)
+  OPTIONAL MATCH (o)<-[:ATTRIBUTED_TO]-(:Ring)<-[:MEMBER_OF]-(:Account)-->(e:Entity)
   WHERE e.pair_weight > 0
-  RETURN count(DISTINCT CASE WHEN e:PaymentInstrument THEN e END) AS cards,
-         count(DISTINCT CASE WHEN e:IP THEN e END) AS ips,
-         count(DISTINCT CASE WHEN e:Device THEN e END) AS devices,
-         count(DISTINCT CASE WHEN e:EmailDomain THEN e END) AS email_domains,
-         count(DISTINCT CASE WHEN e:PromptTemplate THEN e END) AS template_ngrams
+  WITH e.family AS family, count(DISTINCT e) AS n
+  ORDER BY n DESC, family
+  RETURN [x IN collect(CASE WHEN family IS NOT NULL THEN family + ' ' + toString(n) END) WHERE x IS NOT NULL]
+         AS entities
 }
 CALL (o) {
   OPTIONAL MATCH (i:Indicator)-[:KNOWN_FOR]->(o)
   RETURN count(i) AS indicators, count(CASE WHEN EXISTS { (i)-[:POINTS_TO]->() } THEN i END) AS indicators_matched
 }
-RETURN o.name AS operator, o.known AS known, rings, accounts, requests, cards, ips, devices, email_domains,
-       template_ngrams, indicators, indicators_matched
+RETURN o.name AS operator, o.known AS known, rings, accounts, requests, entities, indicators, indicators_matched

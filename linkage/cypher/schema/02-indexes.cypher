@@ -6,3 +6,6 @@ CREATE INDEX ring_score IF NOT EXISTS FOR (n:Ring) ON (n.score);
 CREATE INDEX indicator_kind_value IF NOT EXISTS FOR (n:Indicator) ON (n.kind, n.value);
 CREATE INDEX payment_bin IF NOT EXISTS FOR (n:PaymentInstrument) ON (n.bin);
 CREATE INDEX linked_weight IF NOT EXISTS FOR ()-[r:LINKED]-() ON (r.weight);
+// Any family's entity by its key or its name (a template n-gram's words): entity-lookup.
+CREATE INDEX entity_key IF NOT EXISTS FOR (n:Entity) ON (n.key);
+CREATE INDEX entity_name IF NOT EXISTS FOR (n:Entity) ON (n.name);
