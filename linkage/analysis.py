@@ -77,7 +77,8 @@ def _attribution(ctx: Context) -> None:
 STAGES = (
     Stage("graph", _graph, reads=("incidence", "entities", "family_params", "accounts"), writes=("links",)),
     Stage("communities", _communities, reads=("links",), writes=("members",)),
-    Stage("operations", _operations, reads=("members", "incidence"), writes=("operations", "op_tools", "profiles")),
+    Stage("operations", _operations, reads=("members", "incidence", "links", "accounts"),
+          writes=("operations", "op_tools", "profiles")),
     Stage("scoring", _scoring, reads=("members", "operations", "profiles", "links", "incidence", "entities",
                                       "accounts", "acct_activity", "acct_windows", "acct_topics")),
     Stage("attribution", _attribution, reads=("members", "accounts", "intel", "incidence", "entities", "links",
@@ -153,6 +154,7 @@ def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd
     tools = membership.member_tools(con, config, flagged["cid"].astype(int).tolist())
     names = names.merge(tools, on=["cid", "aid"], how="left")
     thin = names["tools"].fillna(0) < config.scoring.member_min_tools
+    thin |= names["cid"].map((~thin).groupby(names["cid"]).sum()) < 2  # one account left is no ring
     bystanders = names[thin].groupby("cid")["account_id"].apply(sorted)
     names = names[~thin].drop(columns="tools")
     flagged = flagged[flagged["cid"].isin(names["cid"])]

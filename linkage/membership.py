@@ -11,9 +11,11 @@ and the operation's templates.
 So a member stays in a flagged ring only when it uses at least
 ``ScoringParams.member_min_tools`` of the community's linking entities
 (entities two members or more use and that carry weight; template families
-count once, however many phrases of the template it sends). The others stay
-in the community, are not flagged, and are listed in ``watchlist.csv`` with
-the ring they touch.
+count once, however many phrases of the template it sends), each shared with
+a member outside its own verified org: what colleagues share is their org's
+declared business. The others are not flagged; they are listed as the ring's
+``bystanders`` in ``rings.json``. A ring left with fewer than two flagged
+members is no ring.
 """
 
 from __future__ import annotations
@@ -33,14 +35,21 @@ def member_tools(con, config: Config, cids: list[int]) -> pd.DataFrame:
     is_template = f"family IN ({', '.join(literal(f) for f in templates)})" if templates else "false"
     threshold = f"CASE family {min_shared} ELSE 1 END" if templates else "1"
     return con.execute(f"""
-        WITH chosen AS (SELECT cid, aid FROM members WHERE cid IN (SELECT unnest(?))),
+        WITH chosen AS (SELECT m.cid, m.aid, a.org_id FROM members m JOIN accounts a USING (aid)
+                        WHERE m.cid IN (SELECT unnest(?))),
         linking AS ({scoring.comm_entities_sql(config, roles)}),
-        used AS (
-            SELECT c.cid, c.aid, i.family, count(*) AS n
+        uses AS (
+            SELECT c.cid, c.aid, c.org_id, i.family, i.entity
             FROM chosen c JOIN incidence i USING (aid) JOIN linking l ON l.cid = c.cid
                  AND l.family = i.family AND l.entity = i.entity
-            GROUP BY ALL
         ),
+        -- an entity counts for a member when another member outside its verified org uses it too
+        shared AS (
+            SELECT DISTINCT u.cid, u.aid, u.family, u.entity FROM uses u JOIN uses v
+                ON v.cid = u.cid AND v.family = u.family AND v.entity = u.entity AND v.aid <> u.aid
+               AND NOT coalesce(u.org_id = v.org_id AND u.org_id <> '', false)
+        ),
+        used AS (SELECT cid, aid, family, count(*) AS n FROM shared GROUP BY ALL),
         tools AS (
             SELECT cid, aid,
                    sum(CASE WHEN {is_template} THEN 0 ELSE n END)

@@ -22,7 +22,7 @@ An operation is a connected set of communities tied with strength at least
 Every threshold is a field of :class:`linkage.config.OperationParams`.
 
 Tables: reads ``members(cid, aid)`` (all communities of two accounts or more),
-``incidence``; writes ``operations(cid, op, op_size, op_rings)`` and
+``incidence``, ``links`` and ``accounts`` (for grounded communities); writes ``operations(cid, op, op_size, op_rings)`` and
 ``op_tools(op, family, entity)``, the tools each operation uses.
 """
 
@@ -49,13 +49,37 @@ def tie_families(config: Config) -> tuple[list[str], list[str]]:
             [f.name for f in fams if f.operation_ties and f.template])
 
 
+def grounded_sql(config: Config) -> str:
+    """``(cid)``: communities two of whose members share infrastructure outside one verified org.
+
+    A template links the people who use it, so its users form communities of their own, public
+    template or not; whether those users are an operator's shows in what else ties them. Only
+    members of communities held together by something an operator provides as well (a proxy, a
+    card, a harness, a domain, a sign-up wave) make an entity a tool. Pairs inside one verified org
+    are the org's declared business, not an operator's.
+    """
+    infra, _ = tie_families(config)
+    weighted = [f for f in infra if f in families.weighted(config)]
+    if not weighted:
+        return "SELECT DISTINCT cid FROM members WHERE false"
+    any_infra = " OR ".join(f"l.w_{f} > 0" for f in weighted)
+    return f"""
+        SELECT DISTINCT m1.cid
+        FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+        JOIN accounts x ON x.aid = l.a JOIN accounts y ON y.aid = l.b
+        WHERE ({any_infra}) AND NOT coalesce(x.org_id = y.org_id AND x.org_id <> '', false)"""
+
+
 def tools_sql(config: Config) -> str:
-    """``(family, entity)``: entities used by two communities or more, mostly (``tool_insiders``) by community members."""
+    """``(family, entity)``: entities used by two grounded communities or more, mostly (``tool_insiders``) by
+    their members."""
     infra, templates = tie_families(config)
     p = config.operations
     return f"""
+        WITH grounded AS ({grounded_sql(config)})
         SELECT family, entity
-        FROM (SELECT i.family, i.entity, m.cid FROM incidence i LEFT JOIN members m USING (aid)
+        FROM (SELECT i.family, i.entity, g.cid FROM incidence i LEFT JOIN members m USING (aid)
+              LEFT JOIN grounded g ON g.cid = m.cid
               WHERE {_in(infra + templates, 'i.family')})
         GROUP BY family, entity
         HAVING count(DISTINCT cid) >= 2 AND count(cid) >= {float(p.tool_insiders)!r} * count(*)"""
@@ -134,4 +158,4 @@ def build(con, config: Config) -> None:
     )
 
 
-__all__ = ["build", "tools_sql", "infra_ties_sql", "profiles_sql", "template_ties_sql", "tie_families"]
+__all__ = ["build", "grounded_sql", "tools_sql", "infra_ties_sql", "profiles_sql", "template_ties_sql", "tie_families"]

@@ -99,7 +99,12 @@ def inner_links_sql(config: Config, roles: Roles) -> str:
 
 
 def coverage_sql(config: Config, roles: Roles) -> str:
-    """Per family, how many members it links to another member of the community."""
+    """Per family, how many members it links to another member of the community.
+
+    A link between two accounts of one verified org does not count: shared billing, office network
+    and tooling inside a declared organisation are its own business, not covert coordination
+    (the evidence graph already discounts those pairs; here they would still cover members).
+    """
     if not roles.weighted:
         return "SELECT DISTINCT cid FROM members"
     ends = ", ".join(f"l.w_{f}" for f in roles.weighted)
@@ -108,6 +113,8 @@ def coverage_sql(config: Config, roles: Roles) -> str:
         WITH inner_pairs AS (
             SELECT m1.cid, l.a, l.b, {ends}
             FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+            JOIN accounts x ON x.aid = l.a JOIN accounts y ON y.aid = l.b
+            WHERE NOT coalesce(x.org_id = y.org_id AND x.org_id <> '', false)
         )
         SELECT cid, {cover} FROM (
             SELECT cid, a AS aid, {', '.join(f'w_{f}' for f in roles.weighted)} FROM inner_pairs

@@ -22,6 +22,6 @@ def sql(config) -> str:
 
 
 FAMILY = register(Family(
-    name="signup", operation_ties=True, reads=("accounts",), label="sign-up burst", sql=sql, defaults=FamilyParams(weight=0.5, cap=200, share_k=3), share_feature="burst_share",
+    name="signup", reads=("accounts",), label="sign-up burst", sql=sql, defaults=FamilyParams(weight=0.5, cap=200, share_k=3), share_feature="burst_share",
     stored="derived", colour="#56B4E9",
 ))

@@ -87,9 +87,13 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+#: Families whose entities travel as STIX address objects (an address, or a network in CIDR form).
+ADDRESS_FAMILIES = frozenset(k.family for k in KINDS if k.sco in ("ipv4-addr", "ipv6-addr"))
+
+
 def _kind_of(family: str, entity: str) -> Kind | None:
     """The STIX kind an entity travels as, or None when its value cannot be one (never guessed)."""
-    if family in ("ip", "prefix"):
+    if family in ADDRESS_FAMILIES:
         try:
             net = ipaddress.ip_network(entity, strict=False) if family == "prefix" else ipaddress.ip_address(entity)
         except ValueError:

@@ -294,3 +294,19 @@ def test_a_batch_with_no_ring_writes_every_output_with_its_header(tmp_path):
     header = (out / "ring_members.csv").read_text().splitlines()
     assert header == ["ring_id,account_id,created_at,requests,operation,operator,operator_cluster,"
                       "operator_confidence,score"]
+
+
+def test_two_operators_signing_up_in_the_same_minutes_stay_two_operations(tmp_path):
+    """A moment in time is not a tool: rings of two operators created in the same sign-up window, with
+    nothing else in common, are two operations, and intel on one names only its own."""
+    w = World(seed=19)
+    add_ring(w, "ringa", n=36, requests=120)  # 12 minutes of sign-ups: two windows or more
+    add_ring(w, "ringz", n=36, requests=120, base_ip="100.64.9", device="harness-z", domain="zz-mail.top", asn=16276,
+             template="summarise the repository {} into an agent plan with tool calls for {} in yaml")
+    add_regulars(w, n=120)
+    w.intel += [{"operator": "CRIMSON-LATHE", "kind": "instrument", "value": "tok_ringa_0", "note": "card batch"}]
+    result = detect(w.write(tmp_path / "batch"))
+    by_label = {w.truth[m]: r for r in result.rings for m in r.members}
+    assert set(by_label) == {"ringa", "ringz"}
+    assert by_label["ringa"].operation != by_label["ringz"].operation
+    assert by_label["ringa"].operator == "CRIMSON-LATHE" and by_label["ringz"].operator is None

@@ -29,7 +29,7 @@ def toy():
     con.execute("""CREATE TABLE acct_activity AS SELECT * FROM (VALUES
                    (1, 100, 100), (2, 100, 0), (3, 100, 0), (4, 100, 0), (5, 1, 0), (6, 3, 0), (7, 2, 0))
                    t(aid, requests, hosting_requests)""")
-    con.execute("CREATE TABLE accounts AS SELECT range AS aid FROM range(1, 8)")
+    con.execute("CREATE TABLE accounts AS SELECT range AS aid, NULL::VARCHAR AS org_id FROM range(1, 8)")
     config = Config()
     roles = Roles(weighted=["ip", "payment"], templates=[], infrastructure=["ip", "payment"])
     return con, config, roles
@@ -51,6 +51,13 @@ def test_coverage_counts_members_each_family_links(toy):
     con, config, roles = toy
     # community 1: ip links 1-2 and 2-3 -> 3 members; payment links none. community 2: payment covers both.
     assert _run(con, config, roles, "coverage") == {1: (3, 0), 2: (0, 2)}
+
+
+def test_links_inside_one_verified_org_cover_no_member(toy):
+    """Accounts 1 and 2 are one verified org: their ip link is declared, not covert; 2-3 still counts."""
+    con, config, roles = toy
+    con.execute("UPDATE accounts SET org_id = 'org-1' WHERE aid IN (1, 2)")
+    assert _run(con, config, roles, "coverage") == {1: (2, 0), 2: (0, 2)}
 
 
 def test_shares_count_members_sharing_a_card_with_enough_members(toy):
