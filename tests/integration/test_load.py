@@ -239,6 +239,12 @@ def later_batch(run: Path, dest: Path) -> Path:
     doc = json.loads((run / "rings.json").read_text())
     doc["input"]["batch_id"] = "later-batch"
     (dest / "rings.json").write_text(json.dumps(doc))
+    # A manifest of its own, so the loader (which checks a run against run.json) takes the derived batch as a run.
+    from linkage import manifest
+
+    params = manifest.read(run)["params"]
+    manifest.write(dest, manifest.build(dest, command="test: later batch", batch_id="later-batch",
+                                        input=doc["input"], params=params))
     return dest
 
 
