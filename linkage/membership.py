@@ -37,7 +37,7 @@ def member_tools(con, config: Config, cids: list[int]) -> pd.DataFrame:
     return con.execute(f"""
         WITH chosen AS (SELECT m.cid, m.aid, a.org_id FROM members m JOIN accounts a USING (aid)
                         WHERE m.cid IN (SELECT unnest(?))),
-        linking AS ({scoring.comm_entities_sql(config, roles)}),
+        linking AS ({scoring.comm_entities_sql(config, roles, members="chosen")}),
         uses AS (
             SELECT c.cid, c.aid, c.org_id, i.family, i.entity
             FROM chosen c JOIN incidence i USING (aid) JOIN linking l ON l.cid = c.cid

@@ -72,14 +72,15 @@ class Roles:
 # --- the builders: one SQL statement each, named by the table it fills ----------------------------
 
 
-def comm_entities_sql(config: Config, roles: Roles) -> str:
+def comm_entities_sql(config: Config, roles: Roles, members: str = "members") -> str:
     """``(cid, family, entity)``: entities two members or more of a community use, that can link.
 
     Template entities count at any size (past the pair cap too), since an operator's template
     is used by thousands of its accounts; other entities only while they carry weight.
+    ``members`` names the ``(cid, aid)`` relation to read (a subset of the communities, say).
     """
     return f"""
-        SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
+        SELECT m.cid, i.family, i.entity FROM incidence i JOIN {members} m USING (aid)
         JOIN entities e USING (family, entity)
         WHERE e.pair_weight > 0 OR ({_in(roles.templates, 'i.family')} AND e.accounts >= 2)
         GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
