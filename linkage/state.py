@@ -332,7 +332,9 @@ class State:
         last = self.doc["batches"][-1] if self.doc["batches"] else None
         return {"folder": str(self.given), "generation": self.generation, "window_days": self.window_days,
                 "batches_before": len(self.doc["batches"]),
-                "previous_batch": last.get("batch_id") if last else None}
+                "previous_batch": last.get("batch_id") if last else None,
+                # batch id -> its input folder, so a reader can name the batch a ring was first detected in
+                "batch_folders": {b.get("batch_id"): b.get("data") for b in self.doc["batches"]}}
 
 
 def _columns(spec: str) -> Iterator[tuple[str, str]]:
