@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import duckdb
+import pandas as pd
 
 from .errors import ConfigError, LinkageError
 from .lineage import KnownRing
@@ -310,22 +311,25 @@ class State:
         """The ring registry: today's rings, and every known ring neither continued nor retired today."""
         today = {r.ring_id for r in rings}
         dropped = sorted(today | set(retired))
-        con.execute("CREATE OR REPLACE TEMP TABLE state_today (ring_id VARCHAR, first_detected VARCHAR, "
-                    "last_detected VARCHAR, status VARCHAR, operation VARCHAR, operator VARCHAR)")
-        con.executemany("INSERT INTO state_today VALUES (?, ?, ?, ?, ?, ?)",
-                        [(r.ring_id, r.first_detected, batch_id, r.status, r.operation, r.operator) for r in rings])
-        con.execute("CREATE OR REPLACE TEMP TABLE state_today_members (ring_id VARCHAR, account_id VARCHAR)")
-        con.executemany("INSERT INTO state_today_members VALUES (?, ?)",
-                        [(r.ring_id, m) for r in rings for m in r.members])
-        con.execute("CREATE OR REPLACE TEMP TABLE state_today_tools (ring_id VARCHAR, tool VARCHAR)")
-        con.executemany("INSERT INTO state_today_tools VALUES (?, ?)", [(r.ring_id, t) for r in rings for t in r.tools])
-        for name, today_table in (("rings", "state_today"), ("ring_members", "state_today_members"),
-                                  ("ring_tools", "state_today_tools")):
-            query = (f"SELECT * FROM {today_table} UNION ALL SELECT * FROM {self.table(name)} "
-                     f"WHERE ring_id NOT IN (SELECT unnest($dropped)) ORDER BY ALL")
-            _write_table(con, query, {"dropped": dropped}, target / f"{name}.parquet")
-        for t in ("state_today", "state_today_members", "state_today_tools"):
-            con.execute(f"DROP TABLE {t}")
+        frames = {
+            "state_today": pd.DataFrame(
+                [(r.ring_id, r.first_detected, batch_id, r.status, r.operation, r.operator) for r in rings],
+                columns=["ring_id", "first_detected", "last_detected", "status", "operation", "operator"], dtype=object),
+            "state_today_members": pd.DataFrame([(r.ring_id, m) for r in rings for m in r.members],
+                                                columns=["ring_id", "account_id"], dtype=object),
+            "state_today_tools": pd.DataFrame([(r.ring_id, t) for r in rings for t in r.tools],
+                                              columns=["ring_id", "tool"], dtype=object),
+        }
+        for (name, table), frame in zip((("rings", "state_today"), ("ring_members", "state_today_members"),
+                                         ("ring_tools", "state_today_tools")), frames.values()):
+            columns = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in _columns(TABLES[name][0]))
+            con.register(table, frame)
+            try:
+                query = (f"SELECT {columns} FROM {table} UNION ALL SELECT * FROM {self.table(name)} "
+                         f"WHERE ring_id NOT IN (SELECT unnest(CAST($dropped AS VARCHAR[]))) ORDER BY ALL")
+                _write_table(con, query, {"dropped": dropped}, target / f"{name}.parquet")
+            finally:
+                con.unregister(table)
 
     def summary(self) -> dict[str, Any]:
         """What ``rings.json`` says about the state the run started from."""
