@@ -8,6 +8,7 @@ scoring → attribution (which names the flagged rings and gathers their evidenc
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -146,7 +147,7 @@ def operation_summaries(con, config: Config, rings: list[Ring], members: pd.Data
     return sorted(out, key=lambda o: (-o.accounts, o.operation_id))
 
 
-def ring_tools(con, members: pd.DataFrame) -> dict[int, list[str]]:
+def ring_tools(con: duckdb.DuckDBPyConnection, members: pd.DataFrame) -> dict[int, list[str]]:
     """Each community's linking entities, ``family:entity``: weighted ones two of its ``members`` (cid, aid) use."""
     con.register("ring_tools_df", members[["cid", "aid"]])
     try:
@@ -161,19 +162,20 @@ def ring_tools(con, members: pd.DataFrame) -> dict[int, list[str]]:
     return {int(cid): list(tools) for cid, tools in rows}
 
 
-def _lineage(con, names: pd.DataFrame, ids: pd.Series, prior: lineage.Prior
+def _lineage(con: duckdb.DuckDBPyConnection, names: pd.DataFrame, ids: pd.Series, prior: lineage.Prior
              ) -> tuple[pd.Series, dict[str, lineage.Lineage], dict[str, list[str]]]:
     """Today's rings matched to the known ones: final ids per cid, lineage and tools per final id."""
     tools = ring_tools(con, names)
     groups = names.groupby("cid")["account_id"]
-    today = [lineage.TodayRing(ids[cid], frozenset(g), frozenset(tools.get(int(cid), ()))) for cid, g in groups]
+    today = [lineage.TodayRing(str(ids[cid]), frozenset(g), frozenset(tools.get(int(str(cid)), ())))
+             for cid, g in groups]
     matched = lineage.match(today, prior.rings, prior.batch_id)
     final = ids.map(lambda provisional: matched[provisional][0])
     lineages = {final_id: lin for final_id, lin in matched.values()}
-    return final, lineages, {final[cid]: tools.get(int(cid), []) for cid in ids.index}
+    return final, lineages, {str(final[cid]): tools.get(int(cid), []) for cid in ids.index}
 
 
-def assemble(con, config: Config, flagged: pd.DataFrame, *, prior: lineage.Prior | None = None
+def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame, *, prior: lineage.Prior | None = None
              ) -> tuple[list[Ring], pd.DataFrame]:
     """Name the flagged rings, attribute them, and gather their per-family evidence.
 

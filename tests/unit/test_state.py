@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -35,12 +36,12 @@ def batches(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return [f for _, f in folders[:2]]
 
 
-def _rings(out: Path) -> dict[str, dict]:
+def _rings(out: Path) -> dict[str, dict[str, Any]]:
     doc = json.loads((out / "rings.json").read_text())
     return {r["ring_id"]: r for r in doc["rings"]}
 
 
-def _ring_of(rings: dict[str, dict], prefix: str) -> dict:
+def _ring_of(rings: dict[str, dict[str, Any]], prefix: str) -> dict[str, Any]:
     hits = [r for r in rings.values() if any(m.startswith(prefix + "-") for m in r["members"])]
     assert len(hits) == 1, f"{prefix}: {len(hits)} rings"
     return hits[0]
