@@ -211,7 +211,7 @@ class FiniteFloat(click.FloatRange):
         return super().convert(number, param, ctx)
 
 
-class MemorySize(click.ParamType):  # type: ignore[type-arg]
+class MemorySize(click.ParamType):
     """A positive memory size such as ``8GB`` or ``512MiB`` (``linkage.limits.parse_size``)."""
 
     name = "size"
