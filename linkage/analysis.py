@@ -8,6 +8,7 @@ scoring → attribution (which names the flagged rings and gathers their evidenc
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -93,7 +94,7 @@ WATCH_COLUMNS = ("community_id", "size", "score", "coordination", "harvesting", 
                  "lockstep_share", "hosting_share", "density", "members")
 
 
-def watchlist(con, config: Config, scored: pd.DataFrame) -> pd.DataFrame:
+def watchlist(con: duckdb.DuckDBPyConnection, config: Config, scored: pd.DataFrame) -> pd.DataFrame:
     """Communities that almost got flagged: scored at least ``watch_threshold``, below the threshold.
 
     An analyst reviews these; each row carries every feature behind its score and its member ids.
@@ -110,7 +111,7 @@ def watchlist(con, config: Config, scored: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["score", "community_id"], ascending=[False, True]).reset_index(drop=True)
 
 
-def operation_summaries(con, config: Config, rings: list[Ring], members: pd.DataFrame) -> list[Operation]:
+def operation_summaries(con: duckdb.DuckDBPyConnection, config: Config, rings: list[Ring], members: pd.DataFrame) -> list[Operation]:
     """One :class:`Operation` per operation holding flagged rings, with the tools its rings reuse."""
     by_op: dict[str, list[Ring]] = {}
     for ring in rings:
@@ -145,7 +146,7 @@ def operation_summaries(con, config: Config, rings: list[Ring], members: pd.Data
     return sorted(out, key=lambda o: (-o.accounts, o.operation_id))
 
 
-def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd.DataFrame]:
+def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd.DataFrame]:
     """Name the flagged rings, attribute them, and gather their per-family evidence."""
     names = con.execute(
         "SELECT m.cid, m.aid, a.account_id FROM members m JOIN accounts a USING (aid) WHERE m.cid IN "
@@ -207,7 +208,7 @@ def result(ctx: Context, timer: Timer) -> Result:
                   operations=ctx.values["operations"], watchlist=ctx.values["watchlist"])
 
 
-def run(con, config: Config, counts: dict[str, int], *, report: Reporter | None = None) -> Result:
+def run(con: duckdb.DuckDBPyConnection, config: Config, counts: dict[str, int], *, report: Reporter | None = None) -> Result:
     """The analysis stages over tables a producer already made (:data:`INPUTS`), e.g. the stored graph."""
     timer = Timer(report)
     ctx = Context(con=con, config=config, counts=dict(counts))

@@ -55,7 +55,7 @@ EVIDENCE_TABLES = {
 }
 
 
-def _copy(con, query: str, path: Path, fmt: str) -> None:
+def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path, fmt: str) -> None:
     """``COPY`` one query to ``path``; CSV text cells are neutralised; a write failure is an OutputError."""
     if fmt == "csv":
         query, options = csv_safe_query(con, query), "FORMAT csv, HEADER true"
