@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import families
 from .config import AttributionParams, Config
+from .frames import rows
 from .ids import digest
 from .signals.prompt import excerpt_shingles_sql
 from .sql import literal
@@ -128,15 +130,15 @@ def _op_evidence(con: duckdb.DuckDBPyConnection, ring_members: pd.DataFrame) -> 
     return df
 
 
-def _scores(frame: pd.DataFrame, key: str, operators: list[str], n: int) -> np.ndarray:
+def _scores(frame: pd.DataFrame, key: str, operators: list[str], n: int) -> npt.NDArray[np.float64]:
     out = np.zeros((n, len(operators)))
     index = {op: j for j, op in enumerate(operators)}
-    for row in frame.itertuples(index=False):  # one row per (ring or operation, operator), not per request
+    for row in rows(frame):  # one row per (ring or operation, operator), not per request
         out[int(getattr(row, key)), index[row.operator]] = row.evidence
     return out
 
 
-def choose_operator(scores: np.ndarray, operators: list[str], params: AttributionParams | None = None
+def choose_operator(scores: npt.NDArray[np.float64], operators: list[str], params: AttributionParams | None = None
                     ) -> tuple[str | None, float]:
     """The operator and confidence from per-operator scores; pure.
 
@@ -208,7 +210,7 @@ def _tool_paths(con: duckdb.DuckDBPyConnection, result: pd.DataFrame, direct_df:
     indicator of its own, the operation's tools it shares with the ring carrying the most evidence."""
     op_of_ring = rings.set_index("ring")["op"]
     pairs = []
-    for row in result.itertuples(index=False):
+    for row in rows(result):
         if row.operator is None:
             continue
         own = direct_df[(direct_df.ring == row.ring) & (direct_df.operator == row.operator)]
