@@ -238,7 +238,7 @@ THREADS = Threads()
 MEMORY = MemorySize()
 
 
-def seed_option(default: int | None, help: str) -> Any:
+def seed_option(default: int | None, help: str) -> Callable[[F], F]:
     return click.option("--seed", type=SEED, default=default, show_default=default is not None,
                         metavar="0..2147483647", help=help)
 
