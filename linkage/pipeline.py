@@ -10,7 +10,7 @@ query what the run produced (``Config(keep_tables=True)`` keeps every stage's ta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import activity, analysis, io, limits, signals
 from .config import Config
@@ -20,14 +20,18 @@ from .results import Result
 from .stages import Context, Reporter, Runner, Stage, Timer
 from .state import RingRecord, State
 
+if TYPE_CHECKING:
+    from .stix.intake import StixIntel
+
 #: Batch tables the outputs read besides the analysis results (request-derived evidence, instruments, rejects).
 BATCH_RESULTS = ("events", "payments", "rejected")
 
 
 def detect(data: str | Path, config: Config | None = None, *, out: str | Path | None = None,
            report: Reporter | None = None, threads: int | None = None,
-           memory_limit: str | None = None, max_field_bytes: int | None = None, intel=None,
-           state: str | Path | None = None, window_days: int | None = None) -> Result:
+           memory_limit: str | None = None, max_field_bytes: int | None = None,
+           intel: StixIntel | None = None, state: str | Path | None = None,
+           window_days: int | None = None) -> Result:
     """Run the whole pipeline on the batch folder ``data``; write outputs to ``out`` if given.
 
     ``state`` is a state folder (``linkage.state``): the batch is detected together with what
@@ -58,7 +62,7 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
 
 def _run(data: str | Path, config: Config, writer: RunWriter | None, store: State | None, *,
          report: Reporter | None, threads: int | None, memory_limit: str | None, max_field_bytes: int | None,
-         intel: Any) -> Result:
+         intel: StixIntel | None) -> Result:
     timer = Timer(report)
     con = io.connect(threads=threads, memory_limit=memory_limit)
     ctx = Context(con=con, config=config)
