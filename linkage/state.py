@@ -137,8 +137,7 @@ class State:
         if foreign:
             shown = ", ".join(repr(e) for e in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
             raise StateError(f"{given}: not a linkage state folder (it holds {shown}); give a new or empty folder")
-        if entries and MANIFEST not in entries and any(_GEN.fullmatch(e) for e in entries):
-            raise StateError(f"{given}: not a linkage state folder (no {MANIFEST}); give a new or empty folder")
+        # Generations with no state.json naming one are a first run killed before it committed: removed on lock.
         return folder
 
     def __enter__(self) -> State:

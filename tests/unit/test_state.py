@@ -195,3 +195,20 @@ def test_a_folder_that_is_not_a_state_is_refused_and_left_alone(make: str, batch
 def test_window_days_needs_state(batches: list[Path], tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["detect", str(batches[0]), "--out", str(tmp_path / "o"), "--window-days", "3"])
     assert result.exit_code == 2 and "--window-days needs --state" in result.output
+
+
+def test_a_first_run_killed_before_it_committed_is_simply_run_again(batches: list[Path], tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state"
+    real = linkage.state.replace_file
+
+    def dies_before_the_manifest(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(linkage.state, "replace_file", dies_before_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        detect(batches[0], Config(), out=tmp_path / "out0", state=state)
+    monkeypatch.setattr(linkage.state, "replace_file", real)
+    assert (state / "gen-000001").is_dir() and not (state / "state.json").exists()
+    detect(batches[0], Config(), out=tmp_path / "out0", state=state)
+    assert json.loads((state / "state.json").read_text())["generation"] == 1
