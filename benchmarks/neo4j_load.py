@@ -93,6 +93,34 @@ def replicate(src: Path, dst: Path, k: int) -> None:
                                        input=source["input"], params=source["params"]))
 
 
+def split_by_time(world: Path, cutoff: str, early: Path, late: Path) -> None:
+    """Two batches of one world, as a team receives them: requests before ``cutoff`` and from it on.
+
+    Each batch holds the accounts it has requests of (or that signed up in it), and the
+    payments of its time range for those accounts; both get the intel. The late batch
+    is a later day's load onto the early one (``linkage load`` adds to what is stored).
+    """
+    import duckdb
+
+    con = duckdb.connect(config={"enable_progress_bar": False})
+    src = {t: str(world / f"{t}.parquet") for t in ("accounts", "events", "payments", "intel")}
+    for folder, cmp in ((early, "<"), (late, ">=")):
+        folder.mkdir(parents=True, exist_ok=True)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE ev AS SELECT * FROM read_parquet($1)
+                        WHERE CAST(ts AS TIMESTAMPTZ) {cmp} CAST($2 AS TIMESTAMPTZ)""", [src["events"], cutoff])
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE acc AS SELECT * FROM read_parquet($1)
+                        WHERE account_id IN (SELECT account_id FROM ev)
+                           OR CAST(created_at AS TIMESTAMPTZ) {cmp} CAST($2 AS TIMESTAMPTZ)""",
+                    [src["accounts"], cutoff])
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE pay AS SELECT * FROM read_parquet($1)
+                        WHERE account_id IN (SELECT account_id FROM acc)
+                          AND (ts IS NULL OR CAST(ts AS TIMESTAMPTZ) {cmp} CAST($2 AS TIMESTAMPTZ))""",
+                    [src["payments"], cutoff])
+        for table, name in (("ev", "events"), ("acc", "accounts"), ("pay", "payments")):
+            con.execute(f"COPY {table} TO '{folder / name}.parquet' (FORMAT parquet)")
+        shutil.copy(src["intel"], folder / "intel.parquet")
+
+
 def fresh_store(home: Path) -> None:
     """Stop the benchmark's server and delete its store: deleting millions of nodes with Cypher is slower."""
     if home == server.default_home() or not (home / "lib").is_dir() and any(home.iterdir()):

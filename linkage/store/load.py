@@ -370,12 +370,14 @@ def split(cols: dict[str, list], key: str, known: Iterable) -> tuple[dict[str, l
 
 def load_run(driver, settings: Settings, out: str | Path, config: Config | None = None, *,
              report: Report | None = None, lease: Fence | None = None, wait: float = 0.0,
-             on_wait: Callable[[Any], None] | None = None) -> LoadStats:
+             on_wait: Callable[[Any], None] | None = None, replace_rings: bool = False) -> LoadStats:
     """Load the evidence graph, intel and rings of the detect run in ``out``; return what was sent.
 
     Takes the load lease first (``wait`` seconds at most for another writer,
     then ``LeaseHeld``), unless the caller passes one it holds. Entity rarity
-    uses the run's own recorded parameters (``config`` overrides them).
+    uses the run's own recorded parameters (``config`` overrides them). The
+    run's rings are added to the stored ones by lineage (``lineage``), or, with
+    ``replace_rings``, replace them (``writeback.write_rings``).
     """
     from .lease import Lease
 
@@ -387,14 +389,16 @@ def load_run(driver, settings: Settings, out: str | Path, config: Config | None 
         lease = Lease(driver, settings, task=f"load {run.batch_id}").acquire(wait, on_wait)
     con = rows.open_run(run)
     try:
-        return _load(Writer(driver, settings, lease=lease, report=report), run, con, run.batch_id, config)
+        return _load(Writer(driver, settings, lease=lease, report=report), run, con, run.batch_id, config,
+                     replace_rings)
     finally:
         con.close()
         if own:
             lease.release()  # type: ignore[union-attr]
 
 
-def _load(writer: Writer, run: RunFolder, con, batch: str, config: Config) -> LoadStats:
+def _load(writer: Writer, run: RunFolder, con, batch: str, config: Config, replace_rings: bool) -> LoadStats:
+    from .lineage import add_rings, lineages
     from .writeback import replace_links, write_rings
 
     with writer.step("schema", rels_per_row=0):
@@ -410,7 +414,11 @@ def _load(writer: Writer, run: RunFolder, con, batch: str, config: Config) -> Lo
     replace_links(writer, con, config)
     members = con.execute("SELECT ring_id, account_id FROM ring_members").fetchall() \
         if "ring_members" in _views(con) else []
-    write_rings(writer, run.rings, [{"ring_id": r, "account_id": a} for r, a in members], run.operations)
+    member_rows = [{"ring_id": r, "account_id": a} for r, a in members]
+    if replace_rings:
+        write_rings(writer, run.rings, member_rows, run.operations)
+    else:
+        add_rings(writer, con, batch, run.rings, member_rows, run.operations, lineages(run.doc["rings"]))
     writer.query("batch complete", LOAD_DONE, {"batch": batch, "source": str(run.path)})
     return writer.stats
 
