@@ -15,6 +15,8 @@ Fast because the server does little per row (``benchmarks/neo4j_load.py``):
 - what is known to be new is ``CREATE``d, not ``MERGE``d: nodes whose key is not
   in the graph yet, and the relationships of an account that has none of that
   type yet (rows are sorted by account, so a chunk holds whole accounts);
+- the next chunk is built (DuckDB, Arrow, lists) in a thread while the server
+  writes the current one (``rows.prefetch``);
 - ``LINKED`` and rings are written as the difference to what is stored
   (``writeback``), so a re-run writes nothing and a later batch touches only its
   own pairs.
@@ -426,7 +428,7 @@ def _load(writer: Writer, run: RunFolder, con, batch: str, config: Config, repla
 def send_accounts(writer: Writer, con, batch: str, size: int) -> None:
     """Accounts, additive: new ones created with their figures, known ones get theirs added."""
     with writer.step("accounts", rows.count(con, rows.ACCOUNTS_SQL), nodes_per_row=1, rels_per_row=0) as step:
-        for k, cols in enumerate(rows.columns(con, rows.ACCOUNTS_SQL, size=size)):
+        for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), rows.ACCOUNTS_SQL, size=size))):
             def work(tx, cols=cols):
                 found = tx.run(existing("Account", "account_id"), keys=cols["account_id"]).single()["found"]
                 new, seen = split(cols, "account_id", found)
@@ -458,7 +460,7 @@ def send_incidence(writer: Writer, con, fam, batch: str, size: int) -> None:
     name = f"{fam.node.rel_type} relationships"
     sql = rows.incidence_sql(fam)
     with writer.step(name, rows.count(con, sql)) as step:
-        for k, cols in enumerate(rows.columns(con, sql, size=size)):
+        for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), sql, size=size))):
             def work(tx, cols=cols):
                 accounts = sorted(set(cols["account_id"]))
                 known = tx.run(with_rels("Account", "account_id", fam.node.rel_type), keys=accounts).single()["found"]

@@ -109,15 +109,27 @@ def replace_links(writer: Writer, con, config: Config, *, size: int = LINK_CHUNK
         for k in range(chunks):
             starts = [r[0] for r in con.execute("SELECT account_id FROM link_starts WHERE chunk = ? ORDER BY 1",
                                                 [k]).fetchall()]
-            found = con.execute(f"SELECT a, b, {', '.join(names)} FROM link_rows WHERE chunk = ?", [k]).fetchall()
-            new = {(r[0], r[1]): dict(zip(names, r[2:])) for r in found}
-            counts = step.write(lambda tx, starts=starts, new=new: _write_link_chunk(tx, con, names, starts, new))
-            step.sent(len(new), **counts)
+            cols = con.sql(f"SELECT a, b, {', '.join(names)} FROM link_rows WHERE chunk = ? ORDER BY a, b",
+                           params=[k]).to_arrow_table().to_pydict()
+            counts = step.write(lambda tx, starts=starts, cols=cols: _write_link_chunk(tx, con, names, starts, cols))
+            step.sent(len(cols["a"]), **counts)
 
 
-def _write_link_chunk(tx, con, names: tuple[str, ...], starts: list[str], new: dict) -> dict[str, int]:
-    """One chunk in one transaction: read the stored pairs it touches, write the difference."""
+def _write_link_chunk(tx, con, names: tuple[str, ...], starts: list[str], cols: dict[str, list]) -> dict[str, int]:
+    """One chunk in one transaction: read the stored pairs it touches, write the difference.
+
+    When none of the chunk's start accounts has a stored link (a first load, or accounts new to
+    the graph), every row is new and goes as it came, as columns: no per-row dictionaries.
+    """
     stored_rows = list(tx.run(STORED_LINKS, starts=starts))
+    if not stored_rows:
+        if cols["a"]:
+            accounts, at = positions(cols["a"] + cols["b"])
+            n = len(cols["a"])
+            tx.run(create_links(names), {"accounts": accounts, "ai": at[:n], "bi": at[n:],
+                                         **{c: cols[c] for c in names}}).consume()
+        return {"created": len(cols["a"]), "updated": 0, "deleted": 0}
+    new = {(a, b): {c: cols[c][i] for c in names} for i, (a, b) in enumerate(zip(cols["a"], cols["b"]))}
     ends = sorted({r["b"] for r in stored_rows})
     in_run = {r[0] for r in con.execute("SELECT x FROM unnest(?::VARCHAR[]) t(x) SEMI JOIN accounts a "
                                         "ON a.account_id = t.x", [ends]).fetchall()} if ends else set()
