@@ -357,8 +357,9 @@ def write_results(result: dict) -> None:
         doc = {"runs": []}
     doc["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
     doc["generated_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    doc["runs"] = sorted([r for r in doc["runs"] if r.get("accounts") != result["accounts"]] + [result],
-                         key=lambda r: r["accounts"])
+    same = lambda r: (r.get("accounts"), r.get("replicated")) == (result["accounts"], result.get("replicated"))  # noqa: E731
+    earlier = next((r for r in doc["runs"] if same(r)), {})  # figures this run did not measure (e.g. bulk) stay
+    doc["runs"] = sorted([r for r in doc["runs"] if not same(r)] + [{**earlier, **result}], key=lambda r: r["accounts"])
     path.write_text(json.dumps(doc, indent=1) + "\n")
 
     lines = ["# Neo4j load: batched load_run (before and after) vs bulk import_run", "",
