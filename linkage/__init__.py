@@ -42,7 +42,7 @@ __all__ = ["detect", "Config", "FamilyParams", "ScoringParams", "AttributionPara
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name == "families":
         return importlib.import_module(".families", __name__)
     module = _EXPORTS.get(name)

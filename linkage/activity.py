@@ -10,6 +10,8 @@ the raw requests are gone but these summaries are kept on the Account nodes.
 
 from __future__ import annotations
 
+import duckdb
+
 from .config import Config
 from .stages import Stage
 
@@ -18,7 +20,7 @@ def hosting_list(config: Config) -> str:
     return ", ".join(str(int(a)) for a in sorted(config.hosting_asns)) or "NULL"
 
 
-def from_events(con, config: Config) -> None:
+def from_events(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(
         f"""CREATE OR REPLACE TABLE acct_activity AS
             SELECT aid, count(*) AS requests,

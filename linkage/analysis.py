@@ -8,6 +8,10 @@ scoring → attribution (which names the flagged rings and gathers their evidenc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -15,6 +19,7 @@ from . import attribution, graph, membership, operations, scoring
 from .communities import detect_communities
 from .config import Config
 from .evidence import ring_evidence
+from .frames import rows
 from .ids import set_digest
 from .results import Operation, Result, Ring
 from .stages import Context, Reporter, Runner, Stage, Timer
@@ -28,7 +33,7 @@ RESULTS = ("accounts", "incidence", "entities", "links", "members", "operations"
            "acct_windows", "acct_topics", "intel", "shingle_texts", "indicator_hits")
 
 
-def ring_id(account_ids) -> str:
+def ring_id(account_ids: Iterable[str]) -> str:
     """Stable id from the member set: the same members always give the same id (``linkage.ids``)."""
     return f"ring-{set_digest(account_ids)}"
 
@@ -42,7 +47,8 @@ def _communities(ctx: Context) -> None:
     links = con.execute("SELECT a, b, weight FROM links ORDER BY a, b").fetchnumpy()
     workers = con.execute("SELECT current_setting('threads')").fetchall()[0][0]  # one knob: --threads
     # Every community of two accounts or more: a small one can still be part of an operation.
-    groups = detect_communities(links["a"], links["b"], links["weight"], min_size=2,
+    # fetchnumpy gives a Categorical only for an ENUM column; these are numbers.
+    groups = detect_communities(np.asarray(links["a"]), np.asarray(links["b"]), np.asarray(links["weight"]), min_size=2,
                                 resolution=config.resolution, seed=config.seed, workers=int(workers))
     members = pd.DataFrame({
         "cid": np.concatenate([np.full(len(g), c, dtype=np.int64) for c, g in groups.items()]) if groups else [],
@@ -93,7 +99,7 @@ WATCH_COLUMNS = ("community_id", "size", "score", "coordination", "harvesting", 
                  "lockstep_share", "hosting_share", "density", "members")
 
 
-def watchlist(con, config: Config, scored: pd.DataFrame) -> pd.DataFrame:
+def watchlist(con: duckdb.DuckDBPyConnection, config: Config, scored: pd.DataFrame) -> pd.DataFrame:
     """Communities that almost got flagged: scored at least ``watch_threshold``, below the threshold.
 
     An analyst reviews these; each row carries every feature behind its score and its member ids.
@@ -110,7 +116,7 @@ def watchlist(con, config: Config, scored: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["score", "community_id"], ascending=[False, True]).reset_index(drop=True)
 
 
-def operation_summaries(con, config: Config, rings: list[Ring], members: pd.DataFrame) -> list[Operation]:
+def operation_summaries(con: duckdb.DuckDBPyConnection, config: Config, rings: list[Ring], members: pd.DataFrame) -> list[Operation]:
     """One :class:`Operation` per operation holding flagged rings, with the tools its rings reuse."""
     by_op: dict[str, list[Ring]] = {}
     for ring in rings:
@@ -131,11 +137,11 @@ def operation_summaries(con, config: Config, rings: list[Ring], members: pd.Data
     tools_of = {k: g for k, g in tools.groupby("operation")}
     out = []
     for op_id, op_rings in by_op.items():
-        summary: dict[str, dict] = {}
+        summary: dict[str, dict[str, Any]] = {}
         for family, g in tools_of.get(op_id, tools.iloc[0:0]).groupby("family"):
-            summary[family] = {"tools": int(len(g)), "top": [
+            summary[str(family)] = {"tools": int(len(g)), "top": [
                 {"entity": texts.get(t.entity, t.entity), "rings": int(t.rings), "members": int(t.members),
-                 "accounts": int(t.accounts)} for t in g.head(5).itertuples(index=False)]}
+                 "accounts": int(t.accounts)} for t in rows(g.head(5))]}
         first = op_rings[0]
         out.append(Operation(operation_id=op_id, operator=first.operator,
                              operator_confidence=max(r.operator_confidence for r in op_rings),
@@ -145,7 +151,7 @@ def operation_summaries(con, config: Config, rings: list[Ring], members: pd.Data
     return sorted(out, key=lambda o: (-o.accounts, o.operation_id))
 
 
-def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd.DataFrame]:
+def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd.DataFrame]:
     """Name the flagged rings, attribute them, and gather their per-family evidence."""
     names = con.execute(
         "SELECT m.cid, m.aid, a.account_id FROM members m JOIN accounts a USING (aid) WHERE m.cid IN "
@@ -173,7 +179,7 @@ def assemble(con, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd
                                 "LEFT JOIN acct_activity v USING (aid) GROUP BY r.ring").fetchall())
     con.unregister("ring_members_df")
     rings = []
-    for row, a in zip(order.itertuples(index=False), attr.rings.itertuples(index=False)):
+    for row, a in zip(rows(order), rows(attr.rings)):
         ev = evidence[row.ring]
         rings.append(Ring(
             ring_id=row.ring_id,
@@ -207,7 +213,7 @@ def result(ctx: Context, timer: Timer) -> Result:
                   operations=ctx.values["operations"], watchlist=ctx.values["watchlist"])
 
 
-def run(con, config: Config, counts: dict[str, int], *, report: Reporter | None = None) -> Result:
+def run(con: duckdb.DuckDBPyConnection, config: Config, counts: dict[str, int], *, report: Reporter | None = None) -> Result:
     """The analysis stages over tables a producer already made (:data:`INPUTS`), e.g. the stored graph."""
     timer = Timer(report)
     ctx = Context(con=con, config=config, counts=dict(counts))

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import families
 from .config import AttributionParams, Config
+from .frames import rows
 from .ids import digest
 from .signals.prompt import excerpt_shingles_sql
 from .sql import literal
@@ -47,7 +50,7 @@ class Attribution:
     ties: pd.DataFrame
 
 
-def match_indicators(con, config: Config) -> None:
+def match_indicators(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """Create ``indicator_hits(operator, kind, value, aid)``: which accounts each indicator touches.
 
     Exact kinds match the family's entity key (``Family.intel_value`` over the indicator's value);
@@ -80,7 +83,7 @@ def match_indicators(con, config: Config) -> None:
     )
 
 
-def _direct_evidence(con, ring_members: pd.DataFrame) -> pd.DataFrame:
+def _direct_evidence(con: duckdb.DuckDBPyConnection, ring_members: pd.DataFrame) -> pd.DataFrame:
     """Per (ring, operator): ``1 - exp(-Σ specificity)`` over the operator's indicators."""
     con.register("ring_members_df", ring_members)
     df = con.execute(
@@ -103,7 +106,7 @@ def _direct_evidence(con, ring_members: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _op_evidence(con, ring_members: pd.DataFrame) -> pd.DataFrame:
+def _op_evidence(con: duckdb.DuckDBPyConnection, ring_members: pd.DataFrame) -> pd.DataFrame:
     """Per (operation, operator): ``1 - exp(-Σ specificity)`` over the indicators touching the operation's rings.
 
     An indicator's specificity for an operation is the share of the accounts it touches that are
@@ -127,15 +130,15 @@ def _op_evidence(con, ring_members: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _scores(frame: pd.DataFrame, key: str, operators: list[str], n: int) -> np.ndarray:
+def _scores(frame: pd.DataFrame, key: str, operators: list[str], n: int) -> npt.NDArray[np.float64]:
     out = np.zeros((n, len(operators)))
     index = {op: j for j, op in enumerate(operators)}
-    for row in frame.itertuples(index=False):  # one row per (ring or operation, operator), not per request
+    for row in rows(frame):  # one row per (ring or operation, operator), not per request
         out[int(getattr(row, key)), index[row.operator]] = row.evidence
     return out
 
 
-def choose_operator(scores: np.ndarray, operators: list[str], params: AttributionParams | None = None
+def choose_operator(scores: npt.NDArray[np.float64], operators: list[str], params: AttributionParams | None = None
                     ) -> tuple[str | None, float]:
     """The operator and confidence from per-operator scores; pure.
 
@@ -155,7 +158,7 @@ def choose_operator(scores: np.ndarray, operators: list[str], params: Attributio
     return operators[best], round(top * top / float(scores.sum()), 4)
 
 
-def attribute(con, config: Config, rings: pd.DataFrame, ring_members: pd.DataFrame) -> Attribution:
+def attribute(con: duckdb.DuckDBPyConnection, config: Config, rings: pd.DataFrame, ring_members: pd.DataFrame) -> Attribution:
     """Attribute each flagged ring through its operation (see the module docstring).
 
     ``rings`` has one row per flagged ring with ``ring`` (0..n-1, in output order), ``ring_id`` and ``op``
@@ -201,13 +204,13 @@ def attribute(con, config: Config, rings: pd.DataFrame, ring_members: pd.DataFra
     return Attribution(rings=result, direct=direct_df, ties=ties)
 
 
-def _tool_paths(con, result: pd.DataFrame, direct_df: pd.DataFrame, rings: pd.DataFrame,
+def _tool_paths(con: duckdb.DuckDBPyConnection, result: pd.DataFrame, direct_df: pd.DataFrame, rings: pd.DataFrame,
                 ring_members: pd.DataFrame) -> pd.DataFrame:
     """``(r1, r2, family, entity, accounts)``: for each ring attributed through its operation without an
     indicator of its own, the operation's tools it shares with the ring carrying the most evidence."""
     op_of_ring = rings.set_index("ring")["op"]
     pairs = []
-    for row in result.itertuples(index=False):
+    for row in rows(result):
         if row.operator is None:
             continue
         own = direct_df[(direct_df.ring == row.ring) & (direct_df.operator == row.operator)]

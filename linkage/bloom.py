@@ -40,7 +40,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .resources import cypher_dir
-from .store.model import INDICATOR_TARGET, NODES, RELATIONSHIPS
+from .store.model import indicator_targets, nodes, relationships
 
 if TYPE_CHECKING:
     from .queries import Query
@@ -151,7 +151,7 @@ def _caption(key: str, kind: str, shown: bool) -> dict[str, Any]:
 
 
 def _category(i: int, label: str) -> dict[str, Any]:
-    node = NODES[label]
+    node = nodes()[label]
     captions, colour, size = STYLE.get(label, ((node.key,), "#A5ABB6", 0.5))  # bookkeeping: small and grey
     if node.family and "name" in node.properties and label not in STYLE:
         captions = ("name",)  # a family entity's words for a reader (a template's text, not its shingle id)
@@ -172,7 +172,7 @@ def _category(i: int, label: str) -> dict[str, Any]:
 
 
 def _relationship(rtype: str) -> dict[str, Any]:
-    rel = RELATIONSHIPS[rtype]
+    rel = relationships()[rtype]
     return {
         "id": rtype, "name": rtype,
         "properties": [{"propertyKey": p, "type": rtype, "dataType": data_type("*", p)} for p in rel.properties],
@@ -185,7 +185,7 @@ def _relationship(rtype: str) -> dict[str, Any]:
 def _suggestion(name: str) -> tuple[str | None, str | None]:
     if name in _SUGGEST:
         return _SUGGEST[name]
-    for label, node in NODES.items():
+    for label, node in nodes().items():
         if node.key == name:
             return label, name
     return None, None
@@ -213,8 +213,8 @@ def _template(i: int, query: Query) -> dict[str, Any]:
 
 def _path_segments() -> list[dict[str, str]]:
     segments = []
-    for rel in RELATIONSHIPS.values():
-        targets = sorted(set(INDICATOR_TARGET.values())) if rel.end == "*" else [rel.end]
+    for rel in relationships().values():
+        targets = sorted({lbl for lbl, _ in indicator_targets().values()}) if rel.end == "*" else [rel.end]
         segments += [{"source": rel.start, "relationshipType": rel.type, "target": t} for t in targets]
     return segments
 
@@ -227,11 +227,11 @@ def perspective(library: dict[str, Query] | None = None) -> dict[str, Any]:
     return {
         "name": NAME,
         "id": str(NAMESPACE),
-        "categories": [_category(i, label) for i, label in enumerate(NODES, start=1)],
+        "categories": [_category(i, label) for i, label in enumerate(nodes(), start=1)],
         "labels": {label: [{"propertyKey": p, "type": label, "dataType": data_type(label, p)}
-                           for p in node.properties] for label, node in NODES.items()},
-        "relationshipTypes": [_relationship(t) for t in RELATIONSHIPS],
-        "palette": {"colors": PALETTE, "currentIndex": len(NODES) % len(PALETTE)},
+                           for p in node.properties] for label, node in nodes().items()},
+        "relationshipTypes": [_relationship(t) for t in relationships()],
+        "palette": {"colors": PALETTE, "currentIndex": len(nodes()) % len(PALETTE)},
         "createdAt": STAMP,
         "lastEditedAt": STAMP,
         "templates": [_template(i, q) for i, q in enumerate(q for q in library.values() if q.bloom)],
@@ -244,7 +244,7 @@ def perspective(library: dict[str, Query] | None = None) -> dict[str, Any]:
         "metadata": {
             "pathSegments": _path_segments(),
             "indexes": [{"label": label, "type": "native", "propertyKeys": [{"key": node.key, "metadataProp": False}]}
-                        for label, node in NODES.items()],
+                        for label, node in nodes().items()],
         },
         "version": VERSION,
     }

@@ -8,7 +8,9 @@ printed has its control characters shown, not obeyed (``cliutil.echo``).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +19,12 @@ from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option, see
 from .safetext import json_text, terminal
 from .stix.hashing import DEFAULT_KEY_ENV
 from .tabular import format_option, render
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+    from rich.progress import TaskID
+
+    from .store.connection import Settings
 
 
 @click.group(cls=cliutil.LinkageGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,13 +46,13 @@ class _StageProgress:
         self.console = Console(stderr=True, highlight=False)
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<12}"), TimeElapsedColumn(),
                                  console=self.console, transient=True)
-        self.task = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> _StageProgress:
         self.progress.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
     def __call__(self, stage: str, seconds: float | None) -> None:
@@ -62,13 +70,13 @@ class _StageProgress:
 SUMMARY_COLUMNS = ["operator", "attributed", "rings", "accounts", "requests"]
 
 
-def summary_rows(summary: dict) -> list[dict]:
+def summary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The by-operator table of a run's summary, one row per operator (the tabular part, for csv)."""
     return [{"operator": name, "attributed": e["attributed"], "rings": e["rings"], "accounts": e["accounts"],
              "requests": e["requests"]} for name, e in summary["by_operator"].items()]
 
 
-def _print_summary(summary: dict) -> None:
+def _print_summary(summary: dict[str, Any]) -> None:
     """The run's figures and a table by operator, on stdout (no colour when piped)."""
     from rich import box
     from rich.console import Console
@@ -82,8 +90,9 @@ def _print_summary(summary: dict) -> None:
     if not summary["by_operator"]:
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name, justify in (("operator", "left"), ("kind", "left"), ("rings", "right"), ("accounts", "right"),
-                          ("requests", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("operator", "left"), ("kind", "left"), ("rings", "right"),
+                                                      ("accounts", "right"), ("requests", "right"))
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     for name, e in summary["by_operator"].items():  # names come from intel: Text, never markup, no control codes
         table.add_row(Text(terminal(name, one_line=True), style="bold" if e["attributed"] else "italic"),
@@ -120,8 +129,10 @@ def _print_summary(summary: dict) -> None:
               help="Environment variable holding the sharing-group key that matches a bundle's hashed indicators.")
 @neo4j_options
 @friendly_errors
-def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution, threads, memory_limit,
-           max_field_bytes, quiet, fmt, use_neo4j, intel_bundles, key_env, settings) -> None:
+def detect(data: Path, out_dir: Path, seed: int | None, threshold: float | None, min_ring_size: int | None,
+           resolution: float | None, threads: int | None, memory_limit: str | None, max_field_bytes: int | None,
+           quiet: bool, fmt: str, use_neo4j: bool, intel_bundles: tuple[Path, ...], key_env: str,
+           settings: Settings) -> None:
     """Find and attribute coordinated account rings in the batch folder DATA.
 
     --format text prints the figures and a table by operator; json the whole summary with timings;
@@ -134,15 +145,16 @@ def detect(data: Path, out_dir: Path, seed, threshold, min_ring_size, resolution
 
     intel = StixIntel(bundles=tuple(intel_bundles), key_env=key_env)
 
-    overrides = {k: v for k, v in dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size,
+    overrides: dict[str, Any] = {k: v for k, v in dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size,
                                        resolution=resolution).items() if v is not None}
     config = Config(**overrides)
-    limits = dict(threads=threads, memory_limit=memory_limit, max_field_bytes=max_field_bytes)
+    run = functools.partial(run_detect, data, config, out=out_dir, intel=intel, threads=threads,
+                            memory_limit=memory_limit, max_field_bytes=max_field_bytes)
     if quiet or fmt != "text":
-        result = run_detect(data, config, out=out_dir, intel=intel, **limits)
+        result = run()
     else:
         with _StageProgress() as progress:
-            result = run_detect(data, config, out=out_dir, report=progress, intel=intel, **limits)
+            result = run(report=progress)
     summary = result.summary()
     loaded = None
     if use_neo4j:
@@ -186,7 +198,7 @@ SYNTH_MIN_ACCOUNTS = 100
 SYNTH_MAX = 10 ** 8
 
 
-def _list_presets(ctx: click.Context, _param, value: bool) -> None:
+def _list_presets(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
     from .synth import ADVERSARIES, TRAPS, describe
@@ -216,8 +228,8 @@ def _list_presets(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--list-presets", is_flag=True, is_eager=True, expose_value=False, callback=_list_presets,
               help="Print every adversary preset and trap with its knobs and defaults, and exit.")
 @friendly_errors
-def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale: str, fmt: str, adversaries,
-          traps, no_default_operators: bool) -> None:
+def synth(out_dir: Path, seed: int, accounts: int, n_requests: int | None, scale: str, fmt: str,
+          adversaries: tuple[str, ...], traps: tuple[str, ...], no_default_operators: bool) -> None:
     """Write a synthetic world (input contract v1 plus truth.csv) to OUT_DIR.
 
     \b

@@ -211,7 +211,7 @@ class FiniteFloat(click.FloatRange):
         return super().convert(number, param, ctx)
 
 
-class MemorySize(click.ParamType):  # type: ignore[type-arg]
+class MemorySize(click.ParamType):
     """A positive memory size such as ``8GB`` or ``512MiB`` (``linkage.limits.parse_size``)."""
 
     name = "size"
@@ -238,7 +238,7 @@ THREADS = Threads()
 MEMORY = MemorySize()
 
 
-def seed_option(default: int | None, help: str) -> Any:
+def seed_option(default: int | None, help: str) -> Callable[[F], F]:
     return click.option("--seed", type=SEED, default=default, show_default=default is not None,
                         metavar="0..2147483647", help=help)
 

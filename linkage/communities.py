@@ -21,10 +21,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import igraph as ig
 import leidenalg
 import numpy as np
+import numpy.typing as npt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -56,15 +58,23 @@ def _optimise(graph: ig.Graph, resolution: float, seed: int) -> leidenalg.Vertex
     return partition
 
 
-def _membership(n: int, edges: np.ndarray, weights: np.ndarray, resolution: float, seed: int) -> np.ndarray:
+#: Vertex ids (or per-vertex community numbers) and edge weights.
+Ids = npt.NDArray[np.integer[Any]]
+Weights = npt.NDArray[np.floating[Any]]
+#: One component's Leiden job, the arguments of ``_membership``: vertex count, local edge pairs
+#: (an (m, 2) array), their weights, resolution and seed.
+Job = tuple[int, Ids, Weights, float, int]
+
+
+def _membership(n: int, edges: Ids, weights: Weights, resolution: float, seed: int) -> Ids:
     """Leiden on one component given as local edge pairs; runs in a worker process too."""
     graph = ig.Graph(n=n, edges=edges.tolist(), directed=False)
     graph.es["weight"] = weights.tolist()
     return np.asarray(_optimise(graph, resolution, seed).membership)
 
 
-def detect_communities(a: np.ndarray, b: np.ndarray, w: np.ndarray, *, min_size: int,
-                       resolution: float = 0.02, seed: int = 42, workers: int | None = None) -> dict[int, np.ndarray]:
+def detect_communities(a: Ids, b: Ids, w: Weights, *, min_size: int,
+                       resolution: float = 0.02, seed: int = 42, workers: int | None = None) -> dict[int, Ids]:
     """Return ``{community_index: sorted vertex ids}`` for communities of at least ``min_size``.
 
     Vertices are the integer ids in ``a`` and ``b``; communities are numbered
@@ -91,15 +101,15 @@ def detect_communities(a: np.ndarray, b: np.ndarray, w: np.ndarray, *, min_size:
     edge_label = label[ai]
     by_edge = np.argsort(edge_label, kind="stable")
     first_edge = np.searchsorted(edge_label[by_edge], np.arange(len(sizes) + 1))
-    jobs = {}
+    jobs: dict[int, Job] = {}
     for c in np.flatnonzero(sizes >= min_size):
         edges = by_edge[first_edge[c]:first_edge[c + 1]]
         jobs[int(c)] = (int(sizes[c]), np.column_stack([local[ai[edges]], local[bi[edges]]]),
                         w[edges].astype(float), resolution, seed)
     memberships = _run(jobs, limits.workers(workers or limits.cores()))
-    groups: list[np.ndarray] = []
-    for c, membership in memberships.items():
-        comp = by_vertex[first_vertex[c]:first_vertex[c + 1]]
+    groups: list[Ids] = []
+    for comp_id, membership in memberships.items():
+        comp = by_vertex[first_vertex[comp_id]:first_vertex[comp_id + 1]]
         order = np.argsort(membership, kind="stable")
         cuts = np.flatnonzero(np.diff(membership[order])) + 1
         for members in np.split(comp[order], cuts):
@@ -109,7 +119,7 @@ def detect_communities(a: np.ndarray, b: np.ndarray, w: np.ndarray, *, min_size:
     return {i: g for i, g in enumerate(groups)}
 
 
-def _run(jobs: dict[int, tuple], workers: int) -> dict[int, np.ndarray]:
+def _run(jobs: dict[int, Job], workers: int) -> dict[int, Ids]:
     """Each component's membership; with several workers, components are shared out by edge count.
 
     Extra workers are plain ``python -c`` child processes fed through a temp file, not a
@@ -128,7 +138,7 @@ def _run(jobs: dict[int, tuple], workers: int) -> dict[int, np.ndarray]:
         load[k] += len(jobs[c][1]) + 1
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))}
-    result: dict[int, np.ndarray] = {}
+    result: dict[int, Ids] = {}
     with tempfile.TemporaryDirectory(prefix="linkage-leiden-") as tmp:
         children: list[tuple[subprocess.Popen[bytes], list[int], Path]] = []
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -31,7 +32,7 @@ _INTEL_SUFFIXES = (".parquet", ".csv.gz", ".csv", ".jsonl")
 BENIGN = "(benign)"
 
 
-def evaluate(out_dir, truth_path) -> dict:
+def evaluate(out_dir: str | Path, truth_path: str | Path) -> dict[str, Any]:
     """Metrics of the flagged rings in ``out_dir`` against ``truth_path`` (see module doc).
 
     Precision is 1.0 when nothing is flagged; recall is 0.0 then. Accuracies
@@ -43,7 +44,7 @@ def evaluate(out_dir, truth_path) -> dict:
     return score(truth, rings, members, intel_ops)
 
 
-def read_truth(path) -> pd.DataFrame:
+def read_truth(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such truth file")
@@ -73,7 +74,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InputError(f"{path.name}: not a readable CSV file ({first})") from None
 
 
-def read_flagged(out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_flagged(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Flagged rings ``(ring_id, score, operator)`` and their members ``(ring_id, account_id)``.
 
     Members come from ``ring_members.csv`` (restricted to rings in ``rings.json``
@@ -125,10 +126,10 @@ def read_intel_operators(folder: Path) -> set[str] | None:
     return None
 
 
-def score(truth: pd.DataFrame, rings: pd.DataFrame, members: pd.DataFrame, intel_ops: set[str] | None) -> dict:
+def score(truth: pd.DataFrame, rings: pd.DataFrame, members: pd.DataFrame, intel_ops: set[str] | None) -> dict[str, Any]:
     """The metrics from in-memory frames (what ``evaluate`` computes once the files are read)."""
     known = {o.casefold() for o in (intel_ops or set())}
-    true_op = dict(zip(truth["account_id"], truth["operator"]))
+    true_op: dict[str, str] = dict(zip(truth["account_id"], truth["operator"]))
     is_op = truth["operator"] != ""
     op_accounts = set(truth.loc[is_op, "account_id"])
 
@@ -153,17 +154,18 @@ def score(truth: pd.DataFrame, rings: pd.DataFrame, members: pd.DataFrame, intel
     attributed = sum(1 for a in in_intel if (named(a) or "").casefold() == true_op[a].casefold())
     declined = sum(1 for a in absent if (named(a) or "").casefold() not in known)
 
-    per_operator = {}
-    for op, group in truth[is_op].groupby("operator", sort=True):
+    per_operator: dict[str, dict[str, Any]] = {}
+    for key, group in truth[is_op].groupby("operator", sort=True):
+        op = str(key)
         accs = set(group["account_id"])
         hit = accs & flagged
         per_operator[op] = {"accounts": len(accs), "flagged": len(hit), "recall": len(hit) / len(accs),
                             "in_intel": op.casefold() in known}
-    cohorts = {}
+    cohorts: dict[str, dict[str, Any]] = {}
     for cohort, group in truth[~is_op].groupby("cohort", sort=True):
-        hit = len(set(group["account_id"]) & flagged)
-        cohorts[cohort] = {"accounts": len(group), "flagged": hit, "rate": hit / len(group)}
-    rates = {c: v["rate"] for c, v in cohorts.items()}
+        n_hit = len(set(group["account_id"]) & flagged)
+        cohorts[str(cohort)] = {"accounts": len(group), "flagged": n_hit, "rate": n_hit / len(group)}
+    rates: dict[str, float] = {c: v["rate"] for c, v in cohorts.items()}
     return {
         "rings_flagged": int(rings["ring_id"].nunique()) if len(rings) else int(members["ring_id"].nunique()),
         "accounts_flagged": len(flagged),
@@ -187,7 +189,7 @@ def score(truth: pd.DataFrame, rings: pd.DataFrame, members: pd.DataFrame, intel
     }
 
 
-def ring_structure(truth: pd.DataFrame, members: pd.DataFrame) -> dict:
+def ring_structure(truth: pd.DataFrame, members: pd.DataFrame) -> dict[str, Any]:
     """Splits and merges: true rings spread over several flagged rings, flagged rings holding several true rings.
 
     Only operator accounts with a true ``ring`` count (benign members are purity's business). Without a
@@ -216,11 +218,11 @@ def ring_structure(truth: pd.DataFrame, members: pd.DataFrame) -> dict:
     }
 
 
-def _num(x, digits: int = 3) -> str:
+def _num(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-def format_metrics(metrics: dict) -> str:
+def format_metrics(metrics: dict[str, Any]) -> str:
     """A readable multi-line table of ``evaluate``'s result."""
     m = metrics
     found = min(m["true_positives"], m["operator_accounts"])  # distinct accounts, never more than the truth holds
@@ -253,7 +255,7 @@ def format_metrics(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def _structure_lines(m: dict, shown: int = 10) -> list[str]:
+def _structure_lines(m: dict[str, Any], shown: int = 10) -> list[str]:
     """Splits and merges, with the rings involved (the first ``shown`` of each)."""
     if m.get("true_rings") is None:
         return [f"{'splits and merges':<28}{'n/a':>10}   (truth.csv has no ring column)"]
@@ -272,7 +274,7 @@ def _structure_lines(m: dict, shown: int = 10) -> list[str]:
     return lines
 
 
-def metric_rows(metrics: dict, prefix: str = "") -> list[dict]:
+def metric_rows(metrics: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
     """``evaluate``'s result as ``{"metric", "value"}`` rows (nested keys joined by '.'), for ``--format csv``."""
     rows = []
     for key, value in metrics.items():

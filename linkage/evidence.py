@@ -8,17 +8,31 @@ them, and the indicator paths that attribute it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypedDict
+
+import duckdb
 import pandas as pd
 
 from . import families
 from .attribution import Attribution
 from .config import Config
+from .frames import rows
 
 TOP_ENTITIES = 5
 TOP_LINKS = 3
 
 
-def _fmt_ts(ts) -> str | None:
+class RingEvidence(TypedDict):
+    """One ring's evidence (the ``signals``, ``evidence`` and time span of its :class:`linkage.results.Ring`)."""
+
+    signals: dict[str, dict[str, Any]]  # per family: shared_entities, weight, top
+    paths: list[dict[str, Any]]  # readable paths, by kind (link, indicator, operation)
+    first_seen: str | None
+    last_seen: str | None
+
+
+def _fmt_ts(ts: Any) -> str | None:
     """ISO 8601 UTC, or None; a time outside what the formatter handles is shown as None, never a crash."""
     if ts is None or pd.isna(ts):
         return None
@@ -28,11 +42,11 @@ def _fmt_ts(ts) -> str | None:
         return None
 
 
-def ring_evidence(con, config: Config, order: pd.DataFrame, ring_members: pd.DataFrame,
-                  attribution: Attribution) -> dict:
+def ring_evidence(con: duckdb.DuckDBPyConnection, config: Config, order: pd.DataFrame, ring_members: pd.DataFrame,
+                  attribution: Attribution) -> dict[int, RingEvidence]:
     """``{ring: {"signals", "paths", "first_seen", "last_seen"}}`` for the flagged rings."""
     con.register("rm_df", ring_members[["aid", "ring", "account_id"]])
-    texts = dict(con.execute("SELECT entity, text FROM shingle_texts").fetchall())
+    texts: dict[str, str] = dict(con.execute("SELECT entity, text FROM shingle_texts").fetchall())
     shared = con.execute(
         """SELECT r.ring, i.family, i.entity, count(*) AS members, any_value(e.accounts) AS accounts,
                   any_value(e.pair_weight) AS pair_weight
@@ -67,30 +81,31 @@ def ring_evidence(con, config: Config, order: pd.DataFrame, ring_members: pd.Dat
     def name(family: str, entity: str) -> str:
         return texts.get(entity, entity)
 
-    out: dict[int, dict] = {}
+    out: dict[int, RingEvidence] = {}
     shared_by_ring = {k: g for k, g in shared.groupby("ring")}
     links_by_ring = {k: g for k, g in top_links.groupby("ring")}
     ents_by_pair = {k: g for k, g in link_entities.groupby(["a", "b"])}
-    for row, a in zip(order.itertuples(index=False), attribution.rings.itertuples(index=False)):
+    for row, a in zip(rows(order), rows(attribution.rings)):
         r = row.ring
-        sig: dict[str, dict] = {}
+        sig: dict[str, dict[str, Any]] = {}
         g = shared_by_ring.get(r, shared.iloc[0:0])
-        for family, fg in g.groupby("family"):
+        for key, fg in g.groupby("family"):
+            family = str(key)
             fg = fg.sort_values(["members", "entity"], ascending=[False, True])
             sig[family] = {
                 "shared_entities": int(len(fg)),
                 "weight": round(float(weights.loc[r, family]), 4) if r in weights.index and family in weights else 0.0,
                 "top": [{"entity": name(family, e.entity), "members": int(e.members), "accounts": int(e.accounts),
                          "hub": bool(e.pair_weight == 0 and e.accounts > 1)}
-                        for e in fg.head(TOP_ENTITIES).itertuples(index=False)],
+                        for e in rows(fg.head(TOP_ENTITIES))],
             }
-        paths: list[dict] = []
-        for lk in links_by_ring.get(r, top_links.iloc[0:0]).itertuples(index=False):
+        paths: list[dict[str, Any]] = []
+        for lk in rows(links_by_ring.get(r, top_links.iloc[0:0])):
             ents = ents_by_pair.get((lk.a, lk.b))
             # The rarest shared entity of each family: one reason per family reads better than ten n-grams.
-            rarest = [] if ents is None else ents.groupby("family", sort=True).head(1).sort_values(["accounts", "family"])
+            rarest = shared.iloc[0:0] if ents is None else ents.groupby("family", sort=True).head(1).sort_values(["accounts", "family"])
             via = [f"{families.label(e.family)} {name(e.family, e.entity)} ({e.accounts} accounts)"
-                   for e in (rarest.itertuples(index=False) if len(rarest) else [])]
+                   for e in rows(rarest)]
             paths.append({"kind": "link", "weight": round(float(lk.weight), 3), "signals": lk.signals,
                           "path": f"{lk.a_id} —[{'; '.join(via)}]— {lk.b_id}"})
         paths.extend(_attribution_paths(r, a, row.ring_id, attribution, order, name))
@@ -99,14 +114,15 @@ def ring_evidence(con, config: Config, order: pd.DataFrame, ring_members: pd.Dat
     return out
 
 
-def _attribution_paths(r: int, a, ring_id: str, attribution: Attribution, order: pd.DataFrame, name) -> list[dict]:
+def _attribution_paths(r: int, a: Any, ring_id: str, attribution: Attribution, order: pd.DataFrame,
+                       name: Callable[[str, str], str]) -> list[dict[str, Any]]:
     """Indicator paths that support the ring's operator, direct or through a tied ring."""
     if a.operator is None:
         return []
     direct, ties = attribution.direct, attribution.ties
     ids = order.set_index("ring")["ring_id"]
     mine = direct[(direct.ring == r) & (direct.operator == a.operator)]
-    paths = []
+    paths: list[dict[str, Any]] = []
     for ind in (mine.iloc[0].indicators[:3] if len(mine) else []):
         paths.append({"kind": "indicator", "operator": a.operator, "specificity": round(float(ind["specificity"]), 3),
                       "path": f"Indicator {ind['kind']} {ind['value']} (known for {a.operator}) → "
@@ -119,7 +135,7 @@ def _attribution_paths(r: int, a, ring_id: str, attribution: Attribution, order:
         holder = int(near.iloc[0].r2)
         shared = near.sort_values(["accounts", "family", "entity"])
         what = "; ".join(f"{families.label(t.family)} {name(t.family, t.entity)}"
-                         for t in shared.groupby("family", sort=True).head(1).itertuples(index=False))
+                         for t in rows(shared.groupby("family", sort=True).head(1)))
         paths.append({"kind": "operation", "operator": a.operator, "operation": a.operation,
                       "path": f"{ring_id} is part of {a.operation}: it shares {len(shared)} of the operation's "
                               f"tools ({what}) with {ids[holder]}, which carries indicators of {a.operator}"})

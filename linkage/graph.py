@@ -11,6 +11,8 @@ templates are expected there.
 
 from __future__ import annotations
 
+import duckdb
+
 from . import families
 from .config import Config
 from .sql import literal
@@ -21,7 +23,7 @@ from .sql import literal
 UNITS = 1_000_000_000
 
 
-def build_links(con, config: Config) -> int:
+def build_links(con: duckdb.DuckDBPyConnection, config: Config) -> int:
     """Create ``links(a, b, weight, w_<family>..., signals)`` with ``a < b``; return the link count."""
     weighted = families.weighted(config)
     if not weighted:  # nothing can link two accounts
@@ -69,4 +71,4 @@ def build_links(con, config: Config) -> int:
             ORDER BY a, b""",
         [config.min_link_weight, config.org_discount, config.min_link_weight],
     )
-    return con.execute("SELECT count(*) FROM links").fetchall()[0][0]
+    return int(con.execute("SELECT count(*) FROM links").fetchall()[0][0])

@@ -20,7 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -40,6 +40,9 @@ from .read.contract import (
 from .read.sources import JsonLinesSource, ParquetSource, Source, duckdb_problem, find_table, open_source
 from .safetext import csv_safe_query
 from .sql import literal, strings
+
+if TYPE_CHECKING:
+    from .stix.intake import StixIntel
 
 __all__ = ["CONTRACT", "INTEL_KINDS", "MAX_FIELD_BYTES", "OPTIONAL_TABLES", "SUFFIXES", "TIME_RANGE", "Batch",
            "connect", "default_memory_limit", "find_table", "read_batch", "write_rejected"]
@@ -127,7 +130,7 @@ def write_rejected(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
 
 
 def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None, *,
-               max_field_bytes: int = MAX_FIELD_BYTES, extra_intel=None) -> Batch:
+               max_field_bytes: int = MAX_FIELD_BYTES, extra_intel: StixIntel | None = None) -> Batch:
     """Read, validate and index one batch folder; raise InputError on contract breaks.
 
     ``max_field_bytes`` is the largest value a field may hold (default 1 MB); a longer one
@@ -168,7 +171,7 @@ def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None,
     return batch
 
 
-def _add_stix_intel(con: duckdb.DuckDBPyConnection, batch: Batch, extra_intel: Any) -> None:
+def _add_stix_intel(con: duckdb.DuckDBPyConnection, batch: Batch, extra_intel: StixIntel | None) -> None:
     """STIX 2.1 bundles (``--intel`` files, ``intel.stix.json`` in the folder) as more intel rows."""
     from .stix.intake import add_bundle_intel
 

@@ -20,6 +20,7 @@ members is no ring.
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 
 from . import scoring
@@ -27,7 +28,7 @@ from .config import Config
 from .sql import literal
 
 
-def member_tools(con, config: Config, cids: list[int]) -> pd.DataFrame:
+def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]) -> pd.DataFrame:
     """``(cid, aid, tools)`` for every member of the given communities (0 when it uses none)."""
     roles = scoring.Roles.of(config)
     templates = roles.templates

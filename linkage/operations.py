@@ -28,6 +28,7 @@ Tables: reads ``members(cid, aid)`` (all communities of two accounts or more),
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
@@ -123,7 +124,7 @@ def template_ties_sql(config: Config) -> str:
         HAVING count(*) >= {float(p.template_overlap)!r} * (min(n1.k) + min(n2.k) - count(*))"""
 
 
-def build(con, config: Config) -> None:
+def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """Create ``tools``, ``profiles``, ``operations`` and ``op_tools`` (see the module docstring)."""
     p = config.operations
     con.execute(f"CREATE OR REPLACE TEMP TABLE tools AS {tools_sql(config)}")

@@ -17,6 +17,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -27,6 +28,10 @@ from .report import write_report
 from .report.tables import ring_tables
 from .safetext import csv_safe_query, json_text
 from .sql import literal
+
+if TYPE_CHECKING:
+    from .io import Batch
+    from .results import Result
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,7 @@ EVIDENCE_TABLES = {
 }
 
 
-def _copy(con, query: str, path: Path, fmt: str) -> None:
+def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path, fmt: str) -> None:
     """``COPY`` one query to ``path``; CSV text cells are neutralised; a write failure is an OutputError."""
     if fmt == "csv":
         query, options = csv_safe_query(con, query), "FORMAT csv, HEADER true"
@@ -78,9 +83,16 @@ def _io_reason(message: str) -> str:
     return message.strip().splitlines()[0].rsplit(": ", 1)[-1]
 
 
-def _rings_files(result, out: Path, source: dict) -> None:
+def _con(result: Result) -> duckdb.DuckDBPyConnection:
+    """The run's connection: the outputs are read from its tables."""
+    if result.con is None:
+        raise OutputError("this result holds no DuckDB connection (its tables are gone): nothing to write")
+    return result.con
+
+
+def _rings_files(result: Result, out: Path, source: dict[str, Any]) -> None:
     """``rings.json`` and ``ring_members.csv`` of ``result`` into the folder ``out``."""
-    con = result.con
+    con = _con(result)
     doc = {
         "version": RINGS_VERSION,
         "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -109,18 +121,19 @@ def _rings_files(result, out: Path, source: dict) -> None:
     _write_watchlist(result, out)
 
 
-def _write_watchlist(result, out: Path) -> None:
+def _write_watchlist(result: Result, out: Path) -> None:
     """``watchlist.csv``: communities scored just below the threshold, every feature, members ``;``-joined."""
     watch = result.watchlist if result.watchlist is not None else pd.DataFrame(columns=["community_id"])
     watch = watch.assign(members=watch["members"].map(";".join)) if "members" in watch else watch
-    result.con.register("watchlist_out", watch)
+    con = _con(result)
+    con.register("watchlist_out", watch)
     try:
-        _copy(result.con, "SELECT * FROM watchlist_out", out / "watchlist.csv", "csv")
+        _copy(con, "SELECT * FROM watchlist_out", out / "watchlist.csv", "csv")
     finally:
-        result.con.unregister("watchlist_out")
+        con.unregister("watchlist_out")
 
 
-def write_rings_run(result, out: str | Path | RunWriter, source: str) -> Path:
+def write_rings_run(result: Result, out: str | Path | RunWriter, source: str) -> Path:
     """A run folder of rings only (``linkage rings --neo4j --out``): rings.json, ring_members.csv, run.json.
 
     It replaces ``OUT`` whole like a detect run, so no earlier evidence is left beside rings it does not belong to.
@@ -131,13 +144,13 @@ def write_rings_run(result, out: str | Path | RunWriter, source: str) -> Path:
                         batch_id=None, input=info, params=result.config.to_dict())
 
 
-def write_outputs(result, out: str | Path | RunWriter, batch) -> Path:
+def write_outputs(result: Result, out: str | Path | RunWriter, batch: Batch) -> Path:
     """Write every output file of ``result`` as the one run in ``out`` (a path, or a RunWriter checked earlier)."""
     writer = out if isinstance(out, RunWriter) else RunWriter(out)
     source = {"folder": str(batch.folder), "files": batch.files, "batch_id": batch.batch_id}
 
     def fill(folder: Path) -> None:
-        con = result.con
+        con = _con(result)
         (folder / "evidence").mkdir()
         _rings_files(result, folder, source)
         con.register("members_out", result.members)

@@ -10,6 +10,7 @@ query what the run produced (``Config(keep_tables=True)`` keeps every stage's ta
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import activity, analysis, io, limits, signals
 from .config import Config
@@ -17,13 +18,17 @@ from .publish import RunWriter
 from .results import Result
 from .stages import Context, Reporter, Runner, Stage, Timer
 
+if TYPE_CHECKING:
+    from .stix.intake import StixIntel
+
 #: Batch tables the outputs read besides the analysis results (request-derived evidence, instruments, rejects).
 BATCH_RESULTS = ("events", "payments", "rejected")
 
 
 def detect(data: str | Path, config: Config | None = None, *, out: str | Path | None = None,
            report: Reporter | None = None, threads: int | None = None,
-           memory_limit: str | None = None, max_field_bytes: int | None = None, intel=None) -> Result:
+           memory_limit: str | None = None, max_field_bytes: int | None = None,
+           intel: StixIntel | None = None) -> Result:
     """Run the whole pipeline on the batch folder ``data``; write outputs to ``out`` if given.
 
     ``max_field_bytes`` is the input field size limit (``io.read_batch``; default 1 MB): like the

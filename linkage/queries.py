@@ -35,10 +35,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .errors import ConfigError
 from .resources import cypher_dir
+
+if TYPE_CHECKING:
+    import neo4j
+
+    from .store.connection import Settings
 
 #: ``linkage/cypher/queries``, shipped as package data.
 LIBRARY_DIR = cypher_dir("queries")
@@ -318,7 +323,16 @@ _MAP_KEY = re.compile(r"([A-Za-z_]\w*)\s*:")
 _PROPERTY = re.compile(r"(?<![\w.$])[a-z_]\w*\.([A-Za-z_]\w*)")
 
 
-def referenced_names(cypher: str) -> dict[str, set]:
+class CypherNames(TypedDict):
+    """What :func:`referenced_names` finds in a query."""
+
+    labels: set[str]
+    types: set[str]
+    properties: set[str]
+    keyed: set[tuple[str, str]]  # (label, key property) of nodes matched by key
+
+
+def referenced_names(cypher: str) -> CypherNames:
     """Labels, relationship types and properties a query names, for checking against the model.
 
     ``{"labels", "types", "properties", "keyed": {(label, key), …}}``; string literals and
@@ -327,7 +341,7 @@ def referenced_names(cypher: str) -> dict[str, set]:
     body = strip_literals(cypher)
     types: set[str] = set()
 
-    def take_types(m: re.Match) -> str:
+    def take_types(m: re.Match[str]) -> str:
         for names in _NAMES_AFTER_COLON.findall(m.group(1)):
             types.update(n.strip().lstrip("!") for n in re.split(r"[|&]", names))
         return "-[]"
@@ -412,7 +426,8 @@ def bind(query: Query, raw: Mapping[str, str]) -> dict[str, Any]:
     return params
 
 
-def run(driver, settings, query: Query, params: Mapping[str, Any], *, allow_write: bool = False) -> list:
+def run(driver: neo4j.Driver, settings: Settings, query: Query, params: Mapping[str, Any], *,
+        allow_write: bool = False) -> list[neo4j.Record]:
     """Run ``query`` with bound ``params`` in a managed transaction; a write query needs ``allow_write``."""
     from .store.connection import run_query
 
@@ -421,7 +436,7 @@ def run(driver, settings, query: Query, params: Mapping[str, Any], *, allow_writ
     return run_query(driver, settings, f"library {query.id}", query.cypher, dict(params), write=query.mode == "write")
 
 
-def run_table(driver, settings, query: Query, params: Mapping[str, Any], *,
+def run_table(driver: neo4j.Driver, settings: Settings, query: Query, params: Mapping[str, Any], *,
               allow_write: bool = False) -> tuple[list[str], list[dict[str, Any]]]:
     """Like :func:`run`, as ``(columns, rows)``: the columns come from the result, so a query that
     finds nothing still names them (a CSV of no rows keeps its header)."""
@@ -430,7 +445,7 @@ def run_table(driver, settings, query: Query, params: Mapping[str, Any], *,
     if query.mode == "write" and not allow_write:
         raise ConfigError(f"query {query.id} writes to the graph: pass --allow-write to run it")
 
-    def work(tx) -> tuple[list[str], list]:
+    def work(tx: neo4j.ManagedTransaction) -> tuple[list[str], list[neo4j.Record]]:
         result = tx.run(query.cypher, dict(params))
         return list(result.keys()), list(result)
 
@@ -494,13 +509,14 @@ def iso_text(value: Any) -> str:
 def node_caption(node: Any, *, with_label: bool = False) -> str:
     """A node's key value (from the model's allow-list), optionally after its label; an entity its name
     (a template n-gram's words rather than its hex id)."""
-    from .store.model import ENTITY, NODES
+    from .store.model import ENTITY, nodes
 
-    label = next((lb for lb in node.labels if lb in NODES), None)
+    known = nodes()
+    label = next((lb for lb in node.labels if lb in known), None)
     if label is None:
         return str(node.element_id)
     key = node.get("name") if ENTITY in node.labels else None  # a template n-gram's words, else its key
-    key = key if key is not None else node.get(NODES[label].key)
+    key = key if key is not None else node.get(known[label].key)
     text = str(key) if key is not None else str(node.element_id)
     return f"{label} {text}" if with_label and label != "Account" else text
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,10 @@ from .cliutil import echo, friendly_errors, neo4j_options, no_verify_option
 from .errors import ConfigError
 from .safetext import json_text
 from .tabular import format_option, render
+
+if TYPE_CHECKING:
+    from .queries import Query
+    from .store.connection import Settings
 
 _library_option = click.option(
     "--library", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -49,7 +54,7 @@ def list_(library: Path | None, fmt: str) -> None:
     echo(render(columns, rows, fmt, width=100), data=fmt != "text")
 
 
-def example_command(q) -> str:
+def example_command(q: Query) -> str:
     """The ``linkage query run`` line that runs ``q`` with its header's examples (shell-quoted)."""
     from . import queries
 
@@ -88,7 +93,7 @@ def show(name: str, library: Path | None) -> None:
 @_library_option
 @neo4j_options
 @friendly_errors
-def run(name: str, params: tuple[str, ...], fmt: str, allow_write: bool, library: Path | None, settings) -> None:
+def run(name: str, params: tuple[str, ...], fmt: str, allow_write: bool, library: Path | None, settings: Settings) -> None:
     """Run the library query NAME against Neo4j and print its rows."""
     from . import queries
     from .store.connection import connect
@@ -116,7 +121,7 @@ def run(name: str, params: tuple[str, ...], fmt: str, allow_write: bool, library
 @no_verify_option
 @friendly_errors
 def explain(account_a: str, account_b: str, out_dir: Path | None, use_neo4j: bool, top: int, fmt: str,
-            library: Path | None, settings) -> None:
+            library: Path | None, settings: Settings) -> None:
     """Why are ACCOUNT_A and ACCOUNT_B linked, or not?
 
     Names the flagged rings each is in; shows how each signal family's shared entities make its share of the

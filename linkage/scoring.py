@@ -28,7 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import families
@@ -277,7 +279,7 @@ FEATURES_SQL: dict[str, Builder] = {
 }
 
 
-def community_features(con, config: Config) -> pd.DataFrame:
+def community_features(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
     """One row per community with the raw features (see module docstring)."""
     roles = Roles.of(config)
     con.execute(f"CREATE OR REPLACE TEMP TABLE comm_entities AS {comm_entities_sql(config, roles)}")
@@ -359,7 +361,7 @@ def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWe
         coord += w * out[name].to_numpy(dtype=float)
     # One family alone (a shared phrase, one NAT) is coincidence, not coordination; and software alone
     # (an SDK fingerprint plus common phrasing) is what developers share: infrastructure must be in it.
-    independent: float | np.ndarray = 1.0
+    independent: float | npt.NDArray[np.bool_] = 1.0
     if "families" in out:
         independent = ((out["families"].to_numpy(dtype=float) >= s.min_families)
                        & (out["infra_families"].to_numpy(dtype=float) >= s.min_infrastructure))
@@ -374,7 +376,8 @@ def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWe
     if "template_reach" in out:  # templates sent the same way from several rings, asking for code or agents' work
         breadth = np.clip((out["template_rings"].to_numpy(dtype=float) - 1) / max(s.template_rings_full - 1, 1), 0, 1)
         focus = np.clip((out["focus"].to_numpy(dtype=float) - s.focus_floor) / (s.focus_full - s.focus_floor), 0, 1)
-        templated = out["template_reach"].to_numpy(dtype=float) * breadth * focus
+        reach: npt.NDArray[np.float64] = out["template_reach"].to_numpy(dtype=float)
+        templated = reach * breadth * focus
     out["volume_harvest"] = volume
     out["templated_harvest"] = templated
     out["harvesting"] = 1 - (1 - volume) * (1 - templated)

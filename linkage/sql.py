@@ -15,6 +15,7 @@ parser expects (doubling the quote character), so any text stays one inert token
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -34,7 +35,7 @@ def literal(value: str | Path) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def strings(values) -> str:
+def strings(values: Iterable[str | Path]) -> str:
     """A parenthesised list of literals, ``('a', 'b')``; ``(NULL)`` when empty so ``IN`` stays valid SQL."""
     items = [literal(v) for v in values]
     return "(" + (", ".join(items) if items else "NULL") + ")"

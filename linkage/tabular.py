@@ -16,8 +16,8 @@ import functools
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import click
 
@@ -29,17 +29,20 @@ FORMATS = ("text", "json", "csv")
 ALIASES = {"table": "text"}
 
 
-class FormatChoice(click.Choice):
+R = TypeVar("R")
+
+
+class FormatChoice(click.Choice[str]):
     """``text|json|csv``; the old ``table`` is accepted as ``text`` without being advertised."""
 
     def __init__(self) -> None:
         super().__init__(FORMATS)
 
-    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         return super().convert(ALIASES.get(value, value), param, ctx)
 
 
-def format_option(fn):
+def format_option(fn: Callable[..., R]) -> Callable[..., R]:
     """``--format text|json|csv`` (default text) and ``--json``, a hidden alias of ``--format json``.
 
     The wrapped command receives ``fmt``. ``--json`` stays for scripts written before
@@ -50,7 +53,7 @@ def format_option(fn):
                   help="Output: text for people; json or csv (plain numbers, header always) for programs.")
     @click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
     @functools.wraps(fn)
-    def wrapper(*args, fmt: str, as_json: bool, **kwargs):
+    def wrapper(*args: Any, fmt: str, as_json: bool, **kwargs: Any) -> R:
         if as_json and fmt == "csv":
             raise click.UsageError("--json and --format csv disagree: give one")
         return fn(*args, fmt="json" if as_json else fmt, **kwargs)

@@ -10,6 +10,8 @@ says so, and notes any figure where the stored link disagrees.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .. import families
 from ..config import Config
@@ -17,8 +19,15 @@ from ..errors import InputError
 from .model import MAX_INTERMEDIATE, TOP_PATHS, Explanation, RingRef, agreement_notes, weigh
 from .shared import check_pair, link_of, path_of, rank_paths, short, sort_shared
 
+if TYPE_CHECKING:
+    import neo4j
 
-def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None = None,
+    from ..queries import Query
+    from ..store.connection import Settings
+
+
+def explain_from_neo4j(driver: neo4j.Driver, settings: Settings, a: str, b: str, *,
+                       library: dict[str, Query] | None = None,
                        max_intermediate: int = MAX_INTERMEDIATE, top: int = TOP_PATHS) -> Explanation:
     """Explain the pair from the stored graph, with the library's queries."""
     from .. import queries
@@ -26,7 +35,7 @@ def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None
     check_pair(a, b)
     library = library or queries.load_library()
 
-    def rows(qid: str, **extra):
+    def rows(qid: str, **extra: Any) -> list[neo4j.Record]:
         query = queries.get(library, qid)
         return queries.run(driver, settings, query, queries.bind(query, {"a": a, "b": b, **extra}))
 
@@ -66,7 +75,7 @@ def explain_from_neo4j(driver, settings, a: str, b: str, *, library: dict | None
     return exp
 
 
-def graph_config(shared: list[dict]) -> tuple[Config, bool]:
+def graph_config(shared: list[dict[str, Any]]) -> tuple[Config, bool]:
     """Default parameters with each family's hub cap as the graph stores it; and whether a cap differed."""
     config = Config()
     caps = {s["family"]: int(s["cap"]) for s in shared if s.get("cap") is not None and s["family"] in config.families}
@@ -77,7 +86,7 @@ def graph_config(shared: list[dict]) -> tuple[Config, bool]:
     return config.replace(families=fams), True
 
 
-def _paths(records, max_intermediate: int, top: int) -> list[dict]:
+def _paths(records: Iterable[neo4j.Record], max_intermediate: int, top: int) -> list[dict[str, Any]]:
     paths = []
     for r in records:
         if r["hops"] > max_intermediate + 1:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 from .. import families
+from ..config import Config
 from ..errors import InputError
 from ..results import Ring
 from ..run import RunFolder
@@ -27,7 +29,7 @@ class _Out:
         self.has_texts = self.run.has("shingle_texts")
         self.has_members = (out / "ring_members.csv").is_file()
 
-    def rows(self, sql: str, params: list | None = None) -> list[dict]:
+    def rows(self, sql: str, params: list[object] | None = None) -> list[dict[str, Any]]:
         cur = self.con.execute(sql, params or [])
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
@@ -84,7 +86,7 @@ def rings_of(rings: list[Ring], a: str, b: str) -> list[RingRef]:
     return sorted(out, key=lambda r: (-r.score, r.ring_id))
 
 
-def _shared(db: _Out, ida: int, idb: int, config) -> list[dict]:
+def _shared(db: _Out, ida: int, idb: int, config: Config) -> list[dict[str, Any]]:
     """Every entity both use, with the family cap, template words, and for hubs how many users are ring members."""
     rows = db.rows(
         """SELECT i.family, i.entity, e.accounts, e.hub, e.pair_weight
@@ -102,7 +104,7 @@ def _shared(db: _Out, ida: int, idb: int, config) -> list[dict]:
         for s in rows])
 
 
-def _ring_users(db: _Out, hubs: list[dict]) -> dict[tuple[str, str], int]:
+def _ring_users(db: _Out, hubs: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """For each hub, how many of its accounts are members of a flagged ring (one scan for all of them)."""
     if not hubs or not db.has_members:
         return {}
@@ -117,7 +119,7 @@ def _ring_users(db: _Out, hubs: list[dict]) -> dict[tuple[str, str], int]:
     return out
 
 
-def _neighbours(db: _Out, ida: int, idb: int, top: int = 3) -> dict:
+def _neighbours(db: _Out, ida: int, idb: int, top: int = 3) -> dict[str, Any]:
     """Accounts the evidence graph links to both: how a ring holds two members that are not linked."""
     rows = db.rows(
         """WITH na AS (SELECT CASE WHEN a = ? THEN b ELSE a END AS m, weight FROM links WHERE a = ? OR b = ?),
@@ -129,7 +131,7 @@ def _neighbours(db: _Out, ida: int, idb: int, top: int = 3) -> dict:
                                           for r in rows[:top]]}
 
 
-def _paths(db: _Out, src: int, dst: int, max_hops: int, top: int) -> list[dict]:
+def _paths(db: _Out, src: int, dst: int, max_hops: int, top: int) -> list[dict[str, Any]]:
     """Shortest paths src → dst over weighted entities, ≤ ``max_hops`` account-to-account steps.
 
     Only the neighbourhood that can hold such a path is read: the accounts sharing a
@@ -149,7 +151,7 @@ def _paths(db: _Out, src: int, dst: int, max_hops: int, top: int) -> list[dict]:
             SELECT * FROM w WHERE aid IN (SELECT aid FROM near) OR aid IN (?, ?)
             ORDER BY aid, family, entity""", [fams, src, dst, src, dst])
     g = nx.Graph()
-    info: dict[tuple, dict] = {}
+    info: dict[tuple[str, ...], dict[str, Any]] = {}
     for r in rows:
         ent = ("e", r["family"], r["entity"])
         info[ent] = {"family": r["family"], "entity": r["entity"], "accounts": int(r["accounts"]),

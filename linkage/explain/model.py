@@ -99,14 +99,14 @@ class Explanation:
     #: Where the weighing parameters come from, for the reader.
     params: str = ""
     rings: list[RingRef] = field(default_factory=list)
-    link: dict | None = None  # the stored link: {"weight", "signals": [...], "per_family": {family: weight}}
+    link: dict[str, Any] | None = None  # the stored link: {"weight", "signals": [...], "per_family": {family: weight}}
     weighing: Weighing | None = None
     #: {"family", "entity", "text", "accounts", "hub", "pair_weight", "cap", "in_rings"}
-    shared: list[dict] = field(default_factory=list)
+    shared: list[dict[str, Any]] = field(default_factory=list)
     #: {"hops", "cost", "weakest", "accounts", "steps": [entity…]}; only when nothing shared carries weight.
-    paths: list[dict] = field(default_factory=list)
+    paths: list[dict[str, Any]] = field(default_factory=list)
     #: Accounts linked to both: {"common": n, "best": [{"account_id", "weight_a", "weight_b"}…]}.
-    neighbours: dict | None = None
+    neighbours: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     max_intermediate: int = MAX_INTERMEDIATE
 
@@ -130,7 +130,7 @@ def _units(weights: list[float]) -> float:
     return sum(round(w * UNITS) for w in weights) / UNITS
 
 
-def family_share(name: str, rows: list[dict], config: Config) -> FamilyShare:
+def family_share(name: str, rows: list[dict[str, Any]], config: Config) -> FamilyShare:
     """One family's line: ``rows`` are the shared entities of that family."""
     p = config.families[name]
     weights = [r["pair_weight"] for r in rows if r["pair_weight"] > 0]
@@ -146,14 +146,14 @@ def family_share(name: str, rows: list[dict], config: Config) -> FamilyShare:
         min_shared=p.min_shared, adds=0.0 if short or not n else would, would_add=would, cut=cut)
 
 
-def weigh(shared: list[dict], config: Config, orgs: tuple[str | None, str | None], *,
+def weigh(shared: list[dict[str, Any]], config: Config, orgs: tuple[str | None, str | None], *,
           stored: set[str] | None = None, link_per_family: dict[str, float] | None = None) -> Weighing:
     """The pair's weighing from its shared entities; pure.
 
     ``stored`` names the families whose entities the source holds (None: all); for
     the others the stored link's ``link_per_family`` figure stands in, discounted already.
     """
-    by_family: dict[str, list[dict]] = {}
+    by_family: dict[str, list[dict[str, Any]]] = {}
     for s in shared:
         by_family.setdefault(s["family"], []).append(s)
     org = orgs[0] if orgs[0] and orgs[0] == orgs[1] else None
@@ -187,7 +187,7 @@ def weigh(shared: list[dict], config: Config, orgs: tuple[str | None, str | None
                     min_link_weight=m, cut=cut)
 
 
-def agreement_notes(weighing: Weighing, link: dict | None, source: str) -> list[str]:
+def agreement_notes(weighing: Weighing, link: dict[str, Any] | None, source: str) -> list[str]:
     """Where the arithmetic and the stored link disagree (they should not: a run's folder never does)."""
     notes = []
     built = "the graph" if source == "neo4j" else "the run"

@@ -17,12 +17,12 @@ def check_pair(a: str, b: str) -> None:
         raise InputError(f"A and B are the same account ({short(a)})")
 
 
-def sort_shared(rows: list[dict]) -> list[dict]:
+def sort_shared(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Heaviest first, then rarest: the order a reader wants the evidence in."""
     return sorted(rows, key=lambda s: (-s["pair_weight"], s["accounts"] or 0, s["family"], s["entity"]))
 
 
-def link_of(weight: Any, signals: Any, per_family: dict[str, Any]) -> dict | None:
+def link_of(weight: Any, signals: Any, per_family: dict[str, Any]) -> dict[str, Any] | None:
     """The stored link as ``{"weight", "signals", "per_family"}``, or None when there is none."""
     if weight is None:
         return None
@@ -32,12 +32,12 @@ def link_of(weight: Any, signals: Any, per_family: dict[str, Any]) -> dict | Non
             "per_family": {f: float(w) for f, w in per_family.items() if w}}
 
 
-def path_of(steps: list[dict], accounts: list[str]) -> dict:
+def path_of(steps: list[dict[str, Any]], accounts: list[str]) -> dict[str, Any]:
     return {"hops": len(steps), "cost": sum(e["accounts"] - 1 for e in steps),
             "weakest": min(e["pair_weight"] for e in steps), "accounts": accounts, "steps": steps}
 
 
-def rank_paths(paths: list[dict]) -> list[dict]:
+def rank_paths(paths: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Fewest hops, then rarest (lowest cost), then strongest weakest step; ties by ids."""
     return sorted(paths, key=lambda p: (p["hops"], p["cost"], -p["weakest"], p["accounts"],
                                         [(e["family"], e["entity"]) for e in p["steps"]]))

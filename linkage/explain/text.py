@@ -10,6 +10,7 @@ the org discount and compares with the least link weight.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .. import families
 from ..tabular import count, weight
@@ -22,7 +23,7 @@ def to_json(exp: Explanation) -> str:
     return json.dumps(exp.to_dict(), indent=2, default=str)
 
 
-def shared_rows(exp: Explanation) -> list[dict]:
+def shared_rows(exp: Explanation) -> list[dict[str, Any]]:
     """One row per shared entity (``SHARED_COLUMNS``): the tabular part of an explanation."""
     return [{"a": exp.a, "b": exp.b, "family": s["family"], "entity": s["entity"], "name": s.get("text") or s["entity"],
              "accounts": s["accounts"], "hub": s["hub"], "cap": s.get("cap"), "in_rings": s.get("in_rings"),
@@ -32,7 +33,7 @@ def shared_rows(exp: Explanation) -> list[dict]:
 # --- pieces ------------------------------------------------------------------------------------------
 
 
-def entity_name(e: dict) -> str:
+def entity_name(e: dict[str, Any]) -> str:
     """``card tok_x``, ``template n-gram "include docstrings for every"``: words, never a hex id, when words exist."""
     kind = families.label(e["family"])
     return f'{kind} "{e["text"]}"' if e.get("text") else f"{kind} {e['entity']}"
@@ -83,7 +84,7 @@ def operation_lines(exp: Explanation) -> list[str]:
 
 def headline(exp: Explanation) -> list[str]:
     a, b, w = exp.a, exp.b, exp.weighing
-    if exp.linked:
+    if exp.link is not None:
         return [f"{a} and {b} are directly linked: weight {weight(exp.link['weight'])}."]
     if not exp.connected:
         return [f"{a} and {b} are not linked.",
@@ -127,7 +128,7 @@ def family_heading(f: FamilyShare) -> str:
     return f"{head}: {how} → adds {weight(f.adds)}"
 
 
-def entity_line(e: dict, cap_label: str, *, context: bool = False) -> str:
+def entity_line(e: dict[str, Any], cap_label: str, *, context: bool = False) -> str:
     rarity = _accounts(e["accounts"])
     if context:
         return f"    {entity_name(e)}  ({rarity})"
@@ -140,7 +141,7 @@ def entity_line(e: dict, cap_label: str, *, context: bool = False) -> str:
     return f"    {entity_name(e)}  ({rarity}; no weight)"
 
 
-def family_block(f: FamilyShare | None, family: str, rows: list[dict], per_family: int) -> list[str]:
+def family_block(f: FamilyShare | None, family: str, rows: list[dict[str, Any]], per_family: int) -> list[str]:
     """A family's heading, its heaviest entities, its hubs, and a line for the rest with their pair weights."""
     label = families.label(family)
     lines = ["  " + (family_heading(f) if f else f"{label} ({count(len(rows))} shared): context only, no link weight")]
@@ -226,7 +227,7 @@ def path_lines(exp: Explanation) -> list[str]:
 def format_explanation(exp: Explanation, *, per_family: int = 10) -> str:
     """The explanation as readable text, at most ``per_family`` entities of each family shown; pure."""
     sections: list[list[str]] = [headline(exp) + ring_lines(exp)]
-    by_family: dict[str, list[dict]] = {}
+    by_family: dict[str, list[dict[str, Any]]] = {}
     for s in exp.shared:
         by_family.setdefault(s["family"], []).append(s)
     w = exp.weighing

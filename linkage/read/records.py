@@ -22,8 +22,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from ..errors import InputError
@@ -34,8 +36,15 @@ QUOTE, COMMA, LF, CR = 34, 44, 10, 13
 BLOCK_BYTES = 16 << 20
 _BOM = b"\xef\xbb\xbf"
 
+#: The arrays this module passes around: byte offsets, counts and codes; per-record masks;
+#: the buffer as bytes (uint8) or as 8-byte words (uint64).
+Ints = npt.NDArray[np.signedinteger[Any]]
+Mask = npt.NDArray[np.bool_]
+Bytes = npt.NDArray[np.uint8]
+Words = npt.NDArray[np.uint64]
 
-def _ints(*values: int) -> np.ndarray:
+
+def _ints(*values: int) -> Ints:
     return np.array(values, np.int64)
 
 
@@ -69,16 +78,16 @@ class Split:
     starts and ``tail_parity`` the quote parity of what follows it.
     """
 
-    starts: np.ndarray
-    ends: np.ndarray
-    start_q: np.ndarray
-    end_q: np.ndarray
-    feeds: np.ndarray
-    first: np.ndarray
-    fields: np.ndarray
-    commas: np.ndarray
-    comma_q: np.ndarray
-    quotes: np.ndarray
+    starts: Ints
+    ends: Ints
+    start_q: Ints
+    end_q: Ints
+    feeds: Ints
+    first: Ints
+    fields: Ints
+    commas: Ints
+    comma_q: Ints
+    quotes: Ints
     consumed: int = 0
     tail_parity: int = 0
     #: The last record ran to the end of the input inside a quoted field.
@@ -87,8 +96,8 @@ class Split:
     def __len__(self) -> int:
         return len(self.starts)
 
-    def take(self, mask: np.ndarray) -> Split:
-        """The records in ``mask`` (separators and quotes are shared)."""
+    def take(self, mask: Mask | Ints) -> Split:
+        """The records in ``mask``, a mask or indices (separators and quotes are shared)."""
         return Split(self.starts[mask], self.ends[mask], self.start_q[mask], self.end_q[mask], self.feeds[mask],
                      self.first[mask], self.fields[mask], self.commas, self.comma_q, self.quotes, self.consumed,
                      self.tail_parity, self.unterminated)
@@ -98,7 +107,7 @@ _E = np.zeros(0, np.int64)
 NO_RECORDS = Split(_E, _E, _E, _E, _E, _E, _E, _E, _E, _E)
 
 
-def split(a: np.ndarray, *, csv: bool, final: bool) -> Split:
+def split(a: Bytes, *, csv: bool, final: bool) -> Split:
     """Find record and field boundaries in ``a`` (bytes as uint8); ``final`` when no bytes follow.
 
     One pass over the special bytes (quote, comma, line feed): the quotes before each tell
@@ -186,7 +195,7 @@ class Block:
     refused: tuple[int, str] | None = None
 
     @property
-    def lines(self) -> np.ndarray:
+    def lines(self) -> Ints:
         return self.first_line + self.split.feeds
 
 
@@ -247,7 +256,7 @@ def _skip(stream: Iterator[bytes], csv: bool, parity: int) -> tuple[int, bytes]:
 # --- fields ---------------------------------------------------------------------------------------
 
 
-def field_bounds(sp: Split, width: int, k: int) -> tuple[np.ndarray, ...]:
+def field_bounds(sp: Split, width: int, k: int) -> tuple[Ints, Ints, Ints, Ints]:
     """Field ``k`` of each record: (start, end, quotes before start, quotes before end).
 
     Meaningful only where the record has ``width`` fields.
@@ -266,8 +275,7 @@ def field_bounds(sp: Split, width: int, k: int) -> tuple[np.ndarray, ...]:
     return lo, hi, lo_q, hi_q
 
 
-def unquote(a: np.ndarray, sp: Split, lo: np.ndarray, hi: np.ndarray, lo_q: np.ndarray,
-            hi_q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unquote(a: Bytes, sp: Split, lo: Ints, hi: Ints, lo_q: Ints, hi_q: Ints) -> tuple[Ints, Ints, Mask]:
     """Strip a field's enclosing quotes: (start, end, malformed).
 
     A field is either unquoted with no quote inside, or starts and ends with a quote and
@@ -292,12 +300,12 @@ def unquote(a: np.ndarray, sp: Split, lo: np.ndarray, hi: np.ndarray, lo_q: np.n
 # --- to Arrow ---------------------------------------------------------------------------------------
 
 
-def padded(buf: bytes) -> np.ndarray:
+def padded(buf: bytes) -> Words:
     """``buf`` as aligned little-endian 8-byte words, zero-padded, for :func:`string_views`."""
     return np.frombuffer(buf + bytes(24 - len(buf) % 8), "<u8")
 
 
-def _sixteen(words: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def _sixteen(words: Words, starts: Ints) -> Words:
     """The 16 bytes at each offset, as (n, 2) words: three aligned gathers and shifts (unaligned gathers are slow)."""
     i = starts >> 3
     shift = ((starts & 7) * 8).astype(np.uint64)
@@ -310,7 +318,7 @@ def _sixteen(words: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return out
 
 
-def string_views(words: np.ndarray, buf: bytes, starts: np.ndarray, ends: np.ndarray, valid: np.ndarray) -> pa.Array:
+def string_views(words: Words, buf: bytes, starts: Ints, ends: Ints, valid: Mask) -> pa.Array:
     """Arrow string views of ``buf[starts[i]:ends[i]]`` (null where not ``valid``), without copying values.
 
     A view is 16 bytes: the length, then the value inline when it fits in 12 bytes, else its
@@ -341,7 +349,7 @@ def utf8_ok(buf: bytes | memoryview) -> bool:
     return True
 
 
-def invalid_utf8(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def invalid_utf8(buf: bytes, starts: Ints, ends: Ints) -> Mask:
     """Mask of the records that are not valid UTF-8, found by halving the failing range."""
     bad = np.zeros(len(starts), bool)
     view = memoryview(buf)
@@ -363,13 +371,13 @@ class Reasons:
     """Per-record reason codes and their texts, turned into one dictionary-encoded Arrow column."""
 
     n: int
-    codes: np.ndarray = field(init=False)
+    codes: Ints = field(init=False)
     texts: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.codes = np.full(self.n, -1, np.int32)
 
-    def add(self, mask: np.ndarray, text: str) -> None:
+    def add(self, mask: Mask, text: str) -> None:
         """Give ``text`` to the records in ``mask`` that have no reason yet (the first problem wins)."""
         mask = mask & (self.codes < 0)
         if mask.any():
@@ -377,7 +385,7 @@ class Reasons:
             self.texts.append(text)
 
     @property
-    def ok(self) -> np.ndarray:
+    def ok(self) -> Mask:
         return self.codes < 0
 
     def array(self) -> pa.Array:

@@ -176,7 +176,7 @@ class _TextSource(Source):
         except duckdb.Error:
             pass
 
-    def _utf8(self, block: rec.Block, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    def _utf8(self, block: rec.Block, starts: rec.Ints, ends: rec.Ints) -> rec.Mask:
         """Mask of records that are not UTF-8; a block that is ASCII or valid as a whole costs one check."""
         consumed = block.split.consumed
         head = block.buf if consumed == len(block.buf) else block.buf[:consumed]

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
 
 from .. import families
 from ..errors import LinkageError
+from ..frames import rows
 from ..signals.prompt import template_key
 
 PER_FAMILY = 3  # shared entities drawn per signal family
@@ -37,18 +39,18 @@ class MemberGroup:
 class RingFigures:
     """What one ring's section draws, beyond its rings.json entry."""
 
-    ring: dict
-    entities: list[dict] = field(default_factory=list)  # family, entity, label, members, accounts
+    ring: dict[str, Any]
+    entities: list[dict[str, Any]] = field(default_factory=list)  # family, entity, label, members, accounts
     groups: list[MemberGroup] = field(default_factory=list)  # every member, grouped by pattern; largest first
-    signups: pd.Series | None = None  # sign-ups per UTC day
-    requests: pd.Series | None = None  # requests per UTC day (None when the run kept no daily table)
+    signups: pd.Series[int] | None = None  # sign-ups per UTC day
+    requests: pd.Series[int] | None = None  # requests per UTC day (None when the run kept no daily table)
     topics: dict[str, int] | None = None  # prompts per topic (None when not kept)
 
 
 @dataclass
 class ReportData:
     out: Path
-    doc: dict
+    doc: dict[str, Any]
     rejected_rows: int | None
     rings: list[RingFigures]
     missing: list[str]  # evidence tables the run did not write
@@ -74,7 +76,7 @@ def load(out_dir: str | Path) -> ReportData:
                       missing=missing)
 
 
-def _read_rings(path: Path) -> dict:
+def _read_rings(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
@@ -104,7 +106,7 @@ def _q(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _fill(figures: list[RingFigures], tables: dict[str, Path], doc: dict) -> None:
+def _fill(figures: list[RingFigures], tables: dict[str, Path], doc: dict[str, Any]) -> None:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     rm = pd.DataFrame([(i, str(m)) for i, f in enumerate(figures) for m in f.ring["members"]],
@@ -118,29 +120,30 @@ def _fill(figures: list[RingFigures], tables: dict[str, Path], doc: dict) -> Non
         "SELECT ring, CAST(created_at AS DATE) AS day, count(*) AS n FROM rm WHERE created_at IS NOT NULL "
         "GROUP BY ALL ORDER BY ALL").df()
     for ring, g in signups.groupby("ring"):
-        figures[ring].signups = pd.Series(g["n"].to_numpy(), index=pd.to_datetime(g["day"]))
+        figures[cast(int, ring)].signups = pd.Series(g["n"].to_numpy(), index=pd.to_datetime(g["day"]))
     if "daily" in tables:
         daily = con.execute(
             f"""SELECT r.ring, d.day, sum(d.requests) AS n FROM read_parquet('{_q(tables["daily"])}') d
                 JOIN rm r USING (aid) GROUP BY ALL ORDER BY ALL""").df()
         by_ring = {k: g for k, g in daily.groupby("ring")}
         for i, f in enumerate(figures):
-            g = by_ring.get(i)
-            f.requests = pd.Series(dtype="int64") if g is None else pd.Series(
-                g["n"].to_numpy(), index=pd.to_datetime(g["day"]))
+            days = by_ring.get(i)
+            f.requests = pd.Series(dtype="int64") if days is None else pd.Series(
+                days["n"].to_numpy(), index=pd.to_datetime(days["day"]))
     if "prompt_topics" in tables:
         topics = con.execute(
             f"""SELECT r.ring, t.topic, sum(t.prompts) AS n FROM read_parquet('{_q(tables["prompt_topics"])}') t
                 JOIN rm r USING (aid) GROUP BY ALL""").df()
-        for f in figures:
-            f.topics = {}
-        for row in topics.itertuples(index=False):
-            figures[row.ring].topics[row.topic] = int(row.n)
+        per_ring: list[dict[str, int]] = [{} for _ in figures]
+        for row in rows(topics):
+            per_ring[row.ring][row.topic] = int(row.n)
+        for f, counts in zip(figures, per_ring):
+            f.topics = counts
     if "incidence" in tables and "entities" in tables:
         _network(con, figures, tables, doc)
 
 
-def _network(con, figures: list[RingFigures], tables: dict[str, Path], doc: dict) -> None:
+def _network(con: duckdb.DuckDBPyConnection, figures: list[RingFigures], tables: dict[str, Path], doc: dict[str, Any]) -> None:
     """Pick each ring's most shared (non-hub) entities and group all its members by the ones they use, in SQL.
 
     Entities: the ``PER_FAMILY`` most shared of each family, at most ``MAX_ENTITIES`` in all.
@@ -195,7 +198,7 @@ def entity_label(family: str, entity: str, texts: dict[str, str]) -> str:
     return entity
 
 
-def _prompt_labels(con, tables: dict[str, Path], doc: dict) -> dict[str, str]:
+def _prompt_labels(con: duckdb.DuckDBPyConnection, tables: dict[str, Path], doc: dict[str, Any]) -> dict[str, str]:
     """Readable text of template shingles: the run's shingle_texts table, else rings.json's top texts re-hashed."""
     if "shingle_texts" in tables:
         try:
@@ -204,9 +207,10 @@ def _prompt_labels(con, tables: dict[str, Path], doc: dict) -> dict[str, str]:
         except duckdb.Error:
             pass
 
-    def tops(ring: dict) -> list:
-        signals = ring.get("signals") if isinstance(ring.get("signals"), dict) else {}
-        found: list = []
+    def tops(ring: dict[str, Any]) -> list[Any]:
+        given = ring.get("signals")
+        signals: dict[str, Any] = given if isinstance(given, dict) else {}
+        found: list[Any] = []
         for fam in families.all_families():
             entry = signals.get(fam.name) if fam.template else None
             top = entry.get("top") if isinstance(entry, dict) else None

@@ -40,10 +40,14 @@ from html import escape
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import families
 from .data import MemberGroup, RingFigures
 from .svg import colour
+
+#: Coordinates, radii and edge positions of the drawing.
+Floats = npt.NDArray[np.float64]
 
 MAX_NODES = 20  # groups drawn as circles; more switch the picture to the matrix
 MAX_COLUMNS = 100  # groups drawn as matrix blocks; the smallest past this share one "other" block
@@ -198,7 +202,7 @@ def _radius(size: int) -> float:
     return float(min(24.0, 3.5 * np.sqrt(size)))
 
 
-def _entity_columns(n: int) -> tuple[np.ndarray, np.ndarray, list[bool]]:
+def _entity_columns(n: int) -> tuple[Floats, Floats, list[bool]]:
     """Entities in two columns (left and right, labels outward), evenly down the height."""
     half = (n + 1) // 2
     xs, ys, left = np.zeros(n), np.zeros(n), []
@@ -210,7 +214,7 @@ def _entity_columns(n: int) -> tuple[np.ndarray, np.ndarray, list[bool]]:
     return xs, ys, left
 
 
-def layout_groups(groups: list[MemberGroup], ex: np.ndarray, ey: np.ndarray, radii: np.ndarray) -> np.ndarray:
+def layout_groups(groups: list[MemberGroup], ex: Floats, ey: Floats, radii: Floats) -> Floats:
     """Group centres: each at the mean of its entities, pulled part way toward the middle, then separated.
 
     The pull keeps a group that uses only left-column entities inside the drawing room, instead of
@@ -233,7 +237,7 @@ def layout_groups(groups: list[MemberGroup], ex: np.ndarray, ey: np.ndarray, rad
     return pos
 
 
-def separate(pos: np.ndarray, radii: np.ndarray, box: tuple[float, float, float, float], gap: float = 2.0,
+def separate(pos: Floats, radii: Floats, box: tuple[float, float, float, float], gap: float = 2.0,
              rounds: int = 400) -> None:
     """Push overlapping circles apart (each pair by half the overlap) inside ``box`` until none overlap."""
     x0, x1, y0, y1 = box
@@ -255,7 +259,7 @@ def separate(pos: np.ndarray, radii: np.ndarray, box: tuple[float, float, float,
             pos[j] -= (ux * push, uy * push)
 
 
-def _fit_radii(groups: list[MemberGroup]) -> np.ndarray:
+def _fit_radii(groups: list[MemberGroup]) -> Floats:
     """Circle radii by members, scaled down together if they would fill more than a third of the room."""
     radii = np.array([_radius(g.size) for g in groups])
     room = (W - 2 * LABEL - 48) * (H - 2 * PAD)
@@ -299,7 +303,7 @@ def node_link_svg(rows: list[Row], groups: list[MemberGroup]) -> str:
 # --- matrix ------------------------------------------------------------------------------------------
 
 
-def matrix_columns(rows: list[Row], groups: list[MemberGroup]) -> list[tuple[MemberGroup, np.ndarray, int]]:
+def matrix_columns(rows: list[Row], groups: list[MemberGroup]) -> list[tuple[MemberGroup, Floats, int]]:
     """Column blocks in drawing order: (group, share of its members using each row, groups pooled in it).
 
     Groups sort on the rows in order (most shared row first), so blocks that share a row sit
@@ -356,7 +360,7 @@ def matrix_svg(rows: list[Row], groups: list[MemberGroup]) -> str:
     return "".join(parts)
 
 
-def _row_cells(row: Row, shares: list[float], edges: np.ndarray, y: int) -> str:
+def _row_cells(row: Row, shares: list[float], edges: Floats, y: int) -> str:
     """One row's filled cells: runs of adjacent full blocks as one rectangle, a pooled block by its share."""
     out, start = [], None
     fill = colour(row.family)

@@ -11,6 +11,7 @@ comes from data goes through ``esc`` (``html.escape``, quotes too).
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from .. import families
 from ..config import Config, ScoringParams
@@ -22,15 +23,15 @@ TOPIC_COLOURS = {"coding": "#0072B2", "agentic": "#D55E00", "other": "#BBBBBB"}
 MAX_MEMBER_IDS = 400
 
 
-def esc(value) -> str:
+def esc(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def _dict(value) -> dict:
+def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _num(value) -> float:
+def _num(value: Any) -> float:
     """A number from rings.json, 0 when missing or not a number (a hand-edited file must not break the page)."""
     try:
         v = float(value)
@@ -39,25 +40,25 @@ def _num(value) -> float:
     return v if v == v else 0.0
 
 
-def _n(value) -> str:
+def _n(value: Any) -> str:
     try:
         return f"{int(value):,}"
     except (TypeError, ValueError):
         return esc(value)
 
 
-def _f(value, digits: int = 2) -> str:
+def _f(value: Any, digits: int = 2) -> str:
     try:
         return f"{float(value):.{digits}f}"
     except (TypeError, ValueError):
         return "–"
 
 
-def _day(ts) -> str:
+def _day(ts: object) -> str:
     return esc(str(ts)[:10]) if ts else "–"
 
 
-def operator_label(ring: dict) -> str:
+def operator_label(ring: dict[str, Any]) -> str:
     """The operator's name, or the unattributed cluster marked as such."""
     if ring.get("operator"):
         return esc(ring["operator"])
@@ -65,14 +66,14 @@ def operator_label(ring: dict) -> str:
     return f'<span class="unattr">{esc(cluster) if cluster else "unattributed"}</span>'
 
 
-def dominant_signals(ring: dict, k: int = 3) -> list[str]:
+def dominant_signals(ring: dict[str, Any], k: int = 3) -> list[str]:
     """Families carrying most of the ring's internal link weight."""
     sig = _dict(ring.get("signals"))
     weights = sorted(((_num(v.get("weight")), f) for f, v in sig.items() if isinstance(v, dict)), reverse=True)
     return [f for w, f in weights[:k] if w > 0]
 
 
-def _anchor(ring: dict) -> str:
+def _anchor(ring: dict[str, Any]) -> str:
     return esc(f"r-{ring['ring_id']}")
 
 
@@ -111,8 +112,8 @@ def summary_html(data: ReportData) -> str:
     return "".join(out)
 
 
-def _operators_table(rings: list[dict], total_requests: int) -> str:
-    by: dict[str, dict] = {}
+def _operators_table(rings: list[dict[str, Any]], total_requests: int) -> str:
+    by: dict[str, dict[str, Any]] = {}
     for r in rings:
         key = r.get("operator") or r.get("operator_cluster") or "unattributed"
         e = by.setdefault(key, {"rings": 0, "accounts": 0, "requests": 0, "attributed": bool(r.get("operator"))})
@@ -132,7 +133,7 @@ def _operators_table(rings: list[dict], total_requests: int) -> str:
             "<th>accounts</th><th>requests</th><th>share</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def operations_table(operations: list) -> str:
+def operations_table(operations: list[Any]) -> str:
     """The operations (rings grouped by the tools they reuse) and the tools that tie their rings together."""
     rows = []
     for op in operations:
@@ -185,7 +186,7 @@ def _bar(value: float, fill: str = "#2f6f9f") -> str:
     return f'<span class="bar"><span style="width:{pct:.1f}%;background:{fill}"></span></span>'
 
 
-def score_html(ring: dict, scoring: ScoringParams) -> str:
+def score_html(ring: dict[str, Any], scoring: ScoringParams) -> str:
     """How the score is made, with the run's own weights and thresholds (``rings.json`` params)."""
     feats = _dict(ring.get("features"))
     w = vars(scoring.weights)
@@ -208,7 +209,7 @@ def score_html(ring: dict, scoring: ScoringParams) -> str:
     return '<table class="score">' + "".join(rows) + "</table>"
 
 
-def links_bar(ring: dict) -> str:
+def links_bar(ring: dict[str, Any]) -> str:
     """What ties the members together: each family's share of the internal link weight."""
     sig = {f: _num(v.get("weight")) for f, v in _dict(ring.get("signals")).items() if isinstance(v, dict)}
     total = sum(sig.values())
@@ -241,7 +242,7 @@ def topics_html(fig: RingFigures) -> str:
             f'<div class="legend">{"".join(legend)}</div>')
 
 
-def signals_table(ring: dict) -> str:
+def signals_table(ring: dict[str, Any]) -> str:
     sig = _dict(ring.get("signals"))
     rows = []
     for f, v in sorted(sig.items(), key=lambda kv: -_num(_dict(kv[1]).get("weight"))):
@@ -264,7 +265,7 @@ def signals_table(ring: dict) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
-def evidence_html(ring: dict) -> str:
+def evidence_html(ring: dict[str, Any]) -> str:
     items = []
     for p in ring.get("evidence") or []:
         if not isinstance(p, dict):
@@ -283,14 +284,14 @@ def evidence_html(ring: dict) -> str:
     return out
 
 
-def members_html(ring: dict) -> str:
+def members_html(ring: dict[str, Any]) -> str:
     members = [str(m) for m in ring.get("members") or []]
     shown = ", ".join(esc(m) for m in members[:MAX_MEMBER_IDS])
     more = f" … and {_n(len(members) - MAX_MEMBER_IDS)} more (see ring_members.csv)" if len(members) > MAX_MEMBER_IDS else ""
     return f'<details><summary>{_n(len(members))} member accounts</summary><p class="ids">{shown}{more}</p></details>'
 
 
-def _operation_note(ring: dict) -> str:
+def _operation_note(ring: dict[str, Any]) -> str:
     out = f' · <small>{esc(ring["operation"])}</small>' if ring.get("operation") else ""
     bystanders = ring.get("bystanders") or []
     if bystanders:

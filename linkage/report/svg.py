@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .. import families
@@ -26,13 +27,14 @@ def colour(family: str) -> str:
         return "#666666"
 
 
-def _days(series: pd.Series | None) -> tuple[np.ndarray, np.ndarray]:
+def _days(series: pd.Series[int] | None) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """(days since the epoch, counts), one entry per day, sorted."""
     if series is None or not len(series):
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     days = pd.DatetimeIndex(series.index).values.astype("datetime64[D]").astype(np.int64)
     uniq, inv = np.unique(days, return_inverse=True)
-    return uniq, np.bincount(inv, weights=series.to_numpy(dtype=float))
+    # numpy 1.26's stubs type bincount as integers whatever the weights; with float weights it sums floats.
+    return uniq, np.bincount(inv, weights=series.to_numpy(dtype=float))  # type: ignore[return-value]
 
 
 def _date(day: int) -> dt.date:

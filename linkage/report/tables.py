@@ -12,6 +12,7 @@ account) with the keyword classifier of ``linkage.topics``.
 
 from __future__ import annotations
 
+from ..config import Config
 from ..signals.prompt import sampled_prompts_sql
 from ..topics import topic_sql
 
@@ -25,7 +26,7 @@ def daily_sql() -> str:
     """
 
 
-def prompt_topics_sql(config) -> str:
+def prompt_topics_sql(config: Config) -> str:
     """``(aid, topic, prompts)``: how many of a member's sampled prompts fall in each topic (``linkage.topics``)."""
     return f"""
         WITH sample AS ({sampled_prompts_sql(config, accounts="SELECT aid FROM members_out")})
@@ -34,6 +35,6 @@ def prompt_topics_sql(config) -> str:
     """
 
 
-def ring_tables(config) -> dict[str, str]:
+def ring_tables(config: Config) -> dict[str, str]:
     """``{evidence table name: query}`` for the report's extra tables; needs ``events`` and ``members_out``."""
     return {"daily": daily_sql(), "prompt_topics": prompt_topics_sql(config)}

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
+
+from duckdb import DuckDBPyConnection
 
 from .. import families
 from ..config import Config
@@ -24,7 +27,7 @@ from . import asn, device, email, fuzzy, ip, payment, prefix, prompt, signup  # 
 log = logging.getLogger(__name__)
 
 
-def _family_params(con, config: Config) -> None:
+def _family_params(con: DuckDBPyConnection, config: Config) -> None:
     rows = [(name, p.weight, p.cap, p.decay, p.min_shared, p.combine) for name, p in config.families.items()]
     con.execute("CREATE OR REPLACE TEMP TABLE family_params "
                 "(family VARCHAR, weight DOUBLE, cap INTEGER, decay DOUBLE, min_shared INTEGER, combine VARCHAR)")
@@ -39,7 +42,7 @@ def stages(config: Config) -> list[Stage]:
                  writes=("family_params", "free_mail_domains", "incidence", "shingle_texts",
                          "acct_topics"))]
     for family in _ordered(list(families.in_run(config))):
-        out.append(Stage(f"signal.{family.name}", lambda ctx, f=family: _count(ctx, f),
+        out.append(Stage(f"signal.{family.name}", partial(_count, family=family),
                          reads=(*family.reads, "incidence"), writes=("incidence", *family.writes)))
     out.append(Stage("signal.weigh", lambda ctx: weigh_entities(ctx.con), reads=("incidence", "family_params"),
                      writes=("entities",)))
@@ -63,13 +66,13 @@ def _count(ctx: Context, family: Family) -> None:
     ctx.values.setdefault("incidences", {})[family.name] = add_family(ctx.con, ctx.config, family)
 
 
-def extract(con, config: Config, progress: Callable[[str], None] | None = None) -> dict[str, int]:
+def extract(con: DuckDBPyConnection, config: Config, progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Fill ``incidence`` from the batch and weigh every entity; return incidences per family.
 
     ``progress`` is called with each step's name (a family, then ``weigh``) as it starts.
     """
     prepare(con, config)
-    counts = {}
+    counts: dict[str, int] = {}
     for family in _ordered(list(families.in_run(config))):
         if progress:
             progress(family.name)
@@ -80,7 +83,7 @@ def extract(con, config: Config, progress: Callable[[str], None] | None = None) 
     return counts
 
 
-def prepare(con, config: Config) -> None:
+def prepare(con: DuckDBPyConnection, config: Config) -> None:
     """Parameter tables and an empty ``incidence`` table."""
     _family_params(con, config)
     con.execute(
@@ -92,7 +95,7 @@ def prepare(con, config: Config) -> None:
     con.execute("CREATE OR REPLACE TABLE acct_topics (aid INTEGER, prompts BIGINT, focused BIGINT)")
 
 
-def add_family(con, config: Config, family: Family) -> int:
+def add_family(con: DuckDBPyConnection, config: Config, family: Family) -> int:
     """Run one family's query into ``incidence``; return how many incidences it added."""
     if family.prepare is not None:  # a family may stage a table its query reads
         family.prepare(con, config)
@@ -105,7 +108,7 @@ def add_family(con, config: Config, family: Family) -> int:
     return int(n)
 
 
-def weigh_entities(con) -> None:
+def weigh_entities(con: DuckDBPyConnection) -> None:
     """``entities.pair_weight``: what one shared entity adds to a pair.
 
     It falls as ``weight / (n - 1) ** decay`` with the ``n`` accounts sharing it,

@@ -5,10 +5,11 @@ Not a node family of its own in Neo4j: ASNs hang off the IPs (``(:IP)-[:IN_ASN]-
 and ``linkage rings --neo4j`` rebuilds the incidences through that path.
 """
 
+from ..config import Config
 from ..families import Family, FamilyParams, register
 
 
-def sql(config) -> str:
+def sql(config: Config) -> str:
     return """
         SELECT aid, CAST(asn AS VARCHAR) AS entity, count(*) AS requests, min(ts) AS first, max(ts) AS last
         FROM events WHERE asn IS NOT NULL GROUP BY aid, asn

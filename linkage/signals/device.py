@@ -5,10 +5,11 @@ fall past the hub cap. A fingerprint is software, not infrastructure: benign
 groups share one legitimately, so it never counts as the infrastructure a ring needs.
 """
 
+from ..config import Config
 from ..families import Family, FamilyParams, GraphNode, register
 
 
-def sql(config) -> str:
+def sql(config: Config) -> str:
     return """
         SELECT aid, device_id AS entity, count(*) AS requests, min(ts) AS first, max(ts) AS last
         FROM events WHERE device_id IS NOT NULL GROUP BY aid, device_id

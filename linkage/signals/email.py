@@ -3,10 +3,11 @@
 Free-mail providers are shared by everyone and are not evidence at all.
 """
 
+from ..config import Config
 from ..families import Family, FamilyParams, GraphNode, register
 
 
-def sql(config) -> str:
+def sql(config: Config) -> str:
     return """
         SELECT a.aid, a.email_domain AS entity, 0 AS requests, a.created_at AS first, a.created_at AS last
         FROM accounts a

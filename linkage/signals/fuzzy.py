@@ -19,10 +19,13 @@ evidence in scoring, where it and the exact n-grams are one piece of evidence.
 Everything is relational: one hash per word occurrence, a group-by per bucket.
 """
 
+from duckdb import DuckDBPyConnection
+
+from ..config import Config
 from ..families import Family, FamilyParams, GraphNode, register
 
 
-def prepare(con, config) -> None:
+def prepare(con: DuckDBPyConnection, config: Config) -> None:
     """``fuzzy_bands(aid, pid, entity)``: the bands of each sampled prompt (reads ``prompt_words``)."""
     k, r, w = int(config.fuzzy_buckets), int(config.fuzzy_rows), int(config.fuzzy_min_word)
     con.execute(
@@ -39,7 +42,7 @@ def prepare(con, config) -> None:
     )
 
 
-def sql(config) -> str:
+def sql(config: Config) -> str:
     """Bands recurring in ``template_min_prompts`` of an account's prompts, kept when two accounts use them."""
     m = int(config.template_min_prompts)
     return f"""

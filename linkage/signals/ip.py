@@ -4,10 +4,11 @@ A carrier NAT or campus gateway is shared by thousands of strangers; the
 rarity weighting and hub cap make such addresses carry nothing.
 """
 
+from ..config import Config
 from ..families import Family, FamilyParams, GraphNode, register
 
 
-def sql(config) -> str:
+def sql(config: Config) -> str:
     return """
         SELECT aid, ip AS entity, count(*) AS requests, min(ts) AS first, max(ts) AS last
         FROM events WHERE ip IS NOT NULL GROUP BY aid, ip

@@ -1,9 +1,10 @@
 """Shared payment instruments: the strongest single tie, since a card batch is bought once."""
 
+from ..config import Config
 from ..families import Family, FamilyParams, GraphNode, register
 
 
-def sql(config) -> str:
+def sql(config: Config) -> str:
     return """
         SELECT aid, instrument_id AS entity, count(*) AS requests, min(ts) AS first, max(ts) AS last
         FROM payments GROUP BY aid, instrument_id

@@ -10,6 +10,7 @@ operations). They are kept as evidence beside the exact IPs: investigators see
 them in Neo4j, they match CIDR intel, and they leave in STIX exports.
 """
 
+from ..config import Config
 from ..families import Family, FamilyParams, GraphNode, register
 
 
@@ -24,7 +25,7 @@ def _v6(ip: str, groups: int) -> str:
     return f"array_to_string({head}, ':') || '::/{16 * groups}'"
 
 
-def sql(config) -> str:
+def sql(config: Config) -> str:
     v4 = "regexp_replace(ip, '\\.[0-9]+$', '') || '.0/24'"
     return f"""
         WITH per_ip AS (

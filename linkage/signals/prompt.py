@@ -25,6 +25,9 @@ only one account uses can tie nobody and is dropped here.
 
 from __future__ import annotations
 
+from duckdb import DuckDBPyConnection
+
+from ..config import Config
 from ..families import Family, FamilyParams, GraphNode, register
 from ..ids import sql_digest
 from ..topics import topic_sql
@@ -52,7 +55,7 @@ def _gram_text(words: str, n: int, i: str) -> str:
     return f"array_to_string({words}[{i}:{i} + {n} - 1], ' ')"
 
 
-def sampled_prompts_sql(config, accounts: str | None = None, min_prompts: int = 1) -> str:
+def sampled_prompts_sql(config: Config, accounts: str | None = None, min_prompts: int = 1) -> str:
     """``(aid, prompt)``: per account, its ``prompts_per_account`` distinct prompts of smallest hash.
 
     ``accounts`` optionally restricts to ``aid IN (accounts)``; accounts with fewer
@@ -73,7 +76,7 @@ def sampled_prompts_sql(config, accounts: str | None = None, min_prompts: int = 
     """
 
 
-def prepare(con, config) -> None:
+def prepare(con: DuckDBPyConnection, config: Config) -> None:
     """Stage the shingles: ``prompt_words``, ``prompt_grams`` (internal hashes) and ``shingle_texts``.
 
     - ``prompt_words(aid, w)``: word lists of the sampled prompts that can hold a template;
@@ -130,7 +133,7 @@ def prepare(con, config) -> None:
     con.execute("CREATE OR REPLACE TABLE shingle_texts AS SELECT entity, text FROM shingle_keys ORDER BY entity")
 
 
-def sql(config) -> str:
+def sql(config: Config) -> str:
     """Incidences of the shared shingles, keyed by their stable digest."""
     return """
         SELECT g.aid, k.entity, g.requests, CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last
@@ -138,7 +141,7 @@ def sql(config) -> str:
     """
 
 
-def excerpt_shingles_sql(config, source: str = "intel") -> str:
+def excerpt_shingles_sql(config: Config, source: str = "intel") -> str:
     """``(operator, kind, value, entity, shingles)``: the stable keys of each prompt excerpt's shingles.
 
     The one definition of how an intel excerpt becomes template keys, used by attribution

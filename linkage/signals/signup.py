@@ -5,10 +5,11 @@ holds far more sign-ups than the batch's average rate predicts (a Poisson
 bound), so a busy platform's ordinary sign-up traffic links no one.
 """
 
+from ..config import Config
 from ..families import Family, FamilyParams, register
 
 
-def sql(config) -> str:
+def sql(config: Config) -> str:
     w = int(config.signup_window_s)
     return f"""
         WITH b AS (SELECT aid, created_at, CAST(floor(epoch(created_at) / {w}) AS BIGINT) AS bucket FROM accounts),

@@ -17,13 +17,16 @@ import ipaddress
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
 from .hashing import DEFAULT_KEY_ENV, load_key
 from .importer import BundleIntel, load_bundle, parse_bundle
+
+if TYPE_CHECKING:
+    from ..io import Batch
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ class StixIntel:
     notes: list[str] = field(default_factory=list)
 
 
-def add_bundle_intel(con: duckdb.DuckDBPyConnection, batch: Any, sources: StixIntel | None = None) -> None:
+def add_bundle_intel(con: duckdb.DuckDBPyConnection, batch: Batch, sources: StixIntel | None = None) -> None:
     """Append the intel of every bundle for ``batch`` (see the module doc); rejects go to ``rejected``."""
     sources = sources or StixIntel()
     paths = [Path(p) for p in sources.bundles]

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
+
 from .. import families
 from ..config import Config
 from ..errors import StoreError
@@ -216,7 +218,7 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
     return files
 
 
-def _write(con, csv_dir: Path, stem: str, cols: list[Col], source: str, *,
+def _write(con: duckdb.DuckDBPyConnection, csv_dir: Path, stem: str, cols: list[Col], source: str, *,
            compress: bool) -> tuple[int, tuple[Path, Path]]:
     """One header file and one data file (``COPY (SELECT ...) TO``); returns the rows written."""
     header = ",".join(c.header for c in cols)
@@ -239,7 +241,7 @@ def _spans_lines(data: Path, rows: int) -> bool:
     return lines != rows
 
 
-def _key_tables(con, config: Config) -> None:
+def _key_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """Node keys that exist, per label, and the account-entity incidence between them."""
     for fam in families.stored(config):
         name = fam.name
@@ -276,11 +278,11 @@ def _key_tables(con, config: Config) -> None:
     con.execute("CREATE TEMP TABLE points_to AS " + " UNION ALL ".join(targets))
 
 
-def _tables(con) -> set[str]:
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
 
-def _ring_tables(con, rings: list[Ring]) -> None:
+def _ring_tables(con: duckdb.DuckDBPyConnection, rings: list[Ring]) -> None:
     """Rings flattened by ``rows.ring_rows``, their operators and members, as DuckDB tables."""
     import pyarrow as pa
 
@@ -323,7 +325,7 @@ def _ring_tables(con, rings: list[Ring]) -> None:
                    GROUP BY name""")
 
 
-def _operation_tables(con, operations) -> None:
+def _operation_tables(con: duckdb.DuckDBPyConnection, operations) -> None:
     """``operations_t`` (flattened by ``rows.operation_rows``) and ``part_of`` (ring, operation) of stored rings."""
     flat = rows.operation_rows(operations)
     con.execute("""CREATE TEMP TABLE operations_t (operation_id VARCHAR, operator VARCHAR, operator_confidence DOUBLE,
@@ -340,7 +342,7 @@ def _operation_tables(con, operations) -> None:
     con.execute("CREATE TEMP TABLE part_of AS SELECT DISTINCT * FROM part_of_all SEMI JOIN rings_t USING (ring_id)")
 
 
-def _ring_props(con) -> list[tuple[str, str, str]]:
+def _ring_props(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     """Ring property columns with the Neo4j type of the values load would send."""
     names = {"VARCHAR": "string", "BIGINT": "long", "DOUBLE": "double", "BOOLEAN": "boolean",
              "VARCHAR[]": "string[]", "BIGINT[]": "long[]", "DOUBLE[]": "double[]"}
@@ -376,7 +378,7 @@ def _num(v):
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
-def _load_batch(con, config: Config, batch_id: str, source: str) -> list[str]:
+def _load_batch(con: duckdb.DuckDBPyConnection, config: Config, batch_id: str, source: str) -> list[str]:
     """The ``LoadBatch`` node ``load_run`` leaves behind, with every recorded step marked done.
 
     ``load_run`` cuts each additive step (accounts, account-entity

@@ -10,12 +10,16 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import cliutil
 from ..cliutil import echo, friendly_errors, neo4j_options, no_verify_option, seed_option
 from ..safetext import json_text, terminal
+
+if TYPE_CHECKING:
+    from .connection import Settings
 
 #: ``linkage neo4j status`` exit code when nothing runs (LSB "program is not running").
 NOT_RUNNING = 3
@@ -144,7 +148,7 @@ def _waiting(holder) -> None:
     echo(f"waiting for the load lease: another writer holds it ({holder.describe()})", err=True)
 
 
-def load_to_neo4j(out: Path, settings, *, quiet: bool = False, fmt: str = "text", wait: float = 0.0,
+def load_to_neo4j(out: Path, settings: Settings, *, quiet: bool = False, fmt: str = "text", wait: float = 0.0,
                   replace_rings: bool = False) -> dict:
     """Load a detect run's OUT folder, with progress on a terminal. Used by ``load`` and ``detect --neo4j``.
 
@@ -189,8 +193,8 @@ def load_to_neo4j(out: Path, settings, *, quiet: bool = False, fmt: str = "text"
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @no_verify_option
 @friendly_errors
-def load_command(out_dir: Path, settings, bulk: bool, replace_rings: bool, home: Path | None, wait: float, fmt: str,
-                 as_json: bool, quiet: bool) -> None:
+def load_command(out_dir: Path, settings: Settings, bulk: bool, replace_rings: bool, home: Path | None, wait: float,
+                 fmt: str, as_json: bool, quiet: bool) -> None:
     """Load the evidence graph and rings of a `linkage detect` run (OUT_DIR) into Neo4j.
 
     Incremental: a batch adds to what earlier batches stored. Its LINKED pairs
@@ -233,7 +237,7 @@ def load_command(out_dir: Path, settings, bulk: bool, replace_rings: bool, home:
 @_format_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @friendly_errors
-def rings_command(use_neo4j: bool, settings, out_dir: Path | None, seed, threshold, wait: float, fmt: str,
+def rings_command(use_neo4j: bool, settings: Settings, out_dir: Path | None, seed, threshold, wait: float, fmt: str,
                   quiet: bool) -> None:
     """Recompute rings over every batch stored in Neo4j and write them back.
 

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j
 from neo4j.exceptions import AuthError, ClientError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -123,8 +123,11 @@ def run_query(
     return run_transaction(driver, settings, name, work, write=write)
 
 
+T = TypeVar("T")
+
+
 def run_transaction(driver: neo4j.Driver, settings: Settings, name: str,
-                    work: Callable[[neo4j.ManagedTransaction], Any], *, write: bool = False) -> Any:
+                    work: Callable[[neo4j.ManagedTransaction], T], *, write: bool = False) -> T:
     """Run a transaction function (several statements, one transaction) with the same logging and errors.
 
     ``work`` may be retried by the driver, so it must be idempotent.

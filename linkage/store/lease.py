@@ -31,10 +31,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from . import schema
 from .connection import Settings, run_query, run_transaction
+
+if TYPE_CHECKING:
+    import neo4j
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +129,7 @@ def _alive(pid: int, started: str | None) -> bool:
 class Lease:
     """The load lease of one database; use as ``with Lease(...).acquire(wait):``."""
 
-    def __init__(self, driver, settings: Settings, task: str = "", *, ttl: float = TTL, name: str = NAME):
+    def __init__(self, driver: neo4j.Driver, settings: Settings, task: str = "", *, ttl: float = TTL, name: str = NAME):
         self.driver, self.settings, self.task, self.ttl, self.name = driver, settings, task, ttl, name
         self.token = secrets.token_hex(16)
         self.host, self.pid = socket.gethostname(), os.getpid()
@@ -193,7 +197,7 @@ class Lease:
 
     # --- while writing ---------------------------------------------------------------
 
-    def fence(self, tx) -> None:
+    def fence(self, tx: neo4j.ManagedTransaction) -> None:
         """In a write transaction: lock the lease, check it is ours, extend it; LeaseLost rolls the write back."""
         rec = tx.run(FENCE, name=self.name, token=self.token, ttl=self.ttl).single()
         if not rec["ours"]:

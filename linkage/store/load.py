@@ -36,7 +36,9 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+import duckdb
 
 from .. import families
 from ..config import Config
@@ -44,6 +46,9 @@ from ..run import RunFolder
 from . import rows, schema
 from .connection import Settings, run_transaction
 from .model import ENTITY, indicator_targets, label, rel_type
+
+if TYPE_CHECKING:
+    import neo4j
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +119,7 @@ class Step:
 class Writer:
     """Runs a load's write transactions: each fenced by the lease, timed and reported by step."""
 
-    def __init__(self, driver, settings: Settings, *, lease: Fence | None = None, report: Report | None = None,
+    def __init__(self, driver: neo4j.Driver, settings: Settings, *, lease: Fence | None = None, report: Report | None = None,
                  stats: LoadStats | None = None):
         self.driver, self.settings, self.lease, self.report = driver, settings, lease, report
         self.stats = stats or LoadStats()
@@ -126,7 +131,7 @@ class Writer:
         skipped (returns False); it is recorded in the transaction that writes it.
         """
 
-        def tx_fn(tx):
+        def tx_fn(tx: neo4j.ManagedTransaction):
             if chunk is not None:
                 done = tx.run(CHUNK_DONE, batch=chunk[0], chunk=chunk[1]).single()
                 if done is not None and done["done"]:
@@ -370,7 +375,7 @@ def split(cols: dict[str, list], key: str, known: Iterable) -> tuple[dict[str, l
 # --- the load --------------------------------------------------------------------------
 
 
-def load_run(driver, settings: Settings, out: str | Path, config: Config | None = None, *,
+def load_run(driver: neo4j.Driver, settings: Settings, out: str | Path, config: Config | None = None, *,
              report: Report | None = None, lease: Fence | None = None, wait: float = 0.0,
              on_wait: Callable[[Any], None] | None = None, replace_rings: bool = False) -> LoadStats:
     """Load the evidence graph, intel and rings of the detect run in ``out``; return what was sent.
@@ -399,7 +404,8 @@ def load_run(driver, settings: Settings, out: str | Path, config: Config | None 
             lease.release()  # type: ignore[union-attr]
 
 
-def _load(writer: Writer, run: RunFolder, con, batch: str, config: Config, replace_rings: bool) -> LoadStats:
+def _load(writer: Writer, run: RunFolder, con: duckdb.DuckDBPyConnection, batch: str, config: Config,
+          replace_rings: bool) -> LoadStats:
     from .lineage import add_rings, lineages
     from .writeback import replace_links, write_rings
 
@@ -425,11 +431,11 @@ def _load(writer: Writer, run: RunFolder, con, batch: str, config: Config, repla
     return writer.stats
 
 
-def send_accounts(writer: Writer, con, batch: str, size: int) -> None:
+def send_accounts(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, size: int) -> None:
     """Accounts, additive: new ones created with their figures, known ones get theirs added."""
     with writer.step("accounts", rows.count(con, rows.ACCOUNTS_SQL), nodes_per_row=1, rels_per_row=0) as step:
         for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), rows.ACCOUNTS_SQL, size=size))):
-            def work(tx, cols=cols):
+            def work(tx: neo4j.ManagedTransaction, cols=cols):
                 found = tx.run(existing("Account", "account_id"), keys=cols["account_id"]).single()["found"]
                 new, seen = split(cols, "account_id", found)
                 for cypher, part in ((ACCOUNTS_NEW, new), (ACCOUNTS_SEEN, seen)):
@@ -439,14 +445,14 @@ def send_accounts(writer: Writer, con, batch: str, size: int) -> None:
             step.sent(len(cols["account_id"]))
 
 
-def send_entities(writer: Writer, con, fam, config: Config) -> None:
+def send_entities(writer: Writer, con: duckdb.DuckDBPyConnection, fam, config: Config) -> None:
     """A family's entity nodes: created when new, properties set when known (idempotent)."""
     sql = rows.entity_sql(fam, config)
     with writer.step(f"{fam.node.label} nodes", rows.count(con, sql), nodes_per_row=1, rels_per_row=0) as step:
         for cols in rows.columns(con, sql):
             cols = {c: cols[c] for c in ("key", "name", *fam.node.details)}
 
-            def work(tx, cols=cols):
+            def work(tx: neo4j.ManagedTransaction, cols=cols):
                 found = tx.run(existing(fam.node.label, fam.node.key), keys=cols["key"]).single()["found"]
                 for is_new, part in zip((True, False), split(cols, "key", found)):
                     if part["key"]:
@@ -455,13 +461,13 @@ def send_entities(writer: Writer, con, fam, config: Config) -> None:
             step.sent(len(cols["key"]))
 
 
-def send_incidence(writer: Writer, con, fam, batch: str, size: int) -> None:
+def send_incidence(writer: Writer, con: duckdb.DuckDBPyConnection, fam, batch: str, size: int) -> None:
     """A family's account→entity relationships, additive: chunks recorded on the batch."""
     name = f"{fam.node.rel_type} relationships"
     sql = rows.incidence_sql(fam)
     with writer.step(name, rows.count(con, sql)) as step:
         for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), sql, size=size))):
-            def work(tx, cols=cols):
+            def work(tx: neo4j.ManagedTransaction, cols=cols):
                 accounts = sorted(set(cols["account_id"]))
                 known = tx.run(with_rels("Account", "account_id", fam.node.rel_type), keys=accounts).single()["found"]
                 for is_new, part in zip((True, False), split(cols, "account_id", known)):
@@ -479,11 +485,11 @@ def _by_position(cols: dict[str, list]) -> dict[str, list]:
             "n": cols["n"], "first": cols["first"], "last": cols["last"]}
 
 
-def send_ip_asn(writer: Writer, con, config: Config) -> None:
+def send_ip_asn(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config) -> None:
     hosting = sorted(int(a) for a in config.hosting_asns)
     with writer.step("IN_ASN relationships", rows.count(con, rows.IP_ASN_SQL)) as step:
         for cols in rows.columns(con, rows.IP_ASN_SQL):
-            def work(tx, cols=cols):
+            def work(tx: neo4j.ManagedTransaction, cols=cols):
                 ips = sorted(set(cols["ip"]))
                 known = tx.run(with_rels("IP", "address", "IN_ASN"), keys=ips).single()["found"]
                 for is_new, part in zip((True, False), split(cols, "ip", known)):
@@ -495,7 +501,7 @@ def send_ip_asn(writer: Writer, con, config: Config) -> None:
             step.sent(len(cols["ip"]))
 
 
-def refresh_rarity(writer: Writer, con, config: Config) -> None:
+def refresh_rarity(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """Rarity of the entities this batch touched, from everything stored."""
     with writer.step("entity rarity", rels_per_row=0) as step:
         for fam in families.stored(config):
@@ -506,7 +512,7 @@ def refresh_rarity(writer: Writer, con, config: Config) -> None:
                 step.sent(len(chunk["entity"]))
 
 
-def send_intel(writer: Writer, con, config: Config) -> None:
+def send_intel(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """Indicators, their operators, and what each points to (small: sent as maps)."""
     with writer.step("indicators", nodes_per_row=1) as step:
         for part in rows.batches(con, rows.INDICATORS_SQL):
@@ -522,7 +528,7 @@ def send_intel(writer: Writer, con, config: Config) -> None:
                 step.sent(len(part))
 
 
-def _views(con) -> set[str]:
+def _views(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
 

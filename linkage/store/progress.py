@@ -10,7 +10,10 @@ or the caller asked for quiet or JSON output (:func:`wanted`).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 def wanted(quiet: bool, fmt: str) -> bool:
@@ -38,13 +41,13 @@ class StoreProgress:
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<32}"), BarColumn(bar_width=24),
                                  MofNCompleteColumn(), TextColumn("{task.fields[rate]:>10}"), TimeElapsedColumn(),
                                  console=self.console, transient=True)
-        self.tasks: dict[str, Any] = {}
+        self.tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> StoreProgress:
         self.progress.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
     def _line(self, name: str, rows: int | None, seconds: float) -> None:
@@ -70,7 +73,7 @@ class StoreProgress:
             self.progress.remove_task(task)
         self._line(step, rows, seconds)
 
-    def _index(self, task) -> int:
+    def _index(self, task: TaskID) -> int:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task)
 
     # --- rows read from the graph (rings.RowsRead) ----------------------------------------
@@ -99,7 +102,7 @@ class StoreProgress:
         self._line(stage, None, seconds)
 
 
-def summary_table(steps: dict[str, dict]) -> str:
+def summary_table(steps: dict[str, dict[str, Any]]) -> str:
     """Per-step rows, seconds and rate as aligned text (the load's closing summary); pure.
 
     >>> print(summary_table({"accounts": {"nodes": 10, "relationships": 0, "seconds": 2.0}}))

@@ -11,6 +11,7 @@ the rings of all of them together.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -23,6 +24,9 @@ from ..stages import Reporter, Timer, require
 from .connection import Settings
 from .load import LoadStats, Report, Writer
 from .model import label, rel_type
+
+if TYPE_CHECKING:
+    import neo4j
 
 FETCH = 50_000
 
@@ -60,11 +64,11 @@ INTEL = "MATCH (i:Indicator) RETURN i.operator AS operator, i.kind AS kind, i.va
 TEXTS = "MATCH (e:Entity) WHERE e.name <> e.key RETURN e.key AS entity, e.name AS text"
 
 
-def _frame(driver, settings: Settings, cypher: str, name: str = "", rows_read: RowsRead | None = None
+def _frame(driver: neo4j.Driver, settings: Settings, cypher: str, name: str = "", rows_read: RowsRead | None = None
            ) -> pd.DataFrame:
     """All records of a read query as a DataFrame, fetched ``FETCH`` at a time (progress after each)."""
 
-    def work(tx) -> pd.DataFrame:
+    def work(tx: neo4j.ManagedTransaction) -> pd.DataFrame:
         result = tx.run(cypher)
         keys, parts, n = result.keys(), [], 0
         while True:
@@ -86,7 +90,7 @@ def _ts(col: str) -> str:
     return f"CASE WHEN {col} IS NULL THEN NULL ELSE to_timestamp(CAST({col} AS BIGINT)) END"
 
 
-def read_stored(driver, settings: Settings, config: Config, con=None, rows_read: RowsRead | None = None):
+def read_stored(driver: neo4j.Driver, settings: Settings, config: Config, con=None, rows_read: RowsRead | None = None):
     """Build the pipeline's tables from the stored graph in a fresh DuckDB connection."""
     con = con or io.connect()
     acc = _frame(driver, settings, ACCOUNTS, "accounts", rows_read)
@@ -144,7 +148,7 @@ def read_stored(driver, settings: Settings, config: Config, con=None, rows_read:
     return con, counts
 
 
-def recompute(driver, settings: Settings, config: Config | None = None, *, report: Reporter | None = None,
+def recompute(driver: neo4j.Driver, settings: Settings, config: Config | None = None, *, report: Reporter | None = None,
               rows_read: RowsRead | None = None, writes: Report | None = None, wait: float = 0.0,
               on_wait=None) -> tuple[Result, LoadStats]:
     """Rings over everything stored, written back in place of the previous assignment.

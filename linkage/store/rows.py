@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
+import duckdb
+
 from .. import families
 from ..config import Config
 from ..families import Family
@@ -46,7 +48,7 @@ def chunk_count(rows: int, size: int) -> int:
     return math.ceil(rows / size)
 
 
-def batches(con, query: str, params: list[Any] | None = None, size: int = BATCH_ROWS) -> Iterator[list[dict]]:
+def batches(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None, size: int = BATCH_ROWS) -> Iterator[list[dict[str, Any]]]:
     """The query's rows, exactly ``size`` at a time (the last chunk may be shorter).
 
     Chunks must be exact slices of the ordered rows, not Arrow record batches,
@@ -54,7 +56,7 @@ def batches(con, query: str, params: list[Any] | None = None, size: int = BATCH_
     done, and a re-run must cut the very same chunk ``k``.
     """
     reader = con.sql(query, params=params or None).to_arrow_reader(size)
-    buffer: list[dict] = []
+    buffer: list[dict[str, Any]] = []
     for rb in reader:
         buffer.extend(rb.to_pylist())
         while len(buffer) >= size:
@@ -64,7 +66,7 @@ def batches(con, query: str, params: list[Any] | None = None, size: int = BATCH_
         yield buffer
 
 
-def columns(con, query: str, params: list[Any] | None = None, size: int = BATCH_ROWS) -> Iterator[dict[str, list]]:
+def columns(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None, size: int = BATCH_ROWS) -> Iterator[dict[str, list[Any]]]:
     """The query's rows as columns (``{name: [values]}``), exactly ``size`` rows at a time.
 
     Columns pack into far fewer Bolt values than a list of maps (no key per row),
@@ -139,7 +141,7 @@ def prefetch(chunks: Iterator[T]) -> Iterator[T]:
                 thread.join(0.05)
 
 
-def count(con, query: str, params: list[Any] | None = None) -> int:
+def count(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> int:
     """How many rows ``query`` gives (for progress totals and chunk counts)."""
     return int(con.execute(f"SELECT count(*) FROM ({query})", params or None).fetchall()[0][0])
 
@@ -165,7 +167,7 @@ ACCOUNTS_SQL = f"""
     FROM accounts a LEFT JOIN windows w USING (aid) ORDER BY a.account_id"""
 
 
-def open_run(run: RunFolder):
+def open_run(run: RunFolder) -> duckdb.DuckDBPyConnection:
     """The run's evidence views for a load; a run written before prompt topics gets null ``prompts``/``focused``.
 
     Those two (``linkage.topics``: sampled prompts, and how many ask for code or agent work) are

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..resources import cypher_dir
 from .connection import Settings, run_query
+
+if TYPE_CHECKING:
+    import neo4j
 
 SCHEMA_DIR = cypher_dir("schema")
 
@@ -28,7 +32,7 @@ def statements(folder: Path = SCHEMA_DIR) -> list[tuple[str, str]]:
     return out
 
 
-def apply(driver, settings: Settings, folder: Path = SCHEMA_DIR, *, only: str | None = None) -> int:
+def apply(driver: neo4j.Driver, settings: Settings, folder: Path = SCHEMA_DIR, *, only: str | None = None) -> int:
     """Create every constraint and index (schema changes need one auto-commit statement each).
 
     ``only`` (a label) applies just the statements on that label: the load lease

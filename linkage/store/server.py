@@ -34,9 +34,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import StoreError
 from ..resources import as_folder
@@ -68,7 +69,7 @@ JVM_FLAGS = (
     "-Dlog4j2.disable.jmx=true",
 )
 
-_CHILDREN: dict[int, subprocess.Popen] = {}  # servers this process launched, to reap them
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # servers this process launched, to reap them
 
 #: Told the name of each step of ``start`` as it begins (the CLI shows them with a spinner).
 Progress = Callable[[str], None]
@@ -246,7 +247,7 @@ def pom_digest(pom: Path) -> str:
     return hashlib.sha256(meaning.encode()).hexdigest()
 
 
-def _remove_jars(home: Path, marker: dict) -> None:
+def _remove_jars(home: Path, marker: dict[str, Any]) -> None:
     """Drop lib/ and the plugin jars a marker lists (a user's own plugins stay)."""
     shutil.rmtree(home / "lib", ignore_errors=True)
     for name in marker.get("plugins", []):
@@ -315,11 +316,12 @@ def _has_apoc(home: Path) -> bool:
 # --- process bookkeeping ------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        doc = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    return doc if isinstance(doc, dict) else {}  # a marker or pid file is an object; anything else is unreadable
 
 
 def _read_pid(home: Path) -> int | None:
@@ -357,7 +359,7 @@ def _port_taken(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _locked(home: Path, name: str = "linkage.lock"):
+def _locked(home: Path, name: str = "linkage.lock") -> Iterator[None]:
     """One start/stop (``linkage.lock``) or jar download (``jars.lock``) at a time per home.
 
     Two test sessions, a CLI and a fixture... may share a home. The jars have a

@@ -19,13 +19,18 @@ their rings the same way: stale ones go, the run's are merged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import duckdb
 
 from .. import families
 from ..config import Config
 from ..results import Operation, Ring
 from . import rows
 from .load import Writer, lookup, positions, unwind
+
+if TYPE_CHECKING:
+    import neo4j
 
 #: Cost units per chunk: one per start account plus one per link it starts.
 LINK_CHUNK = rows.BATCH_ROWS
@@ -87,7 +92,7 @@ def diff_links(new: dict[tuple[str, str], dict], stored: dict[tuple[str, str], t
     return create, update, delete
 
 
-def _link_chunks(con, config: Config, size: int) -> int:
+def _link_chunks(con: duckdb.DuckDBPyConnection, config: Config, size: int) -> int:
     """Temp tables ``link_starts(account_id, chunk)`` and ``link_rows`` (the run's links by chunk); chunk count."""
     con.execute(f"""CREATE OR REPLACE TEMP TABLE link_starts AS
         WITH deg AS (SELECT a.account_id, count(l.a) AS n FROM accounts a LEFT JOIN links l ON l.a = a.aid
@@ -100,7 +105,7 @@ def _link_chunks(con, config: Config, size: int) -> int:
     return int(con.execute("SELECT coalesce(max(chunk) + 1, 0) FROM link_starts").fetchall()[0][0])
 
 
-def replace_links(writer: Writer, con, config: Config, *, size: int = LINK_CHUNK) -> None:
+def replace_links(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config, *, size: int = LINK_CHUNK) -> None:
     """Make the stored ``LINKED`` pairs among the run's accounts (``accounts``) exactly the run's ``links``."""
     names = link_props(config)
     chunks = _link_chunks(con, config, size)
@@ -115,7 +120,8 @@ def replace_links(writer: Writer, con, config: Config, *, size: int = LINK_CHUNK
             step.sent(len(cols["a"]), **counts)
 
 
-def _write_link_chunk(tx, con, names: tuple[str, ...], starts: list[str], cols: dict[str, list]) -> dict[str, int]:
+def _write_link_chunk(tx: neo4j.ManagedTransaction, con: duckdb.DuckDBPyConnection, names: tuple[str, ...],
+                      starts: list[str], cols: dict[str, list]) -> dict[str, int]:
     """One chunk in one transaction: read the stored pairs it touches, write the difference.
 
     When none of the chunk's start accounts has a stored link (a first load, or accounts new to
