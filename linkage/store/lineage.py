@@ -35,6 +35,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
+
 from ..results import Operation, Ring
 from . import rows
 from .load import Writer, positions
@@ -189,7 +191,7 @@ MERGE (r)-[:PART_OF]->(o)
 """
 
 
-def _in_run(con, accounts: set[str]) -> set[str]:
+def _in_run(con: duckdb.DuckDBPyConnection, accounts: set[str]) -> set[str]:
     """Which of ``accounts`` the run holds (its ``accounts`` view)."""
     if not accounts:
         return set()
@@ -197,7 +199,8 @@ def _in_run(con, accounts: set[str]) -> set[str]:
                                       "ON a.account_id = t.x", [sorted(accounts)]).fetchall()}
 
 
-def add_rings(writer: Writer, con, batch: str, rings: list[Ring], members: list[dict],
+def add_rings(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, rings: list[Ring],
+              members: list[dict[str, str]],
               operations: list[Operation], lineage: Mapping[str, Lineage], *, size: int = rows.BATCH_ROWS) -> None:
     """Write the run's rings and operations onto the stored ones, by the rule of the module docstring.
 
@@ -225,13 +228,13 @@ def add_rings(writer: Writer, con, batch: str, rings: list[Ring], members: list[
         todo = plan(stored, pairs, _in_run(con, {a for accs in stored.values() for a in accs}), lineage)
         marked = list(todo.marks.items())  # marked before members leave: a re-run after a kill plans the same
         for i in range(0, len(marked), 1000):
-            part = marked[i:i + 1000]
-            writer.query("mark rings", MARK_RINGS, {"ring": [r for r, _ in part], "status": [s for _, (s, _) in part],
-                                                    "successors": [succ for _, (_, succ) in part]})
+            marks = marked[i:i + 1000]
+            writer.query("mark rings", MARK_RINGS, {"ring": [r for r, _ in marks], "status": [s for _, (s, _) in marks],
+                                                    "successors": [succ for _, (_, succ) in marks]})
         for i in range(0, len(todo.drop_members), size):
-            part = todo.drop_members[i:i + size]
+            left = todo.drop_members[i:i + size]
 
-            def work(tx: Any, part: list[tuple[str, str]] = part) -> None:
+            def work(tx: Any, part: list[tuple[str, str]] = left) -> None:
                 tx.run(DROP_MEMBERS, ring=[r for r, _ in part], account=[a for _, a in part]).consume()
                 tx.run(RING_OF, accounts=sorted({a for _, a in part})).consume()
             writer.write("members left", work)

@@ -121,7 +121,7 @@ def replace_links(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config
 
 
 def _write_link_chunk(tx: neo4j.ManagedTransaction, con: duckdb.DuckDBPyConnection, names: tuple[str, ...],
-                      starts: list[str], cols: dict[str, list]) -> dict[str, int]:
+                      starts: list[str], cols: dict[str, list[Any]]) -> dict[str, int]:
     """One chunk in one transaction: read the stored pairs it touches, write the difference.
 
     When none of the chunk's start accounts has a stored link (a first load, or accounts new to
@@ -144,9 +144,9 @@ def _write_link_chunk(tx: neo4j.ManagedTransaction, con: duckdb.DuckDBPyConnecti
     if delete:
         tx.run(DELETE_LINKS, ids=delete).consume()
     if update:
-        cols: dict[str, list[Any]] = {"id": [eid for eid, _ in update]}
-        cols.update({n: [props.get(n) for _, props in update] for n in names})
-        tx.run(update_links(names), cols).consume()
+        changed: dict[str, list[Any]] = {"id": [eid for eid, _ in update]}
+        changed.update({n: [props.get(n) for _, props in update] for n in names})
+        tx.run(update_links(names), changed).consume()
     if create:
         accounts, at = positions([a for a, _ in create] + [b for _, b in create])
         params: dict[str, list[Any]] = {"accounts": accounts, "ai": at[:len(create)], "bi": at[len(create):]}
