@@ -11,10 +11,12 @@ sets the changed ones, deletes the pairs the run no longer links. Idempotent
 and kill-safe by construction (a re-run finds nothing to change), with no
 global clear: clearing every link took 67 s of a 255 s seed-scale day load.
 
-Rings keep their replace semantics (the stored assignment is exactly the
-run's afterwards), but as a difference too: only the stored rings and
-memberships are read, never every account. Operations (``PART_OF``) follow
-their rings the same way: stale ones go, the run's are merged.
+``write_rings`` replaces (the stored assignment is exactly the run's
+afterwards): ``linkage rings``, which recomputes over everything stored, and
+``linkage load --replace-rings``. It writes a difference too: only the stored
+rings and memberships are read, never every account. Operations (``PART_OF``)
+follow their rings the same way: stale ones go, the run's are merged. A plain
+``linkage load`` adds the run's rings to the stored ones instead (``lineage``).
 """
 
 from __future__ import annotations
