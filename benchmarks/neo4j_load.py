@@ -109,7 +109,8 @@ def split_by_time(world: Path, cutoff: str, early: Path, late: Path) -> None:
     """
     import duckdb
 
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     src = {t: str(world / f"{t}.parquet") for t in ("accounts", "events", "payments", "intel")}
     for folder, cmp in ((early, "<"), (late, ">=")):
         folder.mkdir(parents=True, exist_ok=True)
