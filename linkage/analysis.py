@@ -95,7 +95,7 @@ STAGES = (
 #: Columns of the watchlist besides the per-family ``cover_``/``excl_``/``pass_`` details.
 WATCH_COLUMNS = ("community_id", "size", "score", "coordination", "harvesting", "volume_harvest",
                  "templated_harvest", "families", "infra_families", "volume_ratio", "focus", "template_reach",
-                 "template_rings", "op_size", "op_communities", "payment_share", "template_share", "burst_share",
+                 "templated_prompts", "template_rings", "op_size", "op_communities", "payment_share", "template_share", "burst_share",
                  "lockstep_share", "hosting_share", "density", "members")
 
 
@@ -195,7 +195,7 @@ def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
             last_seen=ev["last_seen"],
             features={k: round(float(getattr(row, k)), 4) for k in
                       (*scoring.FEATURES, "coordination", "harvesting", "volume_harvest", "templated_harvest",
-                       "median_requests", "template_reach", "template_rings", "focus")},
+                       "median_requests", "template_reach", "template_rings", "templated_prompts", "focus")},
             signals=ev["signals"],
             evidence=ev["paths"],
             attribution={"direct_evidence": a.direct_evidence, "operator_scores": a.operator_scores},
