@@ -61,13 +61,13 @@ def _optimise(graph: ig.Graph, resolution: float, seed: int) -> leidenalg.Vertex
 #: Vertex ids (or per-vertex community numbers) and edge weights.
 Ids = npt.NDArray[np.integer[Any]]
 Weights = npt.NDArray[np.floating[Any]]
-#: One component's Leiden job, the arguments of ``_membership``: vertex count, local edge pairs
+#: One component's Leiden job, the arguments of ``component_membership``: vertex count, local edge pairs
 #: (an (m, 2) array), their weights, resolution and seed.
 Job = tuple[int, Ids, Weights, float, int]
 
 
-def _membership(n: int, edges: Ids, weights: Weights, resolution: float, seed: int) -> Ids:
-    """Leiden on one component given as local edge pairs; runs in a worker process too."""
+def component_membership(n: int, edges: Ids, weights: Weights, resolution: float, seed: int) -> Ids:
+    """Leiden on one component given as local edge pairs; runs in a worker process, and on Spark's executors."""
     graph = ig.Graph(n=n, edges=edges.tolist(), directed=False)
     graph.es["weight"] = weights.tolist()
     return np.asarray(_optimise(graph, resolution, seed).membership)
@@ -129,7 +129,7 @@ def _run(jobs: dict[int, Job], workers: int) -> dict[int, Ids]:
     """
     order = sorted(jobs, key=lambda c: -len(jobs[c][1]))
     if workers <= 1 or sum(len(job[1]) for job in jobs.values()) < PARALLEL_MIN_EDGES:
-        return {c: _membership(*jobs[c]) for c in order}
+        return {c: component_membership(*jobs[c]) for c in order}
     bins: list[list[int]] = [[] for _ in range(workers)]
     load = [0] * workers
     for c in order:  # largest first into the lightest bin
@@ -148,14 +148,14 @@ def _run(jobs: dict[int, Job], workers: int) -> dict[int, Ids]:
                 proc = subprocess.Popen([sys.executable, "-c", "from linkage.communities import _worker; _worker()",
                                          str(src), str(dst)], env=env, stdout=subprocess.DEVNULL)
                 children.append((proc, part, dst))
-            result.update({c: _membership(*jobs[c]) for c in bins[0]})
+            result.update({c: component_membership(*jobs[c]) for c in bins[0]})
             for proc, part, dst in children:
                 if proc.wait() == 0 and dst.is_file():
                     result.update(pickle.loads(dst.read_bytes()))
                 else:
                     log.warning("communities: a worker failed (exit %s); optimising its components here",
                                 proc.returncode)
-                    result.update({c: _membership(*jobs[c]) for c in part})
+                    result.update({c: component_membership(*jobs[c]) for c in part})
         finally:  # interrupted or failed: no worker outlives the run
             for proc, _, _ in children:
                 if proc.poll() is None:
@@ -170,4 +170,4 @@ def _worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     src, dst = Path(sys.argv[1]), Path(sys.argv[2])
     jobs = pickle.loads(src.read_bytes())
-    dst.write_bytes(pickle.dumps({c: _membership(*job) for c, job in jobs.items()}))
+    dst.write_bytes(pickle.dumps({c: component_membership(*job) for c, job in jobs.items()}))

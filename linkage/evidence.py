@@ -66,8 +66,9 @@ def ring_evidence(con: duckdb.DuckDBPyConnection, config: Config, order: pd.Data
                 FROM links l JOIN rm_df x ON x.aid = l.a JOIN rm_df y ON y.aid = l.b AND y.ring = x.ring
             ) WHERE k <= {TOP_LINKS}"""
     ).df()
+    con.register("top_links_df", top_links[["a", "b"]])  # registered by name: either engine reads it
     link_entities = con.execute(
-        """SELECT t.a, t.b, i.family, i.entity, e.accounts FROM (SELECT DISTINCT a, b FROM top_links) t
+        """SELECT t.a, t.b, i.family, i.entity, e.accounts FROM (SELECT DISTINCT a, b FROM top_links_df) t
            JOIN incidence i ON i.aid = t.a JOIN incidence j ON j.aid = t.b AND j.family = i.family AND j.entity = i.entity
            JOIN entities e ON e.family = i.family AND e.entity = i.entity
            WHERE e.pair_weight > 0 ORDER BY t.a, t.b, e.accounts, i.family, i.entity"""
@@ -77,6 +78,7 @@ def ring_evidence(con: duckdb.DuckDBPyConnection, config: Config, order: pd.Data
         "JOIN rm_df r USING (aid) GROUP BY r.ring"
     ).df().set_index("ring")
     con.unregister("rm_df")
+    con.unregister("top_links_df")
 
     def name(family: str, entity: str) -> str:
         return texts.get(entity, entity)

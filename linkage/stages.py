@@ -26,9 +26,9 @@ from typing import Any
 
 import duckdb
 
+from . import engines
 from .config import Config
 from .errors import LinkageError
-from .sql import ident
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,8 @@ class Stage:
 
 
 def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Names of the tables and views visible on the connection (temp or not)."""
-    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    return {r[0] for r in rows}
+    """Names of the tables and views visible on the connection (temp or not), on either engine."""
+    return set(engines.table_kinds(con))
 
 
 def require(con: duckdb.DuckDBPyConnection, names: Iterable[str], who: str) -> None:
@@ -130,11 +129,10 @@ class Runner:
 
     @staticmethod
     def _drop(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
-        kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+        kinds = engines.table_kinds(con)
         for name in sorted(names, key=lambda n: kinds.get(n) != "VIEW"):  # views before what they rest on
-            kind = kinds.get(name)
-            if kind is not None:
-                con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {ident(name)}")
+            if name in kinds:
+                engines.drop(con, name, kinds[name])
 
 
 __all__ = ["Stage", "Context", "Runner", "Timer", "ContractError", "require", "tables"]

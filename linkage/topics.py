@@ -32,8 +32,8 @@ def _words_regex(words: tuple[str, ...]) -> str:
 def topic_sql(prompt: str) -> str:
     """SQL for the topic (``coding``, ``agentic`` or ``other``) of the prompt text ``prompt``."""
     text = rf"regexp_replace(lower({prompt}), 'step[- ]by[- ]step', ' ', 'g')"
-    coding = f"len(regexp_extract_all({text}, '{_words_regex(CODING_WORDS)}'))"
-    agentic = f"len(regexp_extract_all({text}, '{_words_regex(AGENTIC_WORDS)}'))"
+    coding = f"array_length(regexp_extract_all({text}, '{_words_regex(CODING_WORDS)}'))"
+    agentic = f"array_length(regexp_extract_all({text}, '{_words_regex(AGENTIC_WORDS)}'))"
     return f"CASE WHEN {agentic} > {coding} THEN 'agentic' WHEN {coding} > 0 THEN 'coding' ELSE 'other' END"
 
 

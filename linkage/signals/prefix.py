@@ -18,9 +18,9 @@ def _v6(ip: str, groups: int) -> str:
     """The first ``groups`` hextets of an IPv6 address (``::`` expanded), as ``a:b:c::/bits``."""
     parts = f"string_split({ip}, '::')"
     left = f"CASE WHEN {parts}[1] = '' THEN [] ELSE string_split({parts}[1], ':') END"
-    right = f"CASE WHEN len({parts}) < 2 OR {parts}[2] = '' THEN [] ELSE string_split({parts}[2], ':') END"
-    full = (f"CASE WHEN len({parts}) = 2 THEN list_concat({left}, list_transform(range(greatest(0, 8 - len({left}) "
-            f"- len({right}))), lambda x: '0'), {right}) ELSE string_split({ip}, ':') END")
+    right = f"CASE WHEN array_length({parts}) < 2 OR {parts}[2] = '' THEN [] ELSE string_split({parts}[2], ':') END"
+    full = (f"CASE WHEN array_length({parts}) = 2 THEN list_concat({left}, list_transform(range(greatest(0, 8 - array_length({left}) "
+            f"- array_length({right}))), lambda x: '0'), {right}) ELSE string_split({ip}, ':') END")
     head = f"list_transform(({full})[1:{groups}], lambda g: coalesce(nullif(ltrim(g, '0'), ''), '0'))"
     return f"array_to_string({head}, ':') || '::/{16 * groups}'"
 

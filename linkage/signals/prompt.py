@@ -101,10 +101,10 @@ def prepare(con: DuckDBPyConnection, config: Config) -> None:
         f"""CREATE OR REPLACE TEMP TABLE prompt_words AS
             SELECT aid, w FROM (
                 SELECT aid, {words_expr('prompt')} AS w FROM prompt_sample
-            ) WHERE len(w) >= {n}"""
+            ) WHERE array_length(w) >= {n}"""
     )
     con.execute("DROP TABLE prompt_sample")
-    grams = f"list_transform(range(1, len(w) - {n} + 2), lambda i: {_gram_hash('w', n, 'i')})"
+    grams = f"list_transform(range(1, array_length(w) - {n} + 2), lambda i: {_gram_hash('w', n, 'i')})"
     recurs = "min(pid) < max(pid)" if m == 2 else f"count(DISTINCT pid) >= {m}"  # the same test; min/max is cheap
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE prompt_grams AS
@@ -119,7 +119,7 @@ def prepare(con: DuckDBPyConnection, config: Config) -> None:
             occ AS (
                 SELECT s.h, min({{'p': u.pid, 'i': u.i}}) AS at
                 FROM (SELECT aid, pid, i, {_gram_hash('w', n, 'i')} AS h
-                      FROM (SELECT aid, rowid AS pid, w, unnest(range(1, len(w) - {n} + 2)) AS i
+                      FROM (SELECT aid, rowid AS pid, w, unnest(range(1, array_length(w) - {n} + 2)) AS i
                             FROM prompt_words WHERE aid IN (SELECT aid FROM shared))) u
                 JOIN shared s ON s.h = u.h AND s.aid = u.aid
                 GROUP BY s.h
@@ -149,10 +149,10 @@ def excerpt_shingles_sql(config: Config, source: str = "intel") -> str:
     shingle is one key of its whole text. ``shingles`` counts the excerpt's distinct keys.
     """
     n = int(config.shingle_size)
-    grams = (f"list_distinct(CASE WHEN len(w) < {n} THEN [array_to_string(w, ' ')] "
-             f"ELSE list_transform(range(1, len(w) - {n} + 2), lambda i: {_gram_text('w', n, 'i')}) END)")
+    grams = (f"list_distinct(CASE WHEN array_length(w) < {n} THEN [array_to_string(w, ' ')] "
+             f"ELSE list_transform(range(1, array_length(w) - {n} + 2), lambda i: {_gram_text('w', n, 'i')}) END)")
     return f"""
-        SELECT operator, kind, value, {template_key('t')} AS entity, len(g) AS shingles
+        SELECT operator, kind, value, {template_key('t')} AS entity, array_length(g) AS shingles
         FROM (SELECT operator, kind, value, g, unnest(g) AS t
               FROM (SELECT operator, kind, value, {grams} AS g
                     FROM (SELECT *, {words_expr('value')} AS w FROM {source} WHERE kind = 'prompt')))
