@@ -1,15 +1,11 @@
-"""Engines: where a run's SQL runs. One definition of every stage, two engines.
+"""Engines: where a run's SQL runs. One definition of every stage, whatever runs it.
 
-The stages write their SQL once, in DuckDB's dialect, and hand it to ``ctx.con``:
-
-- ``duckdb`` (the default): an in-process DuckDB connection runs it as written;
-- ``spark`` (``--engine spark``): :class:`linkage.engines.spark.SparkConnection` takes the
-  same statements, transpiles them with SQLGlot (``linkage.engines.dialect``, the one module
-  that knows what DuckDB has and Spark lacks) and runs them as Spark SQL over temp views.
-
-A stage that needs more than SQL (communities) asks :func:`is_spark` and takes the engine's
-own path; everything else is unaware of the engine. ``pyspark`` and ``sqlglot`` are an optional
-extra (``pip install 'linkage[spark]'``), imported only when the Spark engine is chosen.
+The stages write their SQL once, in DuckDB's dialect, and hand it to ``ctx.con``. The default
+engine is an in-process DuckDB connection, which runs it as written. A second engine (Spark,
+issue 14) supplies a connection of the same shape that says ``engine = "spark"``; the few
+places that look at the catalog (the stage runner's table listing and drops) ask this module
+instead of querying DuckDB's ``information_schema`` themselves, and a stage that needs more than
+SQL (communities) asks :func:`is_spark`.
 """
 
 from __future__ import annotations
