@@ -426,7 +426,7 @@ def _load(writer: Writer, run: RunFolder, con: duckdb.DuckDBPyConnection, batch:
     if replace_rings:
         write_rings(writer, run.rings, member_rows, run.operations)
     else:
-        add_rings(writer, con, batch, run.rings, member_rows, run.operations, lineages(run.doc["rings"]))
+        add_rings(writer, con, batch, run.rings, member_rows, run.operations, lineages(run.rings))
     writer.query("batch complete", LOAD_DONE, {"batch": batch, "source": str(run.path)})
     return writer.stats
 
