@@ -49,6 +49,8 @@ from .model import ENTITY, indicator_targets, label, rel_type
 if TYPE_CHECKING:
     import neo4j
 
+    from .lease import Holder
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -396,7 +398,7 @@ def split(cols: dict[str, list[Any]], key: str, known: Iterable[Any]) -> tuple[d
 
 def load_run(driver: neo4j.Driver, settings: Settings, out: str | Path, config: Config | None = None, *,
              report: Report | None = None, lease: Fence | None = None, wait: float = 0.0,
-             on_wait: Callable[[Any], None] | None = None) -> LoadStats:
+             on_wait: Callable[[Holder], None] | None = None) -> LoadStats:
     """Load the evidence graph, intel and rings of the detect run in ``out``; return what was sent.
 
     Takes the load lease first (``wait`` seconds at most for another writer,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -229,7 +229,7 @@ def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
     return rows
 
 
-def operation_rows(operations: list[Operation]) -> list[dict[str, Any]]:
+def operation_rows(operations: Sequence[Operation]) -> list[dict[str, Any]]:
     """Operation nodes as flat property maps, with the ids of their rings (``PART_OF``); pure.
 
     ``tools`` counts the tools the operation's rings reuse, ``tool_families`` names their
