@@ -19,6 +19,12 @@ checkout (e.g. ``git worktree add ../linkage-before <commit>``), in a child
 process with that tree first on ``sys.path``, into a fresh store and a freshly
 started server, as (a) gets: the before/after rates come from the same run.
 
+``--split DATE`` cuts the world in two batches by request time (``split_by_time``):
+the run of everything before DATE is the one loaded, and the run of DATE on is then
+loaded onto it as the next day's batch, by each loader in turn (``day2``: its time,
+rows and rate). Every load reports the CPU seconds of client and server and the load
+average, since the machine is shared: rows per CPU second do not depend on the load.
+
 ``--replicate K`` loads K copies of the detect run's evidence instead (ids
 suffixed, so K times the accounts, entities and relationships with the same
 shapes): a seed-sized graph without running detect at seed scale.
@@ -50,8 +56,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def share_jars(home: Path) -> None:
-    """Hard-link the Neo4j jars of the default home, if it has them (else ensure_jars downloads them)."""
-    donor = server.default_home()
+    """Hard-link the Neo4j jars of $LINKAGE_TEST_NEO4J_JARS or the default home (else ensure_jars downloads them)."""
+    cache = os.environ.get("LINKAGE_TEST_NEO4J_JARS")
+    donor = Path(cache) if cache and (Path(cache) / "lib" / ".linkage-jars.json").is_file() else server.default_home()
     if (home / "lib").exists() or not (donor / "lib" / ".linkage-jars.json").is_file():
         return
     for sub in ("lib", "plugins"):
@@ -93,6 +100,35 @@ def replicate(src: Path, dst: Path, k: int) -> None:
                                        input=source["input"], params=source["params"]))
 
 
+def split_by_time(world: Path, cutoff: str, early: Path, late: Path) -> None:
+    """Two batches of one world, as a team receives them: requests before ``cutoff`` and from it on.
+
+    Each batch holds the accounts it has requests of (or that signed up in it), and the
+    payments of its time range for those accounts; both get the intel. The late batch
+    is a later day's load onto the early one (``linkage load`` adds to what is stored).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    src = {t: str(world / f"{t}.parquet") for t in ("accounts", "events", "payments", "intel")}
+    for folder, cmp in ((early, "<"), (late, ">=")):
+        folder.mkdir(parents=True, exist_ok=True)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE ev AS SELECT * FROM read_parquet($1)
+                        WHERE CAST(ts AS TIMESTAMPTZ) {cmp} CAST($2 AS TIMESTAMPTZ)""", [src["events"], cutoff])
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE acc AS SELECT * FROM read_parquet($1)
+                        WHERE account_id IN (SELECT account_id FROM ev)
+                           OR CAST(created_at AS TIMESTAMPTZ) {cmp} CAST($2 AS TIMESTAMPTZ)""",
+                    [src["accounts"], cutoff])
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE pay AS SELECT * FROM read_parquet($1)
+                        WHERE account_id IN (SELECT account_id FROM acc)
+                          AND (ts IS NULL OR CAST(ts AS TIMESTAMPTZ) {cmp} CAST($2 AS TIMESTAMPTZ))""",
+                    [src["payments"], cutoff])
+        for table, name in (("ev", "events"), ("acc", "accounts"), ("pay", "payments")):
+            con.execute(f"COPY {table} TO '{folder / name}.parquet' (FORMAT parquet)")
+        shutil.copy(src["intel"], folder / "intel.parquet")
+
+
 def fresh_store(home: Path) -> None:
     """Stop the benchmark's server and delete its store: deleting millions of nodes with Cypher is slower."""
     if home == server.default_home() or not (home / "lib").is_dir() and any(home.iterdir()):
@@ -109,38 +145,73 @@ settings = Settings(uri=sys.argv[1], password=sys.argv[2])
 with connect(settings) as driver:
     stats = load_run(driver, settings, sys.argv[3])
 print(json.dumps({"steps": {k: v["seconds"] for k, v in stats.steps.items()},
-                  "rows": {k: max(v["nodes"], v["relationships"]) for k, v in stats.steps.items()}}))
+                  "rows": {k: max(v["nodes"], v["relationships"]) for k, v in stats.steps.items()},
+                  "sent": stats.relationships}))
 """
 
 
-def load_with(tree: Path | None, settings: Settings, out: Path) -> dict:
-    """``load_run`` of ``tree`` (None: this checkout); returns per-step seconds and rows."""
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def client_cpu() -> float:
+    """CPU seconds of this process and its finished children (a baseline loader runs as a child)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def load_with(tree: Path | None, settings: Settings, out: Path, pid: int) -> dict:
+    """``load_run`` of ``tree`` (None: this checkout); per-step seconds and rows, wall and CPU seconds."""
+    c0, s0, t0, load0 = client_cpu(), server_cpu(pid), time.perf_counter(), os.getloadavg()[0]
     if tree is None:
         with connect(settings) as driver:
             stats = load_run(driver, settings, out)
-        return {"steps": {k: v["seconds"] for k, v in stats.steps.items()},
-                "rows": {k: max(v["nodes"], v["relationships"]) for k, v in stats.steps.items()}}
-    import subprocess
+        done = {"steps": {k: v["seconds"] for k, v in stats.steps.items()},
+                "rows": {k: max(v["nodes"], v["relationships"]) for k, v in stats.steps.items()},
+                "sent": stats.relationships}
+    else:
+        import subprocess
 
-    env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
-    done = subprocess.run([sys.executable, "-c", BASELINE, settings.uri, settings.password, str(out)], env=env,
-                          check=True, capture_output=True, text=True, cwd=tree)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
+        proc = subprocess.run([sys.executable, "-c", BASELINE, settings.uri, settings.password, str(out)], env=env,
+                              check=True, capture_output=True, text=True, cwd=tree)
+        done = json.loads(proc.stdout.strip().splitlines()[-1])
+    wall = time.perf_counter() - t0
+    return {**done, "wall_s": round(wall, 1), "client_cpu_s": round(client_cpu() - c0, 1),
+            "server_cpu_s": round(server_cpu(pid) - s0, 1), "load_avg": [round(load0, 1), round(os.getloadavg()[0], 1)]}
 
 
-def batched(args, home: Path, out: Path, password: str, tree: Path | None) -> dict:
-    """One batched load into an empty store on a freshly started server; figures from the graph it leaves."""
+def batched(args, home: Path, out: Path, password: str, tree: Path | None, late: Path | None = None) -> dict:
+    """One batched load into an empty store on a freshly started server; figures from the graph it leaves.
+
+    With ``late``, that run is then loaded onto the first as the next day's batch (``day2``).
+    """
     fresh_store(home)
     info = server.start(home, bolt_port=args.bolt_port, http_port=args.http_port, password=password,
                         heap=args.heap, pagecache=args.pagecache)
     settings = Settings(uri=info.bolt_uri, password=password)
-    t = time.perf_counter()
-    done = load_with(tree, settings, out)
-    wall = time.perf_counter() - t
+    done = load_with(tree, settings, out, info.pid)
+    wall = done["wall_s"]
     with connect(settings) as driver:
         nodes, rels = counts(driver, settings)
-    return {"nodes": nodes, "relationships": rels, "seconds": round(wall, 1),
-            "relationships_per_s": round(rels / wall), **done, "neo4j": info.version}
+    cpu = done["client_cpu_s"] + done["server_cpu_s"]
+    result = {"nodes": nodes, "relationships": rels, "seconds": round(wall, 1),
+              "relationships_per_s": round(rels / wall), "relationships_per_cpu_s": round(rels / cpu) if cpu else None,
+              **done, "neo4j": info.version}
+    if late is not None:
+        day = load_with(tree, settings, late, info.pid)
+        cpu = day["client_cpu_s"] + day["server_cpu_s"]
+        result["day2"] = {**{k: day[k] for k in ("wall_s", "client_cpu_s", "server_cpu_s", "load_avg", "sent")},
+                          "sent_per_s": round(day["sent"] / day["wall_s"]),
+                          "sent_per_cpu_s": round(day["sent"] / cpu) if cpu else None, "steps": day["steps"]}
+    return result
 
 
 def counts(driver, settings) -> tuple[int, int]:
@@ -159,8 +230,9 @@ def run(args) -> dict:
     password = os.environ.get("NEO4J_PASSWORD") or DEV_PASSWORD
     result: dict = {"accounts": None, "scale": args.scale}
 
-    if args.reuse_world and (out / "rings.json").is_file():
-        print(f"reusing the detect run in {out}")
+    late = work / "out-late" if args.split else None
+    if args.reuse_world and (out / "rings.json").is_file() and (late is None or (late / "rings.json").is_file()):
+        print(f"reusing the detect run in {out}" + (f" and {late}" if late else ""))
     else:
         shutil.rmtree(world, ignore_errors=True)
         shutil.rmtree(out, ignore_errors=True)
@@ -168,9 +240,19 @@ def run(args) -> dict:
         generate(world, seed=args.seed, accounts=args.accounts, scale=args.scale, fmt="parquet")
         result["generate_s"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
-        detect(world, out=out)
+        if late is None:
+            detect(world, out=out)
+        else:
+            shutil.rmtree(late, ignore_errors=True)
+            split_by_time(world, args.split, work / "early", work / "late")
+            detect(work / "early", out=out)
+            detect(work / "late", out=late)
         result["detect_s"] = round(time.perf_counter() - t, 1)
         print(f"world and detect: {result['generate_s']}s + {result['detect_s']}s")
+    if late is not None:
+        doc = json.loads((late / "rings.json").read_text())
+        result["day2_input"] = {"split": args.split, "accounts": doc["input"]["accounts"],
+                                "requests": doc["input"]["events"], "rings": len(doc["rings"])}
     doc = json.loads((out / "rings.json").read_text())
     result["accounts"], result["requests"] = doc["input"]["accounts"], doc["input"]["events"]
     if args.replicate > 1:
@@ -184,18 +266,23 @@ def run(args) -> dict:
         print(f"replicated the evidence {args.replicate} times in {time.perf_counter() - t:.1f}s")
 
     try:
+        if not args.no_batched:  # this checkout first: anything else the machine runs meanwhile weighs on it
+            print("batched load_run ...", flush=True)
+            result["batched"] = x = batched(args, home, out, password, None, late)
+            print(f"batched: {x['relationships']:,} relationships in {x['seconds']}s = {x['relationships_per_s']:,}/s")
+            print(describe(x))
         if args.baseline:
             print(f"batched load_run of {args.baseline} (before) ...", flush=True)
-            result["before"] = x = batched(args, home, out, password, Path(args.baseline))
+            result["before"] = x = batched(args, home, out, password, Path(args.baseline), late)
             result["before"]["tree"] = str(args.baseline)
             print(f"before: {x['relationships']:,} relationships in {x['seconds']}s = {x['relationships_per_s']:,}/s")
-        if not args.no_batched:
-            print("batched load_run ...", flush=True)
-            result["batched"] = x = batched(args, home, out, password, None)
-            print(f"batched: {x['relationships']:,} relationships in {x['seconds']}s = {x['relationships_per_s']:,}/s")
-            if "before" in result:
-                result["speedup"] = round(result["before"]["seconds"] / x["seconds"], 2)
-                print(f"speed-up over before: {result['speedup']}x")
+            print(describe(x))
+        if "before" in result and "batched" in result:
+            result["speedup"] = round(result["before"]["seconds"] / result["batched"]["seconds"], 2)
+            b, a = result["before"], result["batched"]
+            result["cpu_speedup"] = round((b["client_cpu_s"] + b["server_cpu_s"]) /
+                                          (a["client_cpu_s"] + a["server_cpu_s"]), 2)
+            print(f"speed-up over before: {result['speedup']}x wall, {result['cpu_speedup']}x CPU")
         if args.no_bulk:
             return result
         print("bulk import_run ...", flush=True)
@@ -224,6 +311,44 @@ def run(args) -> dict:
     return result
 
 
+def describe(x: dict) -> str:
+    """CPU and the next day's load of one loader, as one line."""
+    line = (f"  CPU client {x['client_cpu_s']}s + server {x['server_cpu_s']}s = "
+            f"{x['relationships_per_cpu_s']:,} relationships per CPU s; load average {x['load_avg']}")
+    if "day2" in x:
+        d = x["day2"]
+        line += (f"\n  next day: {d['sent']:,} relationships sent in {d['wall_s']}s = {d['sent_per_s']:,}/s, CPU client "
+                 f"{d['client_cpu_s']}s + server {d['server_cpu_s']}s; load average {d['load_avg']}")
+    return line
+
+
+def cpu_table(doc: dict) -> list[str]:
+    """Wall and CPU seconds of every batched load (first and next day), and the load average around it."""
+    out = ["## CPU time and the next day's batch", "",
+           "The machine is shared (two cores, other jobs running): wall-clock rates move with its load, "
+           "relationships per CPU second (client + server) much less. `next day`: the run of the requests "
+           "from the split date on, loaded onto the first batch (`--split`).", "",
+           "| accounts | loader | load | relationships | wall s | client CPU s | server CPU s | per wall s | "
+           "per CPU s | load average (start, end) |", "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in doc["runs"]:
+        for name in ("before", "batched"):
+            x = r.get(name)
+            if not x or "client_cpu_s" not in x:
+                continue
+            cpu = x["client_cpu_s"] + x["server_cpu_s"]
+            out.append(f"| {r['accounts']:,} | {name} | first, empty store | {x['relationships']:,} | {x['seconds']} | "
+                       f"{x['client_cpu_s']} | {x['server_cpu_s']} | {x['relationships_per_s']:,} | "
+                       f"{round(x['relationships'] / cpu):,} | {x['load_avg']} |")
+            d = x.get("day2")
+            if d:
+                day = r.get("day2_input", {})
+                out.append(f"| {r['accounts']:,} | {name} | next day from {day.get('split')} "
+                           f"({day.get('accounts', 0):,} accounts, {day.get('requests', 0):,} requests) | "
+                           f"{d['sent']:,} sent | {d['wall_s']} | {d['client_cpu_s']} | {d['server_cpu_s']} | "
+                           f"{d['sent_per_s']:,} | {d['sent_per_cpu_s']:,} | {d['load_avg']} |")
+    return out + [""]
+
+
 def write_results(result: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "neo4j_load.json"
@@ -233,8 +358,9 @@ def write_results(result: dict) -> None:
         doc = {"runs": []}
     doc["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
     doc["generated_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    doc["runs"] = sorted([r for r in doc["runs"] if r.get("accounts") != result["accounts"]] + [result],
-                         key=lambda r: r["accounts"])
+    same = lambda r: (r.get("accounts"), r.get("replicated")) == (result["accounts"], result.get("replicated"))  # noqa: E731
+    earlier = next((r for r in doc["runs"] if same(r)), {})  # figures this run did not measure (e.g. bulk) stay
+    doc["runs"] = sorted([r for r in doc["runs"] if not same(r)] + [{**earlier, **result}], key=lambda r: r["accounts"])
     path.write_text(json.dumps(doc, indent=1) + "\n")
 
     lines = ["# Neo4j load: batched load_run (before and after) vs bulk import_run", "",
@@ -259,6 +385,8 @@ def write_results(result: dict) -> None:
               "`N× copies`: the evidence of a detect run loaded N times with suffixed ids (`--replicate`), "
               "a seed-sized graph without running detect at seed scale. `before`: the batched loader of an "
               "older checkout (`--baseline`), timed in the same run on a fresh store and server.", ""]
+    if any("client_cpu_s" in (r.get("batched") or r.get("before") or {}) for r in doc["runs"]):
+        lines += cpu_table(doc)
     for r in doc["runs"]:
         if r.get("before") and r.get("batched"):
             lines += step_table(r)
@@ -290,6 +418,8 @@ def main() -> None:
     parser.add_argument("--http-port", type=int, default=7478)
     parser.add_argument("--heap", default="2g")
     parser.add_argument("--pagecache", default="2g")
+    parser.add_argument("--split", default=None, metavar="DATE",
+                        help="load the requests before DATE as one batch, then those from DATE on as the next day's")
     parser.add_argument("--replicate", type=int, default=1, help="load K suffixed copies of the run's evidence")
     parser.add_argument("--gzip", action="store_true", help="gzip the import CSV files")
     parser.add_argument("--no-batched", action="store_true", help="skip the batched load (slow at seed scale)")

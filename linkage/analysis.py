@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import attribution, graph, membership, operations, scoring
+from . import attribution, graph, lineage, membership, operations, scoring
 from .communities import detect_communities
 from .config import Config
 from .evidence import ring_evidence
@@ -74,7 +74,8 @@ def _scoring(ctx: Context) -> None:
 def _attribution(ctx: Context) -> None:
     scored = ctx.values["communities"]
     flagged = scored[scored["score"] >= ctx.config.threshold]
-    rings, members = assemble(ctx.con, ctx.config, flagged)
+    prior: lineage.Prior | None = ctx.values.get("prior")
+    rings, members = assemble(ctx.con, ctx.config, flagged, prior=prior)
     ctx.values["rings"], ctx.values["members"] = rings, members
     ctx.values["operations"] = operation_summaries(ctx.con, ctx.config, rings, members)
     ctx.values["watchlist"] = watchlist(ctx.con, ctx.config, scored)
@@ -95,7 +96,7 @@ STAGES = (
 #: Columns of the watchlist besides the per-family ``cover_``/``excl_``/``pass_`` details.
 WATCH_COLUMNS = ("community_id", "size", "score", "coordination", "harvesting", "volume_harvest",
                  "templated_harvest", "families", "infra_families", "volume_ratio", "focus", "template_reach",
-                 "template_rings", "op_size", "op_communities", "payment_share", "template_share", "burst_share",
+                 "templated_prompts", "template_rings", "op_size", "op_communities", "payment_share", "template_share", "burst_share",
                  "lockstep_share", "hosting_share", "density", "members")
 
 
@@ -151,8 +152,41 @@ def operation_summaries(con: duckdb.DuckDBPyConnection, config: Config, rings: l
     return sorted(out, key=lambda o: (-o.accounts, o.operation_id))
 
 
-def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame) -> tuple[list[Ring], pd.DataFrame]:
-    """Name the flagged rings, attribute them, and gather their per-family evidence."""
+def ring_tools(con: duckdb.DuckDBPyConnection, members: pd.DataFrame) -> dict[int, list[str]]:
+    """Each community's linking entities, ``family:entity``: weighted ones two of its ``members`` (cid, aid) use."""
+    con.register("ring_tools_df", members[["cid", "aid"]])
+    try:
+        rows = con.execute(
+            """SELECT cid, list(family || ':' || entity ORDER BY family, entity) FROM (
+                   SELECT m.cid, i.family, i.entity FROM ring_tools_df m JOIN incidence i USING (aid)
+                   JOIN entities e USING (family, entity) WHERE e.pair_weight > 0
+                   GROUP BY ALL HAVING count(DISTINCT m.aid) >= 2)
+               GROUP BY cid""").fetchall()
+    finally:
+        con.unregister("ring_tools_df")
+    return {int(cid): list(tools) for cid, tools in rows}
+
+
+def _lineage(con: duckdb.DuckDBPyConnection, names: pd.DataFrame, ids: pd.Series[str], prior: lineage.Prior
+             ) -> tuple[pd.Series[str], dict[str, lineage.Lineage], dict[str, list[str]]]:
+    """Today's rings matched to the known ones: final ids per cid, lineage and tools per final id."""
+    tools = ring_tools(con, names)
+    groups = names.groupby("cid")["account_id"]
+    today = [lineage.TodayRing(str(ids[cid]), frozenset(g), frozenset(tools.get(int(str(cid)), ())))
+             for cid, g in groups]
+    matched = lineage.match(today, prior.rings, prior.batch_id)
+    final = ids.map(lambda provisional: matched[provisional][0])
+    lineages = {final_id: lin for final_id, lin in matched.values()}
+    return final, lineages, {str(final[cid]): tools.get(int(cid), []) for cid in ids.index}
+
+
+def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame, *, prior: lineage.Prior | None = None
+             ) -> tuple[list[Ring], pd.DataFrame]:
+    """Name the flagged rings, attribute them, and gather their per-family evidence.
+
+    With ``prior`` (a run with state) each ring is matched to the rings earlier batches found
+    (``linkage.lineage``): a ring that continues one keeps its id, and every ring says its lineage.
+    """
     names = con.execute(
         "SELECT m.cid, m.aid, a.account_id FROM members m JOIN accounts a USING (aid) WHERE m.cid IN "
         "(SELECT unnest(?))", [flagged["cid"].astype(int).tolist()]
@@ -165,6 +199,9 @@ def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     names = names[~thin].drop(columns="tools")
     flagged = flagged[flagged["cid"].isin(names["cid"])]
     ids = names.groupby("cid")["account_id"].apply(ring_id)
+    lineages: dict[str, lineage.Lineage] = {}
+    if prior is not None:
+        ids, lineages, prior.tools = _lineage(con, names, ids, prior)
     order = flagged.assign(ring_id=flagged["cid"].map(ids)).sort_values(["score", "ring_id"], ascending=[False, True])
     order = order.reset_index(drop=True)
     order["ring"] = np.arange(len(order))
@@ -195,11 +232,12 @@ def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
             last_seen=ev["last_seen"],
             features={k: round(float(getattr(row, k)), 4) for k in
                       (*scoring.FEATURES, "coordination", "harvesting", "volume_harvest", "templated_harvest",
-                       "median_requests", "template_reach", "template_rings", "focus")},
+                       "median_requests", "template_reach", "template_rings", "templated_prompts", "focus")},
             signals=ev["signals"],
             evidence=ev["paths"],
             attribution={"direct_evidence": a.direct_evidence, "operator_scores": a.operator_scores},
             bystanders=list(bystanders.get(row.cid, [])),
+            lineage=lineages.get(row.ring_id),
         ))
     out_members = ring_members.merge(order[["ring", "ring_id"]], on="ring")[["ring_id", "account_id", "aid"]]
     out_members = out_members.sort_values(["ring_id", "account_id"]).reset_index(drop=True)

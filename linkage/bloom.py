@@ -75,11 +75,11 @@ REL_COLOUR = {"LINKED": "#DA7194", "MEMBER_OF": "#F16667", "ATTRIBUTED_TO": "#C9
 SIZE_RULES: dict[str, tuple[str, float, float, float, float]] = {"Ring": ("score", 0, 1, 1, 4)}
 
 _BOOL = {"hub", "known", "hosting", "matched"}
-_INT = {"accounts", "number", "size", "requests", "hosting_requests", "payments", "count", "rings", "cap"}
+_INT = {"accounts", "number", "size", "requests", "hosting_requests", "payments", "count", "rings", "cap", "new_members"}
 _NUMBER = {"pair_weight", "score", "operator_confidence", "confidence", "weight", "coordination", "harvesting",
            "diversity", "payment_share", "template_share", "burst_share", "lockstep_share", "hosting_share",
            "volume_ratio", "density", "median_requests"}
-_LIST = {"signals", "batches", "windows", "evidence"}
+_LIST = {"signals", "batches", "windows", "evidence", "previous_ids", "successors"}
 _PARAM_TYPE = {"string": "String", "int": "Integer", "float": "Float", "bool": "Boolean"}
 #: Bloom's data type -> the suffix it puts on a style rule's ``basedOn`` (``score_number``); only the
 #: suffixes seen in real exports, so a rule on another type fails here rather than in Bloom.

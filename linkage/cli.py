@@ -127,13 +127,22 @@ def _print_summary(summary: dict[str, Any]) -> None:
               help="A STIX 2.1 bundle to read as intel (repeatable); DATA/intel.stix.json is read too.")
 @click.option("--share-key-env", "key_env", default=DEFAULT_KEY_ENV, show_default=True, metavar="VAR",
               help="Environment variable holding the sharing-group key that matches a bundle's hashed indicators.")
+@click.option("--state", "state_dir", type=click.Path(path_type=Path), default=None,
+              help="State folder carried from batch to batch (made on first use): earlier accounts, payments, "
+                   "recent requests and rings; rings then say their lineage (docs/state.md).")
+@click.option("--window-days", type=click.IntRange(1, 3660), default=None,
+              help="Days of requests the state keeps, back from the latest request (default 14; needs --state).")
 @neo4j_options
 @friendly_errors
 def detect(data: Path, out_dir: Path, seed: int | None, threshold: float | None, min_ring_size: int | None,
            resolution: float | None, threads: int | None, memory_limit: str | None, max_field_bytes: int | None,
            quiet: bool, fmt: str, use_neo4j: bool, intel_bundles: tuple[Path, ...], key_env: str,
-           settings: Settings) -> None:
+           state_dir: Path | None, window_days: int | None, settings: Settings) -> None:
     """Find and attribute coordinated account rings in the batch folder DATA.
+
+    With --state, DATA is one batch of a series (say a day's logs): it is detected together with
+    what the state carries from earlier batches, rings keep their ids across batches, and each
+    ring says its lineage (new, continuing, merged, split; new members).
 
     --format text prints the figures and a table by operator; json the whole summary with timings;
     csv the table by operator.
@@ -148,8 +157,11 @@ def detect(data: Path, out_dir: Path, seed: int | None, threshold: float | None,
     given = dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size, resolution=resolution)
     overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     config = Config(**overrides)
+    if window_days is not None and state_dir is None:
+        raise click.UsageError("--window-days needs --state")
     run = functools.partial(run_detect, data, config, out=out_dir, intel=intel, threads=threads,
-                            memory_limit=memory_limit, max_field_bytes=max_field_bytes)
+                            memory_limit=memory_limit, max_field_bytes=max_field_bytes, state=state_dir,
+                            window_days=window_days)
     if quiet or fmt != "text":
         result = run()
     else:

@@ -68,6 +68,8 @@ class Batch:
     #: Content digest of the input files: the same batch loaded twice is recognised as such.
     batch_id: str = ""
     records: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Accounts the batch itself holds, when ``accounts`` also holds accounts known from a state (``linkage.state``).
+    own_accounts: int | None = None
 
     def count(self, table: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
@@ -75,6 +77,8 @@ class Batch:
     def counts(self) -> dict[str, Any]:
         """Rows per table, and ``records``: ``{file: {read, kept, rejected}}``."""
         totals: dict[str, Any] = {t: self.count(t) for t in ("accounts", "events", "payments", "intel", "rejected")}
+        if self.own_accounts is not None:
+            totals["accounts"] = self.own_accounts
         totals["records"] = {name: dict(figures) for name, figures in self.records.items()}
         return totals
 
@@ -130,14 +134,18 @@ def write_rejected(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
 
 
 def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None, *,
-               max_field_bytes: int = MAX_FIELD_BYTES, extra_intel: StixIntel | None = None) -> Batch:
+               max_field_bytes: int = MAX_FIELD_BYTES, extra_intel: StixIntel | None = None,
+               known_accounts: str | None = None) -> Batch:
     """Read, validate and index one batch folder; raise InputError on contract breaks.
 
     ``max_field_bytes`` is the largest value a field may hold (default 1 MB); a longer one
     rejects its row with that reason. Records (CSV rows, JSON lines) longer than
     ``max(64 MB, 4 × max_field_bytes)`` are rejected whole. ``extra_intel`` (a
     :class:`linkage.stix.intake.StixIntel`) names STIX bundles to read as more intel; a bundle
-    in the folder (``intel.stix.json``) is read either way.
+    in the folder (``intel.stix.json``) is read either way. ``known_accounts`` names a relation of
+    accounts earlier batches brought (``linkage.state``): they join ``accounts`` before the
+    requests and payments are read, so a request of an account that signed up on an earlier day
+    is not unknown. A known account the batch lists again takes the batch's attributes.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -159,6 +167,9 @@ def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None,
             sources[table] = _open(con, table, path, record_limit(max_field_bytes))
         reader = _Reader(con, max_field_bytes)
         reader.accounts(sources["accounts"])
+        if known_accounts is not None:
+            batch.own_accounts = batch.count("accounts")
+            _add_known_accounts(con, known_accounts)
         reader.events(sources["events"])
         reader.payments(sources["payments"])
         reader.intel(sources.get("intel"))
@@ -169,6 +180,17 @@ def read_batch(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None,
             source.close(con)
     batch.batch_id = _digest(folder, batch.files)
     return batch
+
+
+def _add_known_accounts(con: duckdb.DuckDBPyConnection, known: str) -> None:
+    """``accounts`` = the batch's accounts plus the known ones it does not list, ``aid`` re-ranked over both."""
+    con.execute(f"""
+        CREATE OR REPLACE TABLE accounts AS
+        SELECT CAST(row_number() OVER (ORDER BY account_id) - 1 AS INTEGER) AS aid, *
+        FROM (SELECT account_id, created_at, email_domain, org_id, country FROM accounts
+              UNION ALL
+              SELECT account_id, created_at, email_domain, org_id, country FROM {known}
+              WHERE account_id NOT IN (SELECT account_id FROM accounts))""")
 
 
 def _add_stix_intel(con: duckdb.DuckDBPyConnection, batch: Batch, extra_intel: StixIntel | None) -> None:

@@ -109,13 +109,17 @@ def _rings_files(result: Result, out: Path, source: dict[str, Any]) -> None:
                                   "score"])
     # With no ring both frames are empty and pandas types their ring_id differently: make both text.
     members = result.members.astype({"ring_id": str})
+    # A run with state says which members are new to their ring since the last batch (``lineage``).
+    with_lineage = "state" in result.counts
+    fresh = {(r.ring_id, m) for r in result.rings if r.lineage is not None for m in r.lineage.new_members}
+    members = members.assign(new=[(rid, acc) in fresh for rid, acc in zip(members["ring_id"], members["account_id"])])
     con.register("ring_members_out", members.merge(rings.astype({"ring_id": str}), on="ring_id", how="left"))
     try:
-        _copy(con, """SELECT m.ring_id, m.account_id, strftime(a.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
-                             coalesce(v.requests, 0) AS requests, m.operation, m.operator, m.operator_cluster,
-                             m.operator_confidence, m.score
-                      FROM ring_members_out m JOIN accounts a USING (aid) LEFT JOIN acct_activity v USING (aid)
-                      ORDER BY m.ring_id, m.account_id""", out / "ring_members.csv", "csv")
+        _copy(con, f"""SELECT m.ring_id, m.account_id, strftime(a.created_at, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
+                              coalesce(v.requests, 0) AS requests, m.operation, m.operator, m.operator_cluster,
+                              m.operator_confidence, m.score{", m.new" if with_lineage else ""}
+                       FROM ring_members_out m JOIN accounts a USING (aid) LEFT JOIN acct_activity v USING (aid)
+                       ORDER BY m.ring_id, m.account_id""", out / "ring_members.csv", "csv")
     finally:
         con.unregister("ring_members_out")
     _write_watchlist(result, out)

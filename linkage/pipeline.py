@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 
 from . import activity, analysis, io, limits, signals
 from .config import Config
+from .lineage import Prior
 from .publish import RunWriter
 from .results import Result
 from .stages import Context, Reporter, Runner, Stage, Timer
+from .state import RingRecord, State
 
 if TYPE_CHECKING:
     from .stix.intake import StixIntel
@@ -28,8 +30,14 @@ BATCH_RESULTS = ("events", "payments", "rejected")
 def detect(data: str | Path, config: Config | None = None, *, out: str | Path | None = None,
            report: Reporter | None = None, threads: int | None = None,
            memory_limit: str | None = None, max_field_bytes: int | None = None,
-           intel: StixIntel | None = None) -> Result:
+           intel: StixIntel | None = None, state: str | Path | None = None,
+           window_days: int | None = None) -> Result:
     """Run the whole pipeline on the batch folder ``data``; write outputs to ``out`` if given.
+
+    ``state`` is a state folder (``linkage.state``): the batch is detected together with what
+    earlier batches left there (accounts, payments, the last ``window_days`` days of requests,
+    intel), each ring says its lineage against the rings found before, and the state is updated
+    once the outputs are written. Without it the run stands alone.
 
     ``max_field_bytes`` is the input field size limit (``io.read_batch``; default 1 MB): like the
     memory limit it bounds the run, not the detection, so it is not part of ``Config``.
@@ -41,21 +49,40 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     """
     config = config or Config()
     threads, memory_limit = limits.check_threads(threads), limits.check_memory_limit(memory_limit)
-    # OUT is checked now (a file, a mount point, someone else's files), not after a long run.
+    # OUT and the state are checked now (a file, a mount point, someone else's files), not after a long run.
+    store = State(state, window_days=window_days) if state is not None else None
     writer = RunWriter(out) if out is not None else None
+    if store is None:
+        return _run(data, config, writer, None, report=report, threads=threads, memory_limit=memory_limit,
+                    max_field_bytes=max_field_bytes, intel=intel)
+    with store:
+        return _run(data, config, writer, store, report=report, threads=threads, memory_limit=memory_limit,
+                    max_field_bytes=max_field_bytes, intel=intel)
+
+
+def _run(data: str | Path, config: Config, writer: RunWriter | None, store: State | None, *,
+         report: Reporter | None, threads: int | None, memory_limit: str | None, max_field_bytes: int | None,
+         intel: StixIntel | None) -> Result:
     timer = Timer(report)
     con = io.connect(threads=threads, memory_limit=memory_limit)
     ctx = Context(con=con, config=config)
+    if store is not None:
+        store.attach(con)
 
     def read(ctx: Context) -> None:
         batch = io.read_batch(data, ctx.con, max_field_bytes=max_field_bytes or io.MAX_FIELD_BYTES,
-                              extra_intel=intel)
+                              extra_intel=intel, known_accounts="state_accounts" if store is not None else None)
         ctx.values["batch"] = batch
         ctx.counts.update(batch.counts())
+        if store is not None:
+            store.refuse_applied(batch.batch_id, data)
+            added = store.extend(ctx.con)
+            ctx.counts["state"] = {**store.summary(), "carried": added}  # type: ignore[assignment]
+            ctx.values["prior"] = Prior(tuple(store.known_rings(ctx.con)), batch.batch_id)
 
     stages = [
         Stage("read", read, writes=("accounts", "events", "payments", "intel", "rejected"),
-              backing={"events": ("events_checked",)}),
+              backing={"events": ("events_checked", "events_prior") if store is not None else ("events_checked",)}),
         *signals.stages(config),
         activity.STAGE,
         *analysis.STAGES,
@@ -63,8 +90,24 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     if writer is not None:
         stages.append(Stage("outputs", lambda ctx: _write(ctx, writer),
                             reads=(*analysis.RESULTS, *BATCH_RESULTS)))
+    if store is not None:
+        stages.append(Stage("state", lambda ctx: _commit(ctx, store, data),
+                            reads=("accounts", "events", "payments", "intel")))
     Runner(stages, keep=(*analysis.RESULTS, *BATCH_RESULTS), timer=timer).run(ctx)
     return _result(ctx, timer)
+
+
+def _commit(ctx: Context, store: State, data: str | Path) -> None:
+    """Record the batch and its rings in the state (after the outputs: a run killed before is run again)."""
+    rings, prior = ctx.values["rings"], ctx.values["prior"]
+    today = {r.ring_id for r in rings}
+    retired = sorted({p for r in rings if r.lineage for p in r.lineage.previous_ids} - today)
+    records = [RingRecord(ring_id=r.ring_id, first_detected=r.lineage.first_detected if r.lineage else "",
+                          last_detected=prior.batch_id, status=r.lineage.status if r.lineage else "new",
+                          operation=r.operation, operator=r.operator, members=list(r.members),
+                          tools=prior.tools.get(r.ring_id, [])) for r in rings]
+    counts = {k: v for k, v in ctx.counts.items() if k in ("accounts", "events", "payments", "intel", "rejected")}
+    store.commit(ctx.con, batch_id=prior.batch_id, data=data, counts=counts, rings=records, retired=retired)
 
 
 def _result(ctx: Context, timer: Timer) -> Result:

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from .config import Config
+from .lineage import Lineage
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Ring:
     #: Accounts of the ring's community left unflagged: they share a single thing with the ring
     #: (``linkage.membership``). Worth a look, not an action.
     bystanders: list[str] = field(default_factory=list)
+    #: Where the ring comes from across batches (``linkage.lineage``); None for a run without state.
+    lineage: Lineage | None = None
 
     @property
     def cluster(self) -> str:
@@ -51,7 +54,13 @@ class Ring:
         return self.operator or self.operator_cluster
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The ring as ``rings.json`` holds it; ``lineage`` only when the run had state."""
+        doc = asdict(self)
+        if self.lineage is None:
+            doc.pop("lineage")
+        else:
+            doc["lineage"] = self.lineage.to_dict()
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Ring:
@@ -63,6 +72,10 @@ class Ring:
         known.setdefault("operator", None)
         known.setdefault("operator_confidence", 0.0)
         known.setdefault("score", 0.0)
+        if isinstance(known.get("lineage"), dict):
+            known["lineage"] = Lineage.from_dict(known["lineage"])
+        elif "lineage" in known:
+            known["lineage"] = None
         return cls(**known)
 
 

@@ -237,6 +237,10 @@ def templated_sql(config: Config, roles: Roles) -> str:
     - ``template_reach``: share of members using ``min_shared`` phrases that are in the template
       profiles (``linkage.operations``) of two communities or more of the operation;
     - ``template_rings``: how many communities of the operation carry those phrases;
+    - ``templated_prompts``: among those members, the median share of their sampled prompts that
+      carry the operation's most used phrase. A harness fills its template in most of what it
+      sends; people who start from an organiser's starter prompt or run a shared evaluation
+      prompt send it now and then and write the rest themselves (prompt diversity);
     - ``focus``: share of the members' sampled prompts that ask for code or an agent's work
       (``linkage.topics``), the reported campaign's targets.
     """
@@ -253,18 +257,22 @@ def templated_sql(config: Config, roles: Roles) -> str:
             GROUP BY o.op
         ),
         uses AS (
-            SELECT m.cid, i.aid, i.family, count(*) AS n
+            SELECT m.cid, i.aid, i.family, count(*) AS n, max(i.requests) AS occurrences
             FROM incidence i JOIN members m USING (aid) JOIN operations o USING (cid)
             SEMI JOIN op_phrases q ON q.op = o.op AND q.family = i.family AND q.entity = i.entity
             GROUP BY ALL
         ),
-        reach AS (SELECT cid, count(DISTINCT aid) FILTER (WHERE {shared}) AS n FROM uses GROUP BY cid),
+        reaching AS (
+            SELECT u.cid, u.aid, least(1.0, max(u.occurrences) / any_value(t.prompts)) AS share
+            FROM uses u JOIN acct_topics t USING (aid) WHERE {shared} GROUP BY u.cid, u.aid
+        ),
+        reach AS (SELECT cid, count(*) AS n, median(share) AS share FROM reaching GROUP BY cid),
         focus AS (
             SELECT m.cid, sum(t.focused) / nullif(sum(t.prompts), 0) AS focus
             FROM members m JOIN acct_topics t USING (aid) GROUP BY m.cid
         )
         SELECT z.cid, coalesce(r.n, 0) / z.size AS template_reach, coalesce(s.rings, 0) AS template_rings,
-               f.focus
+               coalesce(r.share, 0) AS templated_prompts, f.focus
         FROM f_size z JOIN operations o USING (cid) LEFT JOIN reach r USING (cid)
         LEFT JOIN spread s ON s.op = o.op LEFT JOIN focus f USING (cid)"""
 
@@ -332,7 +340,7 @@ def _joined_sql(config: Config, roles: Roles) -> str:
                coalesce(ho.requests, 0) AS requests,
                vo.median_requests, vo.pop_median, vo.volume_ratio, vo.heavy_ratio,
                coalesce(tp.template_reach, 0) AS template_reach, coalesce(tp.template_rings, 0) AS template_rings,
-               coalesce(tp.focus, 0) AS focus {weights} {detail}
+               coalesce(tp.templated_prompts, 0) AS templated_prompts, coalesce(tp.focus, 0) AS focus {weights} {detail}
         FROM f_size z
         JOIN operations o USING (cid)
         LEFT JOIN f_inner_links il USING (cid)
@@ -378,6 +386,9 @@ def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWe
         focus = np.clip((out["focus"].to_numpy(dtype=float) - s.focus_floor) / (s.focus_full - s.focus_floor), 0, 1)
         reach: npt.NDArray[np.float64] = out["template_reach"].to_numpy(dtype=float)
         templated = reach * breadth * focus
+        if "templated_prompts" in out:  # the template is what they send, not one prompt among their own
+            share = out["templated_prompts"].to_numpy(dtype=float)
+            templated = templated * np.clip((share - s.templated_floor) / (s.templated_full - s.templated_floor), 0, 1)
     out["volume_harvest"] = volume
     out["templated_harvest"] = templated
     out["harvesting"] = 1 - (1 - volume) * (1 - templated)

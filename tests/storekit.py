@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from linkage import manifest
 from linkage.store.connection import run_query
 
 
@@ -23,3 +31,43 @@ def links(driver, settings) -> dict[tuple[str, str], float]:
     return {(r["a"], r["b"]): r["w"] for r in run_query(
         driver, settings, "links", "MATCH (a:Account)-[l:LINKED]->(b:Account) "
                                    "RETURN a.account_id AS a, b.account_id AS b, l.weight AS w")}
+
+
+def later_batch(run: Path, dest: Path) -> Path:
+    """A second batch made from ``run``: the first half of its accounts, their links re-weighted ×2 and every
+    fifth one gone, under a new batch id. Its pairs are exactly those with both accounts in the first half."""
+    shutil.copytree(run, dest)
+    ev, con = dest / "evidence", duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    half = f"(SELECT aid FROM '{run}/evidence/accounts.parquet' ORDER BY account_id " \
+           f"LIMIT (SELECT count(*) // 2 FROM '{run}/evidence/accounts.parquet'))"
+    for table, keep in (("accounts", f"aid IN {half}"), ("incidence", f"aid IN {half}"),
+                        ("windows", f"aid IN {half}"),
+                        ("links", f"a IN {half} AND b IN {half} AND (hash(a, b) % 5) <> 0")):
+        select = "* REPLACE (weight * 2 AS weight)" if table == "links" else "*"
+        con.execute(f"COPY (SELECT {select} FROM '{run}/evidence/{table}.parquet' WHERE {keep}) "
+                    f"TO '{ev}/{table}.parquet' (FORMAT parquet)")
+    doc = json.loads((run / "rings.json").read_text())
+    doc["input"]["batch_id"] = "later-batch"
+    return rewrite_rings(dest, doc)
+
+
+def rewrite_rings(run: Path, doc: dict, members: pd.DataFrame | None = None) -> Path:
+    """Write ``doc`` as the run's rings.json (and ``members`` as its ring_members.csv), with a manifest to match.
+
+    The loader checks a run against its manifest (run.json), so a run edited by a test needs its own.
+    """
+    (run / "rings.json").write_text(json.dumps(doc))
+    if members is not None:
+        members.to_csv(run / "ring_members.csv", index=False)
+    params = manifest.read(run)["params"]
+    manifest.write(run, manifest.build(run, command="test: edited run", batch_id=doc["input"]["batch_id"],
+                                       input=doc["input"], params=params))
+    return run
+
+
+def run_links(run: Path) -> dict[tuple[str, str], float]:
+    ev = run / "evidence"
+    return {(a, b): w for a, b, w in duckdb.sql(f"""
+        SELECT x.account_id, y.account_id, l.weight FROM '{ev}/links.parquet' l
+        JOIN '{ev}/accounts.parquet' x ON x.aid = l.a JOIN '{ev}/accounts.parquet' y ON y.aid = l.b""").fetchall()}

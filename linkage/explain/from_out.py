@@ -82,7 +82,7 @@ def rings_of(rings: list[Ring], a: str, b: str) -> list[RingRef]:
         near = [acc for acc in (a, b) if acc in bystanders]
         if mine or near:
             out.append(RingRef(ring.ring_id, ring.score, ring.size, ring.operator, ring.operator_cluster,
-                               ring.operator_confidence, mine, ring.operation, near))
+                               ring.operator_confidence, mine, ring.operation, near, ring.lineage))
     return sorted(out, key=lambda r: (-r.score, r.ring_id))
 
 

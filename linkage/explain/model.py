@@ -21,6 +21,7 @@ from typing import Any
 from .. import families
 from ..config import Config
 from ..graph import UNITS
+from ..lineage import Lineage
 
 MAX_INTERMEDIATE = 2
 TOP_PATHS = 5
@@ -46,6 +47,8 @@ class RingRef:
     #: Which of the two accounts are bystanders of the ring: in its community but not flagged, sharing
     #: fewer of its linking entities than a member must (``linkage.membership``).
     bystanders: list[str] = field(default_factory=list)
+    #: The ring's lineage across batches (``linkage.lineage``), when its run had state.
+    lineage: Lineage | None = None
 
 
 @dataclass

@@ -51,7 +51,18 @@ def _operator(r: RingRef) -> str:
 
 
 def _ring(r: RingRef) -> str:
-    return f"{r.ring_id} (score {weight(r.score, 4)}, {count(r.size)} members, {_operator(r)})"
+    return f"{r.ring_id} (score {weight(r.score, 4)}, {count(r.size)} members, {_operator(r)}{_lineage(r)})"
+
+
+def _lineage(r: RingRef) -> str:
+    """``, continuing since batch-…, 3 new members`` for a ring of a run with state."""
+    lin = r.lineage
+    if lin is None:
+        return ""
+    new = [m for m in r.members if m in set(lin.new_members)]
+    fresh = f"; {' and '.join(new)} new to it since the last batch" if new and lin.status != "new" else ""
+    grown = f", {count(len(lin.new_members))} new members" if lin.status != "new" else ""
+    return f", {lin.status} since {lin.first_detected}{grown}{fresh}"
 
 
 def ring_lines(exp: Explanation) -> list[str]:

@@ -17,6 +17,7 @@ from .. import families
 from ..config import Config, ScoringParams
 from .data import ReportData, RingFigures
 from .network import network_caption, network_svg
+from .since import lineage_note, since_html
 from .svg import colour, timeline_svg
 
 TOPIC_COLOURS = {"coding": "#0072B2", "agentic": "#D55E00", "other": "#BBBBBB"}
@@ -89,7 +90,10 @@ def summary_html(data: ReportData) -> str:
     firsts = [r["first_seen"] for r in rings if r.get("first_seen")]
     lasts = [r["last_seen"] for r in rings if r.get("last_seen")]
     span = f"{_day(min(firsts))} → {_day(max(lasts))}" if firsts and lasts else "–"
-    share = f" ({requests / int(inp['events']):.0%} of {_n(inp['events'])})" if inp.get("events") else ""
+    # With state the rings' requests include the window the state carried: the share is of both.
+    carried = _dict(_dict(inp.get("state")).get("carried"))
+    seen = int(_num(inp.get("events"))) + int(_num(carried.get("events")))
+    share = f" ({requests / seen:.0%} of {_n(seen)})" if seen else ""
     rejected = ("not recorded" if data.rejected_rows is None else
                 f'<a href="rejected.csv">{_n(data.rejected_rows)} rows</a>')
     cards = [("rings flagged", _n(len(rings))), ("accounts in rings", f"{_n(accounts)}"
@@ -317,7 +321,7 @@ def ring_section(i: int, fig: RingFigures, scoring: ScoringParams) -> str:
     return (f'<section class="ring" id="{_anchor(r)}"><h3><span class="rank">#{i}</span> {esc(r["ring_id"])} '
             f'<span class="score">score {_f(r.get("score"), 3)}</span></h3>'
             f'<p class="meta">{operator_label(r)}{conf} · {_n(r.get("size"))} accounts · {_n(r.get("requests"))} '
-            f'requests · {_day(r.get("first_seen"))} → {_day(r.get("last_seen"))}{_operation_note(r)}</p>'
+            f'requests · {_day(r.get("first_seen"))} → {_day(r.get("last_seen"))}{_operation_note(r)}{lineage_note(r)}</p>'
             f'<div class="body"><p class="loading">rendering…</p></div><template>{body}</template></section>')
 
 
@@ -406,7 +410,7 @@ def page_html(data: ReportData) -> str:
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{esc(title)}</h1><p>{sub}</p></header><main>"
         "<noscript><p class=\"note\">Ring pictures need JavaScript (they are drawn as you scroll).</p></noscript>"
-        f"{summary_html(data)}{rings_table(data)}"
+        f"{since_html(doc)}{summary_html(data)}{rings_table(data)}"
         f'<section id="details"><h2>Ring details</h2>{sections}</section>'
         f"</main><script>{JS}</script></body></html>\n"
     )

@@ -152,7 +152,8 @@ def _waiting(holder: Holder) -> None:
     echo(f"waiting for the load lease: another writer holds it ({holder.describe()})", err=True)
 
 
-def load_to_neo4j(out: Path, settings: Settings, *, quiet: bool = False, fmt: str = "text", wait: float = 0.0) -> dict[str, Any]:
+def load_to_neo4j(out: Path, settings: Settings, *, quiet: bool = False, fmt: str = "text", wait: float = 0.0,
+                  replace_rings: bool = False) -> dict[str, Any]:
     """Load a detect run's OUT folder, with progress on a terminal. Used by ``load`` and ``detect --neo4j``.
 
     Text output ends with a per-step table and one total line (unless quiet).
@@ -168,7 +169,7 @@ def load_to_neo4j(out: Path, settings: Settings, *, quiet: bool = False, fmt: st
     driver = connect(settings)
     try:
         with (StoreProgress() if wanted(quiet, fmt) else nullcontext()) as progress, verification(False):  # just checked
-            stats = load_run(driver, settings, out, report=progress, wait=wait,
+            stats = load_run(driver, settings, out, report=progress, wait=wait, replace_rings=replace_rings,
                              on_wait=None if quiet or fmt != "text" else _waiting).as_dict()
     finally:
         driver.close()
@@ -186,6 +187,9 @@ def load_to_neo4j(out: Path, settings: Settings, *, quiet: bool = False, fmt: st
 @click.option("--bulk", is_flag=True,
               help="First load only: REPLACE the local server's database by a neo4j-admin import (much faster "
                    "at scale); later batches load normally.")
+@click.option("--replace-rings", is_flag=True,
+              help="Make the stored rings and operations exactly this run's (a re-analysis of the whole period); "
+                   "default: add them to the stored ones by lineage.")
 @_home_option
 @_wait_option
 @_format_option
@@ -193,10 +197,15 @@ def load_to_neo4j(out: Path, settings: Settings, *, quiet: bool = False, fmt: st
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @no_verify_option
 @friendly_errors
-def load_command(out_dir: Path, settings: Settings, bulk: bool, home: Path | None, wait: float, fmt: str, as_json: bool,
-                 quiet: bool) -> None:
+def load_command(out_dir: Path, settings: Settings, bulk: bool, replace_rings: bool, home: Path | None, wait: float,
+                 fmt: str, as_json: bool, quiet: bool) -> None:
     """Load the evidence graph and rings of a `linkage detect` run (OUT_DIR) into Neo4j.
 
+    Incremental: a batch adds to what earlier batches stored. Its LINKED pairs
+    replace only the pairs it touched (both accounts in the batch); its rings are
+    added by lineage: a continuing ring keeps its node and gains the new members,
+    members the batch saw elsewhere leave it, rings it merged or split are marked,
+    not deleted (--replace-rings: the stored rings become exactly this run's).
     Idempotent: loading the same run again changes nothing, and a load that was
     interrupted is completed by running it again. One writer at a time: a second
     load refuses (or waits, --wait) while one runs. The run's files are first checked
@@ -214,7 +223,7 @@ def load_command(out_dir: Path, settings: Settings, bulk: bool, home: Path | Non
             echo(f"bulk-imported into {home or 'the local server'}: {stats.get('nodes', 0):,} nodes, "
                        f"{stats.get('relationships', 0):,} relationships in {stats.get('seconds', 0):.1f}s")
     else:
-        stats = load_to_neo4j(out_dir, settings, quiet=quiet, fmt=fmt, wait=wait)
+        stats = load_to_neo4j(out_dir, settings, quiet=quiet, fmt=fmt, wait=wait, replace_rings=replace_rings)
     if fmt == "json" and not quiet:
         echo(json_text(stats, indent=2))
 

@@ -15,6 +15,8 @@ Fast because the server does little per row (``benchmarks/neo4j_load.py``):
 - what is known to be new is ``CREATE``d, not ``MERGE``d: nodes whose key is not
   in the graph yet, and the relationships of an account that has none of that
   type yet (rows are sorted by account, so a chunk holds whole accounts);
+- the next chunk is built (DuckDB, Arrow, lists) in a thread while the server
+  writes the current one (``rows.prefetch``);
 - ``LINKED`` and rings are written as the difference to what is stored
   (``writeback``), so a re-run writes nothing and a later batch touches only its
   own pairs.
@@ -398,12 +400,14 @@ def split(cols: dict[str, list[Any]], key: str, known: Iterable[Any]) -> tuple[d
 
 def load_run(driver: neo4j.Driver, settings: Settings, out: str | Path, config: Config | None = None, *,
              report: Report | None = None, lease: Fence | None = None, wait: float = 0.0,
-             on_wait: Callable[[Holder], None] | None = None) -> LoadStats:
+             on_wait: Callable[[Holder], None] | None = None, replace_rings: bool = False) -> LoadStats:
     """Load the evidence graph, intel and rings of the detect run in ``out``; return what was sent.
 
     Takes the load lease first (``wait`` seconds at most for another writer,
     then ``LeaseHeld``), unless the caller passes one it holds. Entity rarity
-    uses the run's own recorded parameters (``config`` overrides them).
+    uses the run's own recorded parameters (``config`` overrides them). The
+    run's rings are added to the stored ones by lineage (``lineage``), or, with
+    ``replace_rings``, replace them (``writeback.write_rings``).
     """
     from .lease import Lease
 
@@ -415,14 +419,17 @@ def load_run(driver: neo4j.Driver, settings: Settings, out: str | Path, config: 
         lease = Lease(driver, settings, task=f"load {run.batch_id}").acquire(wait, on_wait)
     con = rows.open_run(run)
     try:
-        return _load(Writer(driver, settings, lease=lease, report=report), run, con, run.batch_id, config)
+        return _load(Writer(driver, settings, lease=lease, report=report), run, con, run.batch_id, config,
+                     replace_rings)
     finally:
         con.close()
         if own:
             lease.release()  # type: ignore[union-attr]
 
 
-def _load(writer: Writer, run: RunFolder, con: duckdb.DuckDBPyConnection, batch: str, config: Config) -> LoadStats:
+def _load(writer: Writer, run: RunFolder, con: duckdb.DuckDBPyConnection, batch: str, config: Config,
+          replace_rings: bool) -> LoadStats:
+    from .lineage import add_rings, lineages
     from .writeback import replace_links, write_rings
 
     with writer.step("schema", rels_per_row=0):
@@ -438,7 +445,11 @@ def _load(writer: Writer, run: RunFolder, con: duckdb.DuckDBPyConnection, batch:
     replace_links(writer, con, config)
     members = con.execute("SELECT ring_id, account_id FROM ring_members").fetchall() \
         if "ring_members" in _views(con) else []
-    write_rings(writer, run.rings, [{"ring_id": r, "account_id": a} for r, a in members], run.operations)
+    member_rows = [{"ring_id": r, "account_id": a} for r, a in members]
+    if replace_rings:
+        write_rings(writer, run.rings, member_rows, run.operations)
+    else:
+        add_rings(writer, con, batch, run.rings, member_rows, run.operations, lineages(run.doc["rings"]))
     writer.query("batch complete", LOAD_DONE, {"batch": batch, "source": str(run.path)})
     return writer.stats
 
@@ -446,7 +457,7 @@ def _load(writer: Writer, run: RunFolder, con: duckdb.DuckDBPyConnection, batch:
 def send_accounts(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, size: int) -> None:
     """Accounts, additive: new ones created with their figures, known ones get theirs added."""
     with writer.step("accounts", rows.count(con, rows.ACCOUNTS_SQL), nodes_per_row=1, rels_per_row=0) as step:
-        for k, cols in enumerate(rows.columns(con, rows.ACCOUNTS_SQL, size=size)):
+        for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), rows.ACCOUNTS_SQL, size=size))):
             def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
                 found = tx.run(existing("Account", "account_id"), keys=cols["account_id"]).single(strict=True)["found"]
                 new, seen = split(cols, "account_id", found)
@@ -482,7 +493,7 @@ def send_incidence(writer: Writer, con: duckdb.DuckDBPyConnection, fam: Family, 
     name = f"{node.rel_type} relationships"
     sql = rows.incidence_sql(fam)
     with writer.step(name, rows.count(con, sql)) as step:
-        for k, cols in enumerate(rows.columns(con, sql, size=size)):
+        for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), sql, size=size))):
             def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
                 accounts = sorted(set(cols["account_id"]))
                 known = tx.run(with_rels("Account", "account_id", node.rel_type), keys=accounts).single(strict=True)["found"]

@@ -53,11 +53,15 @@ _FIXED_NODES = (
              ("ring_id", "score", "size", "requests", "first_seen", "last_seen", "operator", "operator_confidence",
               "operator_cluster", "bystanders", "signals", "coordination", "harvesting", "diversity",
               "payment_share", "template_share", "burst_share", "lockstep_share", "hosting_share", "volume_ratio", "density",
-              "median_requests", "evidence", "run_id", "operation")),
+              "median_requests", "evidence", "run_id", "operation",
+              # day by day (store.lineage): the batch that last wrote the ring, whether it is still current or was
+              # merged, split or superseded (into which rings), and its lineage from `linkage detect --state`
+              "batch_id", "status", "merged_into", "successors", "lineage", "first_detected", "previous_ids",
+              "new_members")),
     # The rings one operator runs, tied by the tools they reuse (linkage.operations).
     NodeType("Operation", "operation_id",
              ("operation_id", "operator", "operator_confidence", "rings", "accounts", "requests", "score", "tools",
-              "tool_families")),
+              "tool_families", "batch_id", "status")),
     NodeType("Operator", "name", ("name", "known", "rings", "accounts")),
     NodeType("Indicator", "indicator_id", ("indicator_id", "operator", "kind", "value", "note", "matched")),
     # Bookkeeping: which input batches are loaded, and which chunks of a batch's additive steps are done.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -29,6 +29,8 @@ from ..run import RunFolder
 from ..signals.prompt import excerpt_shingles_sql
 from ..sql import literal
 from . import model
+
+T = TypeVar("T")
 
 #: Rows per transaction; a batch keeps the size it was first loaded with (recorded on its LoadBatch).
 BATCH_ROWS = int(os.environ.get("LINKAGE_LOAD_BATCH_ROWS", "25000"))
@@ -86,6 +88,57 @@ def columns(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None
             pending, held = rest.to_batches(), rest.num_rows
     if held:
         yield pa.Table.from_batches(pending).to_pydict()
+
+
+def prefetch(chunks: Iterator[T]) -> Iterator[T]:
+    """The items of ``chunks`` in order, the next one built in a thread while the caller sends the current one.
+
+    Building a chunk (DuckDB, Arrow, Python lists) is client work and sending it waits
+    on the server; on two cores the two overlap. The thread gets its own DuckDB cursor
+    from the caller (``columns(con.cursor(), ...)``): a connection is not shared.
+
+    >>> list(prefetch(iter(range(5))))
+    [0, 1, 2, 3, 4]
+    """
+    import queue
+    import threading
+
+    box: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)  # (a chunk or the end, a failure)
+    stop = threading.Event()
+    end = object()
+
+    def fill() -> None:
+        try:
+            for item in chunks:
+                while not stop.is_set():
+                    try:
+                        box.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put((end, None))
+        except BaseException as exc:  # handed to the caller, raised there
+            box.put((end, exc))
+
+    thread = threading.Thread(target=fill, name="linkage-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = box.get()
+            if exc is not None:
+                raise exc
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
 
 
 def count(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> int:
@@ -245,6 +298,6 @@ def operation_rows(operations: Sequence[Operation]) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["BATCH_ROWS", "chunk_name", "chunk_count", "batches", "columns", "count", "epoch", "indicator_id", "ACCOUNTS_SQL",
+__all__ = ["BATCH_ROWS", "chunk_name", "chunk_count", "batches", "columns", "prefetch", "count", "epoch", "indicator_id", "ACCOUNTS_SQL",
            "entity_sql", "incidence_sql", "IP_ASN_SQL", "link_sql", "INDICATORS_SQL", "indicator_target_sql",
            "ring_rows", "operation_rows", "open_run"]

@@ -11,10 +11,12 @@ sets the changed ones, deletes the pairs the run no longer links. Idempotent
 and kill-safe by construction (a re-run finds nothing to change), with no
 global clear: clearing every link took 67 s of a 255 s seed-scale day load.
 
-Rings keep their replace semantics (the stored assignment is exactly the
-run's afterwards), but as a difference too: only the stored rings and
-memberships are read, never every account. Operations (``PART_OF``) follow
-their rings the same way: stale ones go, the run's are merged.
+``write_rings`` replaces (the stored assignment is exactly the run's
+afterwards): ``linkage rings``, which recomputes over everything stored, and
+``linkage load --replace-rings``. It writes a difference too: only the stored
+rings and memberships are read, never every account. Operations (``PART_OF``)
+follow their rings the same way: stale ones go, the run's are merged. A plain
+``linkage load`` adds the run's rings to the stored ones instead (``lineage``).
 """
 
 from __future__ import annotations
@@ -119,16 +121,28 @@ def replace_links(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config
         for k in range(chunks):
             starts = [r[0] for r in con.execute("SELECT account_id FROM link_starts WHERE chunk = ? ORDER BY 1",
                                                 [k]).fetchall()]
-            found = con.execute(f"SELECT a, b, {', '.join(names)} FROM link_rows WHERE chunk = ?", [k]).fetchall()
-            new = {(r[0], r[1]): dict(zip(names, r[2:])) for r in found}
-            counts = step.write(functools.partial(_write_link_chunk, con=con, names=names, starts=starts, new=new))
-            step.sent(len(new), **counts)
+            cols = con.sql(f"SELECT a, b, {', '.join(names)} FROM link_rows WHERE chunk = ? ORDER BY a, b",
+                           params=[k]).to_arrow_table().to_pydict()
+            counts = step.write(functools.partial(_write_link_chunk, con=con, names=names, starts=starts, cols=cols))
+            step.sent(len(cols["a"]), **counts)
 
 
-def _write_link_chunk(tx: neo4j.ManagedTransaction, con: duckdb.DuckDBPyConnection, names: tuple[str, ...], starts: list[str],
-                      new: dict[tuple[str, str], dict[str, Any]]) -> dict[str, int]:
-    """One chunk in one transaction: read the stored pairs it touches, write the difference."""
+def _write_link_chunk(tx: neo4j.ManagedTransaction, con: duckdb.DuckDBPyConnection, names: tuple[str, ...],
+                      starts: list[str], cols: dict[str, list[Any]]) -> dict[str, int]:
+    """One chunk in one transaction: read the stored pairs it touches, write the difference.
+
+    When none of the chunk's start accounts has a stored link (a first load, or accounts new to
+    the graph), every row is new and goes as it came, as columns: no per-row dictionaries.
+    """
     stored_rows = list(tx.run(STORED_LINKS, starts=starts))
+    if not stored_rows:
+        if cols["a"]:
+            accounts, at = positions(cols["a"] + cols["b"])
+            n = len(cols["a"])
+            tx.run(create_links(names), {"accounts": accounts, "ai": at[:n], "bi": at[n:],
+                                         **{c: cols[c] for c in names}}).consume()
+        return {"created": len(cols["a"]), "updated": 0, "deleted": 0}
+    new = {(a, b): {c: cols[c][i] for c in names} for i, (a, b) in enumerate(zip(cols["a"], cols["b"]))}
     ends = sorted({r["b"] for r in stored_rows})
     in_run = {r[0] for r in con.execute("SELECT x FROM unnest(?::VARCHAR[]) t(x) SEMI JOIN accounts a "
                                         "ON a.account_id = t.x", [ends]).fetchall()} if ends else set()
@@ -137,9 +151,9 @@ def _write_link_chunk(tx: neo4j.ManagedTransaction, con: duckdb.DuckDBPyConnecti
     if delete:
         tx.run(DELETE_LINKS, ids=delete).consume()
     if update:
-        cols: dict[str, list[Any]] = {"id": [eid for eid, _ in update]}
-        cols.update({n: [props.get(n) for _, props in update] for n in names})
-        tx.run(update_links(names), cols).consume()
+        changed: dict[str, list[Any]] = {"id": [eid for eid, _ in update]}
+        changed.update({n: [props.get(n) for _, props in update] for n in names})
+        tx.run(update_links(names), changed).consume()
     if create:
         accounts, at = positions([a for a, _ in create] + [b for _, b in create])
         params: dict[str, list[Any]] = {"accounts": accounts, "ai": at[:len(create)], "bi": at[len(create):]}

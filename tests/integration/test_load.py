@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from storekit import census, links
+from storekit import census, later_batch, links, run_links
 
 from linkage.cli import main
 from linkage.store.connection import run_query
@@ -163,13 +163,18 @@ def test_operations_and_their_rings_are_in_the_graph_after_a_load(neo4j_driver, 
         neo4j_driver, neo4j_settings, "part of",
         "MATCH (r:Ring) OPTIONAL MATCH (r)-[:PART_OF]->(o:Operation) RETURN r.ring_id AS r, o.operation_id AS o")}
     assert ring_ops == {(ring, o["operation_id"]) for o in ops for ring in o["rings"]}
-    # a stale operation goes on the next write, and a re-load changes nothing
+    # an earlier operation with no ring left is marked on the next load, not deleted; a re-load changes nothing
     run_query(neo4j_driver, neo4j_settings, "stale op", "CREATE (:Operation {operation_id: 'operation-stale'})",
               write=True)
     before = census(neo4j_driver, neo4j_settings)
     load_run(neo4j_driver, neo4j_settings, fixture_run)
-    assert _operations(neo4j_driver, neo4j_settings) == got
-    assert census(neo4j_driver, neo4j_settings)["nodes"]["Operation"] == before["nodes"]["Operation"] - 1
+    stale = _operations(neo4j_driver, neo4j_settings).pop("operation-stale")
+    assert stale["props"]["status"] == "superseded" and stale["rings"] == []
+    assert {k: v for k, v in _operations(neo4j_driver, neo4j_settings).items() if k != "operation-stale"} == got
+    assert census(neo4j_driver, neo4j_settings) == before
+    # --replace-rings makes the stored operations exactly the run's: the stale one goes
+    load_run(neo4j_driver, neo4j_settings, fixture_run, replace_rings=True)
+    assert set(_operations(neo4j_driver, neo4j_settings)) == set(got)
 
 
 def test_rings_rewrite_leaves_no_stale_membership(neo4j_driver, neo4j_settings, clean_db, fixture_run):
@@ -220,45 +225,10 @@ def test_store_failures_give_one_line_and_non_zero_exit(neo4j_settings, fixture_
 # --- a later batch replaces only its own LINKED pairs -------------------------------------------
 
 
-def later_batch(run: Path, dest: Path) -> Path:
-    """A second batch made from ``run``: the first half of its accounts, their links re-weighted ×2 and every
-    fifth one gone, under a new batch id. Its pairs are exactly those with both accounts in the first half."""
-    import shutil
-
-    shutil.copytree(run, dest)
-    ev, con = dest / "evidence", duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    half = f"(SELECT aid FROM '{run}/evidence/accounts.parquet' ORDER BY account_id " \
-           f"LIMIT (SELECT count(*) // 2 FROM '{run}/evidence/accounts.parquet'))"
-    for table, keep in (("accounts", f"aid IN {half}"), ("incidence", f"aid IN {half}"),
-                        ("windows", f"aid IN {half}"),
-                        ("links", f"a IN {half} AND b IN {half} AND (hash(a, b) % 5) <> 0")):
-        select = "* REPLACE (weight * 2 AS weight)" if table == "links" else "*"
-        con.execute(f"COPY (SELECT {select} FROM '{run}/evidence/{table}.parquet' WHERE {keep}) "
-                    f"TO '{ev}/{table}.parquet' (FORMAT parquet)")
-    doc = json.loads((run / "rings.json").read_text())
-    doc["input"]["batch_id"] = "later-batch"
-    (dest / "rings.json").write_text(json.dumps(doc))
-    # A manifest of its own, so the loader (which checks a run against run.json) takes the derived batch as a run.
-    from linkage import manifest
-
-    params = manifest.read(run)["params"]
-    manifest.write(dest, manifest.build(dest, command="test: later batch", batch_id="later-batch",
-                                        input=doc["input"], params=params))
-    return dest
-
-
-def _run_links(run: Path) -> dict[tuple[str, str], float]:
-    ev = run / "evidence"
-    return {(a, b): w for a, b, w in duckdb.sql(f"""
-        SELECT x.account_id, y.account_id, l.weight FROM '{ev}/links.parquet' l
-        JOIN '{ev}/accounts.parquet' x ON x.aid = l.a JOIN '{ev}/accounts.parquet' y ON y.aid = l.b""").fetchall()}
-
-
 def test_a_later_batch_replaces_only_the_links_of_its_own_accounts(neo4j_driver, neo4j_settings, clean_db,
                                                                    fixture_run, tmp_path):
     later = later_batch(fixture_run, tmp_path / "later")
-    first, second = _run_links(fixture_run), _run_links(later)
+    first, second = run_links(fixture_run), run_links(later)
     in_later = {a for a, in duckdb.sql(f"SELECT account_id FROM '{later}/evidence/accounts.parquet'").fetchall()}
     untouched = {p: w for p, w in first.items() if not (p[0] in in_later and p[1] in in_later)}
     dropped = {p for p in first if p[0] in in_later and p[1] in in_later and p not in second}

@@ -310,3 +310,16 @@ def test_two_operators_signing_up_in_the_same_minutes_stay_two_operations(tmp_pa
     assert set(by_label) == {"ringa", "ringz"}
     assert by_label["ringa"].operation != by_label["ringz"].operation
     assert by_label["ringa"].operator == "CRIMSON-LATHE" and by_label["ringz"].operator is None
+
+
+def test_templated_harvest_needs_the_template_to_be_what_members_send():
+    """Regression (hackathon trap): an organisers' starter prompt is repeated across many rings of
+    participants, but each sends it now and then; a harness fills its template in most requests."""
+    templated = dict(diversity=1, template_share=1, families=2, infra_families=1, template_reach=1.0,
+                     template_rings=8, focus=0.9)
+    starter = score(features(**templated, templated_prompts=0.15))
+    harness = score(features(**templated, templated_prompts=0.6))
+    assert starter["templated_harvest"][0] == 0 and starter["score"][0] == 0
+    assert harness["templated_harvest"][0] == pytest.approx(1.0) and harness["score"][0] > 0.5
+    between = score(features(**templated, templated_prompts=0.35))["templated_harvest"][0]
+    assert between == pytest.approx(0.5)

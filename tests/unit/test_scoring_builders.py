@@ -99,3 +99,25 @@ def test_the_score_needs_both_coordination_and_harvesting():
                           "volume_ratio": [50.0, 1.0, 50.0], "families": [3, 3, 0], "infra_families": [1, 1, 0]})
     out = scoring.score(feats, Config())
     assert list(out["score"]) == [1.0, 0.0, 0.0]
+
+
+def test_templated_prompts_is_the_median_reaching_members_share_of_prompts(toy):
+    """Accounts 1-3 (community 1) and 5-6 (community 2) send the operation's phrases p1-p3, which both
+    communities' template profiles carry; how often each sends its most used one, against its sampled
+    prompts, is its templated share: 1 in 10 for a starter prompt, 8 in 10 for a harness."""
+    con, config, roles = toy
+    roles = Roles(weighted=["ip", "payment"], templates=["prompt"], infrastructure=["ip", "payment"])
+    con.execute("CREATE TABLE operations AS SELECT cid, 1 AS op FROM (VALUES (1), (2)) t(cid)")
+    con.execute("CREATE TABLE profiles AS SELECT cid, 'prompt' AS family, entity FROM (VALUES (1), (2)) c(cid), "
+                "(VALUES ('p1'), ('p2'), ('p3')) e(entity)")
+    con.execute("DROP TABLE incidence")
+    con.execute("""CREATE TABLE incidence AS SELECT aid, 'prompt' AS family, entity, requests FROM (
+                   SELECT * FROM (VALUES (1, 1), (2, 2), (3, 8), (5, 8), (6, 9)) t(aid, requests), (VALUES ('p1')) e(entity)
+                   UNION ALL SELECT aid, 1, entity FROM (VALUES (1), (2), (3), (5), (6)) t(aid), (VALUES ('p2'), ('p3')) e(entity)
+                   UNION ALL SELECT aid, 10, 'p9' FROM (VALUES (1), (4)) t(aid))""")
+    con.execute("CREATE TABLE acct_topics AS SELECT aid, 10 AS prompts, 9 AS focused FROM range(1, 8) t(aid)")
+    _run(con, config, roles, "size")
+    got = _run(con, config, roles, "templated")
+    # (template_reach, template_rings, templated_prompts, focus); p9 is in no profile, so it never counts.
+    assert got[1] == (pytest.approx(0.75), 2, pytest.approx(0.2), pytest.approx(0.9))
+    assert got[2] == (pytest.approx(1.0), 2, pytest.approx(0.85), pytest.approx(0.9))
