@@ -359,7 +359,8 @@ def write_results(result: dict) -> None:
     doc["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
     doc["generated_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     same = lambda r: (r.get("accounts"), r.get("replicated")) == (result["accounts"], result.get("replicated"))  # noqa: E731
-    earlier = next((r for r in doc["runs"] if same(r)), {})  # figures this run did not measure (e.g. bulk) stay
+    # figures this run did not measure (e.g. bulk) stay, if they are of the same world
+    earlier = next((r for r in doc["runs"] if same(r) and r.get("requests") == result.get("requests")), {})
     doc["runs"] = sorted([r for r in doc["runs"] if not same(r)] + [{**earlier, **result}], key=lambda r: r["accounts"])
     path.write_text(json.dumps(doc, indent=1) + "\n")
 

@@ -167,8 +167,8 @@ def ring_tools(con: duckdb.DuckDBPyConnection, members: pd.DataFrame) -> dict[in
     return {int(cid): list(tools) for cid, tools in rows}
 
 
-def _lineage(con: duckdb.DuckDBPyConnection, names: pd.DataFrame, ids: pd.Series, prior: lineage.Prior
-             ) -> tuple[pd.Series, dict[str, lineage.Lineage], dict[str, list[str]]]:
+def _lineage(con: duckdb.DuckDBPyConnection, names: pd.DataFrame, ids: pd.Series[str], prior: lineage.Prior
+             ) -> tuple[pd.Series[str], dict[str, lineage.Lineage], dict[str, list[str]]]:
     """Today's rings matched to the known ones: final ids per cid, lineage and tools per final id."""
     tools = ring_tools(con, names)
     groups = names.groupby("cid")["account_id"]

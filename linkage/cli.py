@@ -154,8 +154,8 @@ def detect(data: Path, out_dir: Path, seed: int | None, threshold: float | None,
 
     intel = StixIntel(bundles=tuple(intel_bundles), key_env=key_env)
 
-    overrides: dict[str, Any] = {k: v for k, v in dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size,
-                                       resolution=resolution).items() if v is not None}
+    given = dict(seed=seed, threshold=threshold, min_ring_size=min_ring_size, resolution=resolution)
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     config = Config(**overrides)
     if window_days is not None and state_dir is None:
         raise click.UsageError("--window-days needs --state")

@@ -32,21 +32,26 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from .. import families
 from ..config import Config
 from ..errors import StoreError
-from ..results import Ring
+from ..results import Operation, Ring
 from ..run import RunFolder
 from ..sql import literal
 from . import rows, server
 from .model import ENTITY, indicator_targets, label, node, rel_type
 from .rows import BATCH_ROWS, epoch
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +109,7 @@ def _rel_cols(rtype: str, start: str, start_sql: str, end: str, end_sql: str,
 
 
 def write_import_csv(out_dir: str | Path, csv_dir: str | Path, config: Config | None = None, *,
-                     compress: bool = False) -> dict:
+                     compress: bool = False) -> dict[str, Any]:
     """Write neo4j-admin import files for the graph ``load.load_run`` would write from ``out_dir``.
 
     Returns a manifest (also written to ``csv_dir/manifest.json``): per label
@@ -125,7 +130,7 @@ def write_import_csv(out_dir: str | Path, csv_dir: str | Path, config: Config | 
         _ring_tables(con, run.rings)
         _operation_tables(con, run.operations)
         chunks = _load_batch(con, config, run.batch_id, str(out_dir))
-        manifest: dict = {"batch_id": run.batch_id, "out_dir": str(out_dir), "csv_dir": str(csv_dir),
+        manifest: dict[str, Any] = {"batch_id": run.batch_id, "out_dir": str(out_dir), "csv_dir": str(csv_dir),
                           "array_delimiter": _ARRAY_FLAG, "nodes": {}, "relationships": {}, "multiline": [],
                           "load_batch_chunks": len(chunks)}
         for n, (kind, name, cols, source) in enumerate(import_files(config, _ring_props(con))):
@@ -155,7 +160,7 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
     def node(lbl: str, key_sql: str, source: str, *props: tuple[str, str, str]) -> None:
         files.append(("nodes", lbl, _node_cols(lbl, key_sql, *props), source))
 
-    def rel(rtype: str, start: tuple[str, str], end: tuple[str, str], source: str, *props) -> None:
+    def rel(rtype: str, start: tuple[str, str], end: tuple[str, str], source: str, *props: tuple[str, str, str]) -> None:
         files.append(("relationships", rtype, _rel_cols(rtype, *start, *end, *props), source))
 
     node("Account", "a.account_id",
@@ -263,16 +268,16 @@ def _key_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
                     FROM ({rows.INDICATORS_SQL}) GROUP BY 1""")
     targets = []
     for kind, (lbl, _) in indicator_targets().items():
-        fam = families.by_intel_kind().get(kind)
-        if kind != "account" and (fam is None or fam.name not in config.families):
+        intel_fam = families.by_intel_kind().get(kind)
+        if kind != "account" and (intel_fam is None or intel_fam.name not in config.families):
             continue
         if lbl == "Account":
             exists = "(SELECT account_id AS key FROM accounts)"
         elif lbl == "ASN":
             exists = "(SELECT asn AS key FROM k_asn)"
         else:
-            assert fam is not None
-            exists = f"k_{fam.name}"
+            assert intel_fam is not None
+            exists = f"k_{intel_fam.name}"
         targets.append(f"SELECT DISTINCT {literal(kind)} AS kind, t.indicator_id, CAST(t.target AS VARCHAR) AS target "
                        f"FROM ({rows.indicator_target_sql(kind, config)}) t SEMI JOIN {exists} e ON e.key = t.target")
     con.execute("CREATE TEMP TABLE points_to AS " + " UNION ALL ".join(targets))
@@ -290,7 +295,7 @@ def _ring_tables(con: duckdb.DuckDBPyConnection, rings: list[Ring]) -> None:
     always = {"score": pa.float64(), "size": pa.int64()}  # read by the SQL below, even with no rings
     props = [k for k in node("Ring").properties
              if k in always or any(r["props"].get(k) is not None for r in flat)]
-    cols: dict[str, list] = {"ring_id": [r["ring_id"] for r in flat],
+    cols: dict[str, list[Any]] = {"ring_id": [r["ring_id"] for r in flat],
                              "operator_node": [r["operator_node"] for r in flat],
                              "known": [bool(r["known"]) for r in flat],
                              "confidence": [_num(r["confidence"]) for r in flat]}
@@ -325,7 +330,7 @@ def _ring_tables(con: duckdb.DuckDBPyConnection, rings: list[Ring]) -> None:
                    GROUP BY name""")
 
 
-def _operation_tables(con: duckdb.DuckDBPyConnection, operations) -> None:
+def _operation_tables(con: duckdb.DuckDBPyConnection, operations: Sequence[Operation]) -> None:
     """``operations_t`` (flattened by ``rows.operation_rows``) and ``part_of`` (ring, operation) of stored rings."""
     flat = rows.operation_rows(operations)
     con.execute("""CREATE TEMP TABLE operations_t (operation_id VARCHAR, operator VARCHAR, operator_confidence DOUBLE,
@@ -353,7 +358,7 @@ def _ring_props(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     return out
 
 
-def _arrow_type(values: list):
+def _arrow_type(values: list[Any]) -> pa.DataType:
     """The Arrow type for one ring property, as the driver would type the Python values."""
     import pyarrow as pa
 
@@ -374,7 +379,7 @@ def _arrow_type(values: list):
     return pa.string()
 
 
-def _num(v):
+def _num(v: object) -> object:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
@@ -403,7 +408,7 @@ def _load_batch(con: duckdb.DuckDBPyConnection, config: Config, batch_id: str, s
     return chunks
 
 
-def admin_args(manifest: dict) -> list[str]:
+def admin_args(manifest: dict[str, Any]) -> list[str]:
     """``--nodes=`` / ``--relationships=`` and parsing options for ``neo4j-admin database import full``."""
     args = []
     for kind, flag in (("nodes", "--nodes"), ("relationships", "--relationships")):
@@ -419,7 +424,7 @@ def admin_args(manifest: dict) -> list[str]:
 # --- the import -------------------------------------------------------------------------
 
 
-def import_command(java: str, home: Path, database: str, manifest: dict, *, heap: str = "2g",
+def import_command(java: str, home: Path, database: str, manifest: dict[str, Any], *, heap: str = "2g",
                    max_off_heap: str = "50%", threads: int | None = None) -> list[str]:
     """The ``neo4j-admin database import full`` command line, run as ``AdminTool`` from ``<home>/lib``."""
     return [
@@ -430,7 +435,7 @@ def import_command(java: str, home: Path, database: str, manifest: dict, *, heap
     ]  # fmt: skip
 
 
-def _local_home(home: Path) -> dict:
+def _local_home(home: Path) -> dict[str, Any]:
     """The settings a linkage server of ``home`` runs with, or StoreError if it is not one."""
     conf = home / "conf" / "neo4j.conf"
     try:
@@ -449,7 +454,7 @@ def _local_home(home: Path) -> dict:
 
 def import_run(out_dir: str | Path, home: str | Path | None = None, *, database: str = "neo4j",
                config: Config | None = None, password: str | None = None, csv_dir: str | Path | None = None,
-               keep_csv: bool = False, compress: bool = False, heap: str = "2g", max_off_heap: str = "50%") -> dict:
+               keep_csv: bool = False, compress: bool = False, heap: str = "2g", max_off_heap: str = "50%") -> dict[str, Any]:
     """Bulk-load the detect run in ``out_dir`` into the local server of ``home``: FIRST LOAD ONLY.
 
     This REPLACES the database ``database`` (``--overwrite-destination``):
@@ -538,7 +543,7 @@ def import_run(out_dir: str | Path, home: str | Path | None = None, *, database:
     }
 
 
-def _imported(log_path: Path) -> dict:
+def _imported(log_path: Path) -> dict[str, Any]:
     """``{"nodes", "relationships", "properties"}`` from the tool's ``IMPORT DONE ... Imported:`` lines."""
     try:
         text = log_path.read_text(errors="replace")

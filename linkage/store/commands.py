@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +19,10 @@ from ..cliutil import echo, friendly_errors, neo4j_options, no_verify_option, se
 from ..safetext import json_text, terminal
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from .connection import Settings
+    from .lease import Holder
 
 #: ``linkage neo4j status`` exit code when nothing runs (LSB "program is not running").
 NOT_RUNNING = 3
@@ -49,13 +52,13 @@ class _StartProgress:
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<30}"), TimeElapsedColumn(),
                                  console=self.console, transient=True)
         self.current: tuple[str, float] | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> _StartProgress:
         self.progress.start()
         return self
 
-    def __exit__(self, exc_type, *exc) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if exc_type is None:
             self._finish()
         self.progress.stop()
@@ -71,7 +74,8 @@ class _StartProgress:
         if self.current is None:
             return
         step, began = self.current
-        self.progress.remove_task(self.task)
+        if self.task is not None:
+            self.progress.remove_task(self.task)
         self.console.print(Text.assemble(("  ✓ ", "green"), f"{step:<30}", (f"{time.monotonic() - began:6.1f}s", "cyan")))
         self.current = self.task = None
 
@@ -144,12 +148,12 @@ _format_option = click.option("--format", "fmt", type=click.Choice(["text", "jso
                               show_default=True, help="Output format.")
 
 
-def _waiting(holder) -> None:
+def _waiting(holder: Holder) -> None:
     echo(f"waiting for the load lease: another writer holds it ({holder.describe()})", err=True)
 
 
 def load_to_neo4j(out: Path, settings: Settings, *, quiet: bool = False, fmt: str = "text", wait: float = 0.0,
-                  replace_rings: bool = False) -> dict:
+                  replace_rings: bool = False) -> dict[str, Any]:
     """Load a detect run's OUT folder, with progress on a terminal. Used by ``load`` and ``detect --neo4j``.
 
     Text output ends with a per-step table and one total line (unless quiet).
@@ -237,7 +241,8 @@ def load_command(out_dir: Path, settings: Settings, bulk: bool, replace_rings: b
 @_format_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @friendly_errors
-def rings_command(use_neo4j: bool, settings: Settings, out_dir: Path | None, seed, threshold, wait: float, fmt: str,
+def rings_command(use_neo4j: bool, settings: Settings, out_dir: Path | None, seed: int | None,
+                  threshold: float | None, wait: float, fmt: str,
                   quiet: bool) -> None:
     """Recompute rings over every batch stored in Neo4j and write them back.
 
@@ -253,7 +258,8 @@ def rings_command(use_neo4j: bool, settings: Settings, out_dir: Path | None, see
     from .progress import StoreProgress, wanted
     from .rings import recompute
 
-    config = Config(**{k: v for k, v in dict(seed=seed, threshold=threshold).items() if v is not None})
+    overrides: dict[str, Any] = {k: v for k, v in dict(seed=seed, threshold=threshold).items() if v is not None}
+    config = Config(**overrides)
     writer = None
     if out_dir is not None:  # OUT is checked before the recompute, not after it
         from ..publish import RunWriter

@@ -192,14 +192,14 @@ class Lease:
     def __enter__(self) -> Lease:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
     # --- while writing ---------------------------------------------------------------
 
     def fence(self, tx: neo4j.ManagedTransaction) -> None:
         """In a write transaction: lock the lease, check it is ours, extend it; LeaseLost rolls the write back."""
-        rec = tx.run(FENCE, name=self.name, token=self.token, ttl=self.ttl).single()
+        rec = tx.run(FENCE, name=self.name, token=self.token, ttl=self.ttl).single(strict=True)
         if not rec["ours"]:
             self.lost = (f"host {rec['host']} pid {rec['pid']}" if rec["host"] else "nobody (the lock node is gone)")
         self.check()

@@ -37,60 +37,34 @@ from typing import Any
 
 import duckdb
 
+from ..lineage import Lineage
 from ..results import Operation, Ring
 from . import rows
 from .load import Writer, positions
 from .writeback import DROP_ORPHAN_OPERATORS, MEMBERS, OPERATOR_TOTALS, RINGS
 
-STATUSES = ("new", "continuing", "merged", "split")
 
+def lineages(rings: Iterable[Ring]) -> dict[str, Lineage]:
+    """``ring_id → Lineage`` of the run's rings that carry one (a run of ``detect --state``); pure.
 
-@dataclass(frozen=True)
-class Lineage:
-    """A ring's ``lineage`` in rings.json (written by ``linkage detect --state``)."""
-
-    status: str
-    first_detected: str | None = None
-    previous_ids: tuple[str, ...] = ()
-    new_members: int | None = None
-
-    @classmethod
-    def from_doc(cls, doc: Any) -> Lineage | None:
-        """The lineage of a rings.json ring's ``lineage`` value; None when absent or not understood.
-
-        >>> Lineage.from_doc({"status": "merged", "previous_ids": ["r1", "r2"], "new_members": {"count": 3}})
-        Lineage(status='merged', first_detected=None, previous_ids=('r1', 'r2'), new_members=3)
-        >>> Lineage.from_doc(None) is None, Lineage.from_doc({"status": "odd"}) is None
-        (True, True)
-        """
-        if not isinstance(doc, Mapping) or doc.get("status") not in STATUSES:
-            return None
-        prev = doc.get("previous_ids") or []
-        new = doc.get("new_members")
-        count = new.get("count") if isinstance(new, Mapping) else new if isinstance(new, int) else None
-        first = doc.get("first_detected")
-        return cls(status=str(doc["status"]), first_detected=None if first is None else str(first),
-                   previous_ids=tuple(str(p) for p in prev if p is not None),
-                   new_members=int(count) if isinstance(count, int) else None)
-
-    def props(self) -> dict[str, Any]:
-        """As Ring node properties (Neo4j holds no maps; an empty list is left out)."""
-        out: dict[str, Any] = {"lineage": self.status, "first_detected": self.first_detected,
-                               "previous_ids": list(self.previous_ids) or None, "new_members": self.new_members}
-        return {k: v for k, v in out.items() if v is not None}
-
-
-def lineages(ring_docs: Iterable[Any]) -> dict[str, Lineage]:
-    """``ring_id → Lineage`` for the rings of a rings.json that carry one; pure.
-
-    >>> lineages([{"ring_id": "a", "lineage": {"status": "new"}}, {"ring_id": "b"}])
-    {'a': Lineage(status='new', first_detected=None, previous_ids=(), new_members=None)}
+    >>> lineages([Ring("a", 0.9, 1, ["x"], None, 0.0, "u", lineage=Lineage("new", "b1")),
+    ...           Ring("b", 0.9, 1, ["y"], None, 0.0, "u")])
+    {'a': Lineage(status='new', first_detected='b1', previous_ids=[], new_members=[])}
     """
-    out = {}
-    for doc in ring_docs:
-        if isinstance(doc, Mapping) and (lin := Lineage.from_doc(doc.get("lineage"))) is not None:
-            out[str(doc.get("ring_id"))] = lin
-    return out
+    return {r.ring_id: r.lineage for r in rings if r.lineage is not None}
+
+
+def lineage_props(lin: Lineage) -> dict[str, Any]:
+    """A ring's lineage as Ring node properties: Neo4j holds no maps, and no null or empty list; pure.
+
+    >>> lineage_props(Lineage("continuing", "b1", ["r1"], ["a", "b"]))
+    {'lineage': 'continuing', 'first_detected': 'b1', 'previous_ids': ['r1'], 'new_members': 2}
+    >>> lineage_props(Lineage("new", ""))
+    {'lineage': 'new', 'new_members': 0}
+    """
+    out: dict[str, Any] = {"lineage": lin.status, "first_detected": lin.first_detected or None,
+                           "previous_ids": list(lin.previous_ids) or None, "new_members": len(lin.new_members)}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -111,7 +85,7 @@ def plan(stored: Mapping[str, Iterable[str]], members: Iterable[tuple[str, str]]
     ``in_run``: the stored members that are among the run's accounts.
 
     >>> p = plan({"r1": ["a", "b", "x"], "r2": ["c"], "old": ["z"]}, [("r1", "a"), ("r3", "c")],
-    ...          {"a", "b", "c"}, {"r3": Lineage("merged", previous_ids=("r2",))})
+    ...          {"a", "b", "c"}, {"r3": Lineage("merged", "b1", ["r2"])})
     >>> p.drop_members, p.marks
     ([('r1', 'b'), ('r2', 'c')], {'r2': ('merged', ['r3'])})
     """
@@ -211,7 +185,7 @@ def add_rings(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, rings:
         ring_rows = rows.ring_rows(rings)
         for row in ring_rows:
             lin = lineage.get(row["ring_id"])
-            row["props"] = {**row["props"], **(lin.props() if lin else {}), "status": "active", "batch_id": batch}
+            row["props"] = {**row["props"], **(lineage_props(lin) if lin else {}), "status": "active", "batch_id": batch}
         for i in range(0, len(ring_rows), 1000):
             writer.query("rings", RINGS, {"rows": ring_rows[i:i + 1000]})
             step.sent(len(ring_rows[i:i + 1000]))
@@ -249,4 +223,4 @@ def add_rings(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, rings:
         writer.query("superseded operations", MARK_OPERATIONS, {"keep": [r["operation_id"] for r in op_rows]})
 
 
-__all__ = ["Lineage", "lineages", "RingPlan", "plan", "add_rings", "STATUSES"]
+__all__ = ["lineages", "lineage_props", "RingPlan", "plan", "add_rings"]

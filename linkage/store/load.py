@@ -32,16 +32,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 import duckdb
 
 from .. import families
 from ..config import Config
+from ..families import Family
 from ..run import RunFolder
 from . import rows, schema
 from .connection import Settings, run_transaction
@@ -50,31 +51,34 @@ from .model import ENTITY, indicator_targets, label, rel_type
 if TYPE_CHECKING:
     import neo4j
 
+    from .lease import Holder
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
 class LoadStats:
     """Rows sent per step and the time taken; ``relationships_per_s`` is the headline figure."""
 
-    steps: dict[str, dict] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # per step: nodes, relationships, seconds, …
 
     def add(self, step: str, nodes: int, rels: int, seconds: float, **detail: int) -> None:
         self.steps[step] = {"nodes": nodes, "relationships": rels, "seconds": round(seconds, 3), **detail}
 
     @property
     def relationships(self) -> int:
-        return sum(s["relationships"] for s in self.steps.values())
+        return int(sum(s["relationships"] for s in self.steps.values()))
 
     @property
     def nodes(self) -> int:
-        return sum(s["nodes"] for s in self.steps.values())
+        return int(sum(s["nodes"] for s in self.steps.values()))
 
     @property
     def seconds(self) -> float:
-        return round(sum(s["seconds"] for s in self.steps.values()), 3)
+        return round(float(sum(s["seconds"] for s in self.steps.values())), 3)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         rate = self.relationships / self.seconds if self.seconds else 0.0
         return {"nodes": self.nodes, "relationships": self.relationships, "seconds": self.seconds,
                 "relationships_per_s": round(rate), "steps": self.steps}
@@ -91,7 +95,7 @@ class Report(Protocol):
 
 
 class Fence(Protocol):
-    def fence(self, tx: Any) -> None: ...
+    def fence(self, tx: neo4j.ManagedTransaction) -> None: ...
 
     def check(self) -> None: ...
 
@@ -112,7 +116,15 @@ class Step:
         if self.writer.report:
             self.writer.report.advance(self.name, self.rows)
 
-    def write(self, work: Callable[[Any], Any], *, chunk: tuple[str, str] | None = None) -> Any:
+    @overload
+    def write(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T: ...
+
+    @overload
+    def write(self, work: Callable[[neo4j.ManagedTransaction], object], *, chunk: tuple[str, str]) -> bool: ...
+
+    def write(self, work: Callable[[neo4j.ManagedTransaction], Any], *, chunk: tuple[str, str] | None = None) -> Any:
+        if chunk is None:
+            return self.writer.write(self.name, work)
         return self.writer.write(self.name, work, chunk=chunk)
 
 
@@ -124,14 +136,21 @@ class Writer:
         self.driver, self.settings, self.lease, self.report = driver, settings, lease, report
         self.stats = stats or LoadStats()
 
-    def write(self, name: str, work: Callable[[Any], Any], *, chunk: tuple[str, str] | None = None) -> Any:
+    @overload
+    def write(self, name: str, work: Callable[[neo4j.ManagedTransaction], T]) -> T: ...
+
+    @overload
+    def write(self, name: str, work: Callable[[neo4j.ManagedTransaction], object], *, chunk: tuple[str, str]) -> bool: ...
+
+    def write(self, name: str, work: Callable[[neo4j.ManagedTransaction], Any], *,
+              chunk: tuple[str, str] | None = None) -> Any:
         """One write transaction: ``work(tx)``, then (for an additive chunk) its record, then the fence.
 
         With ``chunk`` = (batch, chunk name), a chunk the batch already records is
         skipped (returns False); it is recorded in the transaction that writes it.
         """
 
-        def tx_fn(tx: neo4j.ManagedTransaction):
+        def tx_fn(tx: neo4j.ManagedTransaction) -> Any:
             if chunk is not None:
                 done = tx.run(CHUNK_DONE, batch=chunk[0], chunk=chunk[1]).single()
                 if done is not None and done["done"]:
@@ -147,12 +166,13 @@ class Writer:
             self.lease.check()
         return run_transaction(self.driver, self.settings, name, tx_fn, write=True)
 
-    def query(self, name: str, cypher: str, params: dict | None = None) -> list:
+    def query(self, name: str, cypher: str, params: dict[str, Any] | None = None) -> list[neo4j.Record]:
         """One fenced write query; returns its records."""
         return self.write(name, lambda tx: list(tx.run(cypher, params or {})))
 
     @contextmanager
-    def step(self, name: str, total: int | None = None, *, nodes_per_row: int = 0, rels_per_row: int = 1):
+    def step(self, name: str, total: int | None = None, *, nodes_per_row: int = 0,
+             rels_per_row: int = 1) -> Iterator[Step]:
         step = Step(self, name, nodes_per_row, rels_per_row)
         if self.report:
             self.report.start(name, total)
@@ -349,7 +369,7 @@ def chunk_rows(writer: Writer, batch: str) -> int:
     return int(writer.query("chunk size", CHUNK_ROWS, {"batch": batch, "rows": rows.BATCH_ROWS})[0]["rows"])
 
 
-def positions(keys: list) -> tuple[list, list[int]]:
+def positions(keys: list[Any]) -> tuple[list[Any], list[int]]:
     """The distinct keys (sorted) and, per row, the position of its key among them; pure.
 
     >>> positions(["b", "a", "b"])
@@ -360,7 +380,7 @@ def positions(keys: list) -> tuple[list, list[int]]:
     return distinct, [at[k] for k in keys]
 
 
-def split(cols: dict[str, list], key: str, known: Iterable) -> tuple[dict[str, list], dict[str, list]]:
+def split(cols: dict[str, list[Any]], key: str, known: Iterable[Any]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     """Rows whose ``key`` is not in ``known``, and those whose key is; pure.
 
     >>> split({"k": ["a", "b", "c"], "v": [1, 2, 3]}, "k", {"b"})
@@ -368,7 +388,10 @@ def split(cols: dict[str, list], key: str, known: Iterable) -> tuple[dict[str, l
     """
     known = set(known)
     flags = [k in known for k in cols[key]]
-    pick = lambda want: {c: [v for v, f in zip(vals, flags) if f == want] for c, vals in cols.items()}  # noqa: E731
+
+    def pick(want: bool) -> dict[str, list[Any]]:
+        return {c: [v for v, f in zip(vals, flags) if f == want] for c, vals in cols.items()}
+
     return pick(False), pick(True)
 
 
@@ -377,7 +400,7 @@ def split(cols: dict[str, list], key: str, known: Iterable) -> tuple[dict[str, l
 
 def load_run(driver: neo4j.Driver, settings: Settings, out: str | Path, config: Config | None = None, *,
              report: Report | None = None, lease: Fence | None = None, wait: float = 0.0,
-             on_wait: Callable[[Any], None] | None = None, replace_rings: bool = False) -> LoadStats:
+             on_wait: Callable[[Holder], None] | None = None, replace_rings: bool = False) -> LoadStats:
     """Load the evidence graph, intel and rings of the detect run in ``out``; return what was sent.
 
     Takes the load lease first (``wait`` seconds at most for another writer,
@@ -426,7 +449,7 @@ def _load(writer: Writer, run: RunFolder, con: duckdb.DuckDBPyConnection, batch:
     if replace_rings:
         write_rings(writer, run.rings, member_rows, run.operations)
     else:
-        add_rings(writer, con, batch, run.rings, member_rows, run.operations, lineages(run.doc["rings"]))
+        add_rings(writer, con, batch, run.rings, member_rows, run.operations, lineages(run.rings))
     writer.query("batch complete", LOAD_DONE, {"batch": batch, "source": str(run.path)})
     return writer.stats
 
@@ -435,8 +458,8 @@ def send_accounts(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, si
     """Accounts, additive: new ones created with their figures, known ones get theirs added."""
     with writer.step("accounts", rows.count(con, rows.ACCOUNTS_SQL), nodes_per_row=1, rels_per_row=0) as step:
         for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), rows.ACCOUNTS_SQL, size=size))):
-            def work(tx: neo4j.ManagedTransaction, cols=cols):
-                found = tx.run(existing("Account", "account_id"), keys=cols["account_id"]).single()["found"]
+            def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
+                found = tx.run(existing("Account", "account_id"), keys=cols["account_id"]).single(strict=True)["found"]
                 new, seen = split(cols, "account_id", found)
                 for cypher, part in ((ACCOUNTS_NEW, new), (ACCOUNTS_SEEN, seen)):
                     if part["account_id"]:
@@ -445,15 +468,17 @@ def send_accounts(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, si
             step.sent(len(cols["account_id"]))
 
 
-def send_entities(writer: Writer, con: duckdb.DuckDBPyConnection, fam, config: Config) -> None:
+def send_entities(writer: Writer, con: duckdb.DuckDBPyConnection, fam: Family, config: Config) -> None:
     """A family's entity nodes: created when new, properties set when known (idempotent)."""
+    node = fam.node
+    assert node is not None, f"{fam.name} is not a stored family"
     sql = rows.entity_sql(fam, config)
-    with writer.step(f"{fam.node.label} nodes", rows.count(con, sql), nodes_per_row=1, rels_per_row=0) as step:
+    with writer.step(f"{node.label} nodes", rows.count(con, sql), nodes_per_row=1, rels_per_row=0) as step:
         for cols in rows.columns(con, sql):
-            cols = {c: cols[c] for c in ("key", "name", *fam.node.details)}
+            cols = {c: cols[c] for c in ("key", "name", *node.details)}
 
-            def work(tx: neo4j.ManagedTransaction, cols=cols):
-                found = tx.run(existing(fam.node.label, fam.node.key), keys=cols["key"]).single()["found"]
+            def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
+                found = tx.run(existing(node.label, node.key), keys=cols["key"]).single(strict=True)["found"]
                 for is_new, part in zip((True, False), split(cols, "key", found)):
                     if part["key"]:
                         tx.run(entity_nodes(fam.name, is_new), {**part, "family": fam.name}).consume()
@@ -461,15 +486,17 @@ def send_entities(writer: Writer, con: duckdb.DuckDBPyConnection, fam, config: C
             step.sent(len(cols["key"]))
 
 
-def send_incidence(writer: Writer, con: duckdb.DuckDBPyConnection, fam, batch: str, size: int) -> None:
+def send_incidence(writer: Writer, con: duckdb.DuckDBPyConnection, fam: Family, batch: str, size: int) -> None:
     """A family's account→entity relationships, additive: chunks recorded on the batch."""
-    name = f"{fam.node.rel_type} relationships"
+    node = fam.node
+    assert node is not None, f"{fam.name} is not a stored family"
+    name = f"{node.rel_type} relationships"
     sql = rows.incidence_sql(fam)
     with writer.step(name, rows.count(con, sql)) as step:
         for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), sql, size=size))):
-            def work(tx: neo4j.ManagedTransaction, cols=cols):
+            def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
                 accounts = sorted(set(cols["account_id"]))
-                known = tx.run(with_rels("Account", "account_id", fam.node.rel_type), keys=accounts).single()["found"]
+                known = tx.run(with_rels("Account", "account_id", node.rel_type), keys=accounts).single(strict=True)["found"]
                 for is_new, part in zip((True, False), split(cols, "account_id", known)):
                     if part["account_id"]:
                         tx.run(account_entity_rels(fam.name, is_new), _by_position(part)).consume()
@@ -477,7 +504,7 @@ def send_incidence(writer: Writer, con: duckdb.DuckDBPyConnection, fam, batch: s
             step.sent(len(cols["key"]))
 
 
-def _by_position(cols: dict[str, list]) -> dict[str, list]:
+def _by_position(cols: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """Incidence columns as the lookup form wants them: distinct ends once, rows as positions."""
     accounts, ai = positions(cols["account_id"])
     entities, ei = positions(cols["key"])
@@ -489,9 +516,9 @@ def send_ip_asn(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config) 
     hosting = sorted(int(a) for a in config.hosting_asns)
     with writer.step("IN_ASN relationships", rows.count(con, rows.IP_ASN_SQL)) as step:
         for cols in rows.columns(con, rows.IP_ASN_SQL):
-            def work(tx: neo4j.ManagedTransaction, cols=cols):
+            def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
                 ips = sorted(set(cols["ip"]))
-                known = tx.run(with_rels("IP", "address", "IN_ASN"), keys=ips).single()["found"]
+                known = tx.run(with_rels("IP", "address", "IN_ASN"), keys=ips).single(strict=True)["found"]
                 for is_new, part in zip((True, False), split(cols, "ip", known)):
                     if part["ip"]:
                         distinct_ips, ii = positions(part["ip"])

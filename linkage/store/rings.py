@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -27,6 +28,8 @@ from .model import label, rel_type
 
 if TYPE_CHECKING:
     import neo4j
+
+    from .lease import Holder
 
 FETCH = 50_000
 
@@ -90,7 +93,8 @@ def _ts(col: str) -> str:
     return f"CASE WHEN {col} IS NULL THEN NULL ELSE to_timestamp(CAST({col} AS BIGINT)) END"
 
 
-def read_stored(driver: neo4j.Driver, settings: Settings, config: Config, con=None, rows_read: RowsRead | None = None):
+def read_stored(driver: neo4j.Driver, settings: Settings, config: Config, con: duckdb.DuckDBPyConnection | None = None,
+                rows_read: RowsRead | None = None) -> tuple[duckdb.DuckDBPyConnection, dict[str, int]]:
     """Build the pipeline's tables from the stored graph in a fresh DuckDB connection."""
     con = con or io.connect()
     acc = _frame(driver, settings, ACCOUNTS, "accounts", rows_read)
@@ -150,7 +154,7 @@ def read_stored(driver: neo4j.Driver, settings: Settings, config: Config, con=No
 
 def recompute(driver: neo4j.Driver, settings: Settings, config: Config | None = None, *, report: Reporter | None = None,
               rows_read: RowsRead | None = None, writes: Report | None = None, wait: float = 0.0,
-              on_wait=None) -> tuple[Result, LoadStats]:
+              on_wait: Callable[[Holder], None] | None = None) -> tuple[Result, LoadStats]:
     """Rings over everything stored, written back in place of the previous assignment.
 
     Holds the load lease from before reading until the write-back is done, so

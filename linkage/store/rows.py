@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import duckdb
@@ -103,7 +103,7 @@ def prefetch(chunks: Iterator[T]) -> Iterator[T]:
     import queue
     import threading
 
-    box: queue.Queue = queue.Queue(maxsize=1)
+    box: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)  # (a chunk or the end, a failure)
     stop = threading.Event()
     end = object()
 
@@ -282,7 +282,7 @@ def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
     return rows
 
 
-def operation_rows(operations: list[Operation]) -> list[dict[str, Any]]:
+def operation_rows(operations: Sequence[Operation]) -> list[dict[str, Any]]:
     """Operation nodes as flat property maps, with the ids of their rings (``PART_OF``); pure.
 
     ``tools`` counts the tools the operation's rings reuse, ``tool_families`` names their

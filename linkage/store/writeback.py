@@ -21,6 +21,8 @@ follow their rings the same way: stale ones go, the run's are merged. A plain
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -74,8 +76,8 @@ def link_props(config: Config) -> tuple[str, ...]:
     return ("weight", "signals", *(f"w_{f}" for f in families.weighted(config)))
 
 
-def diff_links(new: dict[tuple[str, str], dict], stored: dict[tuple[str, str], tuple[str, dict]]
-               ) -> tuple[list[tuple[str, str]], list[tuple[str, dict]], list[str]]:
+def diff_links(new: dict[tuple[str, str], dict[str, Any]], stored: dict[tuple[str, str], tuple[str, dict[str, Any]]]
+               ) -> tuple[list[tuple[str, str]], list[tuple[str, dict[str, Any]]], list[str]]:
     """(pairs to create, (element id, properties) to set, element ids to delete); pure.
 
     ``new``: the run's pairs and their properties; ``stored``: the stored pairs
@@ -86,7 +88,10 @@ def diff_links(new: dict[tuple[str, str], dict], stored: dict[tuple[str, str], t
     ...             ("a", "d"): ("r3", {"weight": 1.0})})
     ([], [('r2', {'weight': 2.0})], ['r3'])
     """
-    clean = lambda p: {k: v for k, v in p.items() if v is not None}  # noqa: E731
+
+    def clean(props: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in props.items() if v is not None}
+
     create = [pair for pair in new if pair not in stored]
     update = [(stored[pair][0], props) for pair, props in new.items()
               if pair in stored and clean(stored[pair][1]) != clean(props)]
@@ -118,7 +123,7 @@ def replace_links(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config
                                                 [k]).fetchall()]
             cols = con.sql(f"SELECT a, b, {', '.join(names)} FROM link_rows WHERE chunk = ? ORDER BY a, b",
                            params=[k]).to_arrow_table().to_pydict()
-            counts = step.write(lambda tx, starts=starts, cols=cols: _write_link_chunk(tx, con, names, starts, cols))
+            counts = step.write(functools.partial(_write_link_chunk, con=con, names=names, starts=starts, cols=cols))
             step.sent(len(cols["a"]), **counts)
 
 
@@ -227,7 +232,7 @@ MERGE (r)-[:PART_OF]->(o)
 """
 
 
-def ring_diff(stored: dict[str, list[str]], rings: list[Ring], members: list[dict]
+def ring_diff(stored: dict[str, list[str]], rings: list[Ring], members: list[dict[str, str]]
               ) -> tuple[list[str], list[tuple[str, str]]]:
     """(stored rings to delete, stored (ring, account) memberships to drop) so only ``rings`` remain; pure.
 
@@ -243,7 +248,7 @@ def ring_diff(stored: dict[str, list[str]], rings: list[Ring], members: list[dic
     return drop_rings, drop_members
 
 
-def write_rings(writer: Writer, rings: list[Ring], members: list[dict], operations: list[Operation] = (), *,
+def write_rings(writer: Writer, rings: list[Ring], members: list[dict[str, str]], operations: Sequence[Operation] = (), *,
                 size: int = rows.BATCH_ROWS) -> None:
     """Make the stored rings, memberships, operations and unattributed operators exactly the run's."""
     with writer.step("rings", len(rings), nodes_per_row=1, rels_per_row=1) as step:
@@ -262,16 +267,16 @@ def write_rings(writer: Writer, rings: list[Ring], members: list[dict], operatio
     score = {r.ring_id: r.score for r in rings}
     with writer.step("MEMBER_OF relationships", len(members)) as step:
         for i in range(0, len(members), size):
-            part = members[i:i + size]
-            ring_ids, ri = positions([m["ring_id"] for m in part])
-            writer.query("members", MEMBERS, {"rings": ring_ids, "ri": ri, "account_id": [m["account_id"] for m in part],
-                                              "score": [score.get(m["ring_id"]) for m in part]})
-            step.sent(len(part))
+            chunk = members[i:i + size]
+            ring_ids, ri = positions([m["ring_id"] for m in chunk])
+            writer.query("members", MEMBERS, {"rings": ring_ids, "ri": ri, "account_id": [m["account_id"] for m in chunk],
+                                              "score": [score.get(m["ring_id"]) for m in chunk]})
+            step.sent(len(chunk))
         writer.query("operator totals", OPERATOR_TOTALS)
     write_operations(writer, operations)
 
 
-def write_operations(writer: Writer, operations: list[Operation]) -> None:
+def write_operations(writer: Writer, operations: Sequence[Operation]) -> None:
     """Operation nodes and their rings' ``PART_OF``, replacing the stored ones (rings are written first)."""
     op_rows = rows.operation_rows(operations)
     with writer.step("operations", len(op_rows), nodes_per_row=1, rels_per_row=0) as step:

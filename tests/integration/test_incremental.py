@@ -209,3 +209,59 @@ def test_an_interrupted_second_batch_is_repaired_by_a_rerun(neo4j_driver, neo4j_
     assert got[0] == reference[0]  # counts exact
     assert {r: v["members"] for r, v in got[1].items()} == {r: v["members"] for r, v in reference[1].items()}
     assert got[2] == reference[2]
+
+
+# --- with runs of `linkage detect --state` -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def state_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two consecutive batches of one small world, detected with a state: the second run's rings carry lineage."""
+    from linkage.synth import generate
+    from linkage.synth.batches import split_days
+
+    base = tmp_path_factory.mktemp("state")
+    generate(base / "world", seed=11, accounts=1500, fmt="parquet")
+    batches = split_days(base / "world", base / "batches", days=46)
+    outs = []
+    for day, folder in batches[:2]:
+        out = base / f"out-{day}"
+        res = CliRunner().invoke(main, ["detect", str(folder), "--out", str(out), "--state", str(base / "state"),
+                                        "--quiet"])
+        assert res.exit_code == 0, res.output
+        outs.append(out)
+    return outs[0], outs[1]
+
+
+def test_runs_with_state_load_day_after_day(neo4j_driver, neo4j_settings, clean_db, state_runs):
+    one, two = state_runs
+    doc = json.loads((two / "rings.json").read_text())
+    assert doc["rings"] and all("lineage" in r for r in doc["rings"])
+    assert any(r["lineage"]["status"] != "new" for r in doc["rings"])  # some ring continues from the first batch
+    first_links, second_links = run_links(one), run_links(two)
+    seen = set(_accounts(two))
+    untouched = {p: w for p, w in first_links.items() if not (p[0] in seen and p[1] in seen)}
+
+    load_run(neo4j_driver, neo4j_settings, one)
+    load_run(neo4j_driver, neo4j_settings, two)
+    stored = links(neo4j_driver, neo4j_settings)
+    assert {p: stored.get(p) for p in untouched} == untouched
+    assert {p: stored.get(p) for p in second_links} == second_links
+
+    rings = _rings(neo4j_driver, neo4j_settings)
+    batch = doc["input"]["batch_id"]
+    assert {r for r, v in rings.items() if v["props"].get("batch_id") == batch} == {r["ring_id"] for r in doc["rings"]}
+    first_ids = {r["ring_id"] for r in json.loads((one / "rings.json").read_text())["rings"]}
+    for ring in doc["rings"]:
+        got = rings[ring["ring_id"]]
+        assert set(ring["members"]) <= got["members"]
+        assert got["props"]["lineage"] == ring["lineage"]["status"]
+        assert got["props"]["new_members"] == ring["lineage"]["new_members"]["count"]
+        for prev in ring["lineage"]["previous_ids"]:  # what it continues is the same node or is marked
+            assert prev in first_ids and prev in rings
+            if prev != ring["ring_id"] and prev not in {r["ring_id"] for r in doc["rings"]}:
+                assert rings[prev]["props"]["status"] in ("merged", "split")
+
+    before = census(neo4j_driver, neo4j_settings), _rings(neo4j_driver, neo4j_settings)
+    load_run(neo4j_driver, neo4j_settings, two)
+    assert (census(neo4j_driver, neo4j_settings), _rings(neo4j_driver, neo4j_settings)) == before

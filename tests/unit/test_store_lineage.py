@@ -6,8 +6,10 @@ import doctest
 
 import pytest
 
+from linkage.lineage import Lineage
+from linkage.results import Ring
 from linkage.store import lineage, rows
-from linkage.store.lineage import Lineage, lineages, plan
+from linkage.store.lineage import lineage_props, lineages, plan
 
 
 def apply(stored: dict[str, set[str]], members: list[tuple[str, str]], todo: lineage.RingPlan) -> dict[str, set[str]]:
@@ -33,7 +35,7 @@ def test_a_continuing_ring_keeps_members_the_batch_did_not_see_and_loses_those_i
 def test_a_split_ring_is_marked_with_its_successors():
     stored = {"old": {"a", "b", "z"}}
     members = [("s1", "a"), ("s2", "b")]
-    lin = {"s1": Lineage("split", previous_ids=("old",)), "s2": Lineage("split", previous_ids=("old",))}
+    lin = {"s1": Lineage("split", "b2", ["old"]), "s2": Lineage("split", "b2", ["old"])}
     todo = plan(stored, members, {"a", "b"}, lin)
     assert todo.marks == {"old": ("split", ["s1", "s2"])}
     assert apply(stored, members, todo)["old"] == {"z"}
@@ -41,7 +43,7 @@ def test_a_split_ring_is_marked_with_its_successors():
 
 def test_a_ring_that_continues_under_its_own_id_is_not_marked():
     stored = {"r1": {"a"}}
-    todo = plan(stored, [("r1", "a")], {"a"}, {"r1": Lineage("continuing", previous_ids=("r1",))})
+    todo = plan(stored, [("r1", "a")], {"a"}, {"r1": Lineage("continuing", "b1", ["r1"])})
     assert todo.marks == {} and todo.drop_members == []
 
 
@@ -53,7 +55,7 @@ def test_without_lineage_a_ring_whose_members_all_moved_is_superseded_and_a_part
     assert apply(stored, members, todo)["partly"] == {"d"}  # seen but not placed: stays, the run says nothing of it
 
 
-@pytest.mark.parametrize("lin", [{}, {"m": Lineage("merged", previous_ids=("r1", "r2"))}])
+@pytest.mark.parametrize("lin", [{}, {"m": Lineage("merged", "b1", ["r1", "r2"])}])
 def test_planning_again_after_the_load_changes_nothing(lin):
     """A re-load (or a re-run after a kill) finds nothing more to drop, and marks the same rings."""
     stored = {"r1": {"a", "b", "x"}, "r2": {"c"}, "r3": {"d"}}
@@ -69,14 +71,14 @@ def test_planning_again_after_the_load_changes_nothing(lin):
 
 
 def test_lineage_is_read_from_rings_json_rings_and_stored_as_flat_properties():
-    got = lineages([{"ring_id": "r9", "lineage": {"first_detected": "batch-1", "previous_ids": ["r1"],
-                                                  "new_members": {"count": 2, "ids": ["a", "b"]},
-                                                  "status": "continuing"}},
-                    {"ring_id": "r8"}, {"ring_id": "r7", "lineage": "garbage"}])
+    doc = {"ring_id": "r9", "score": 0.9, "size": 2, "members": ["a", "b"],
+           "lineage": {"first_detected": "batch-1", "previous_ids": ["r1"],
+                       "new_members": {"count": 2, "ids": ["a", "b"]}, "status": "continuing"}}
+    got = lineages([Ring.from_dict(doc), Ring.from_dict({**doc, "ring_id": "r8", "lineage": None}),
+                    Ring.from_dict({k: v for k, v in doc.items() if k != "lineage"})])
     assert list(got) == ["r9"]
-    assert got["r9"].props() == {"lineage": "continuing", "first_detected": "batch-1", "previous_ids": ["r1"],
-                                 "new_members": 2}
-    assert Lineage("new").props() == {"lineage": "new"}  # Neo4j keeps no null and no empty list
+    assert lineage_props(got["r9"]) == {"lineage": "continuing", "first_detected": "batch-1", "previous_ids": ["r1"],
+                                        "new_members": 2}
 
 
 def test_prefetch_hands_on_the_producers_error():
