@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import attribution, graph, lineage, membership, operations, scoring
+from . import attribution, engines, graph, lineage, membership, operations, scoring
 from .communities import detect_communities
 from .config import Config
 from .evidence import ring_evidence
@@ -44,6 +44,11 @@ def _graph(ctx: Context) -> None:
 
 def _communities(ctx: Context) -> None:
     con, config = ctx.con, ctx.config
+    if engines.is_spark(con):  # components in Spark SQL, Leiden per component on the executors
+        from .engines.spark_communities import members_table
+
+        members_table(con, config)
+        return
     links = con.execute("SELECT a, b, weight FROM links ORDER BY a, b").fetchnumpy()
     workers = con.execute("SELECT current_setting('threads')").fetchall()[0][0]  # one knob: --threads
     # Every community of two accounts or more: a small one can still be part of an operation.

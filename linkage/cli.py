@@ -119,6 +119,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
               help="Memory DuckDB may hold before spilling to the temp dir, e.g. 8GB (default: 60% of the machine).")
 @click.option("--max-field-bytes", type=click.IntRange(min=1), default=None, metavar="BYTES",
               show_default="1048576", help="Largest value one input field may hold; a longer one rejects its row.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Where the stages run: DuckDB on this machine, or Spark (pip install 'linkage[spark]').")
+@click.option("--spark-master", default=None, metavar="URL",
+              help="Spark master for --engine spark (default local[*]; Spark Connect: set SPARK_REMOTE instead).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (and the --format json or csv output).")
 @format_option
 @click.option("--neo4j", "use_neo4j", is_flag=True,
@@ -136,8 +140,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @friendly_errors
 def detect(data: Path, out_dir: Path, seed: int | None, threshold: float | None, min_ring_size: int | None,
            resolution: float | None, threads: int | None, memory_limit: str | None, max_field_bytes: int | None,
-           quiet: bool, fmt: str, use_neo4j: bool, intel_bundles: tuple[Path, ...], key_env: str,
-           state_dir: Path | None, window_days: int | None, settings: Settings) -> None:
+           engine: str, spark_master: str | None, quiet: bool, fmt: str, use_neo4j: bool,
+           intel_bundles: tuple[Path, ...], key_env: str, state_dir: Path | None, window_days: int | None,
+           settings: Settings) -> None:
     """Find and attribute coordinated account rings in the batch folder DATA.
 
     With --state, DATA is one batch of a series (say a day's logs): it is detected together with
@@ -161,7 +166,7 @@ def detect(data: Path, out_dir: Path, seed: int | None, threshold: float | None,
         raise click.UsageError("--window-days needs --state")
     run = functools.partial(run_detect, data, config, out=out_dir, intel=intel, threads=threads,
                             memory_limit=memory_limit, max_field_bytes=max_field_bytes, state=state_dir,
-                            window_days=window_days)
+                            window_days=window_days, engine=engine, spark_master=spark_master)
     if quiet or fmt != "text":
         result = run()
     else:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import activity, analysis, io, limits, signals
+from . import activity, analysis, engines, io, limits, signals
 from .config import Config
+from .errors import ConfigError
 from .lineage import Prior
 from .publish import RunWriter
 from .results import Result
@@ -31,7 +32,7 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
            report: Reporter | None = None, threads: int | None = None,
            memory_limit: str | None = None, max_field_bytes: int | None = None,
            intel: StixIntel | None = None, state: str | Path | None = None,
-           window_days: int | None = None) -> Result:
+           window_days: int | None = None, engine: str | None = None, spark_master: str | None = None) -> Result:
     """Run the whole pipeline on the batch folder ``data``; write outputs to ``out`` if given.
 
     ``state`` is a state folder (``linkage.state``): the batch is detected together with what
@@ -42,19 +43,25 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     ``max_field_bytes`` is the input field size limit (``io.read_batch``; default 1 MB): like the
     memory limit it bounds the run, not the detection, so it is not part of ``Config``.
     ``intel`` (a :class:`linkage.stix.intake.StixIntel`) adds STIX bundles to the batch's intel.
+    ``engine`` is ``duckdb`` (default) or ``spark`` (``linkage.engines``; ``spark_master`` is the
+    Spark master URL, default ``local[*]``, or Spark Connect through ``SPARK_REMOTE``): the same
+    stages, the same rings.
 
     >>> from linkage import detect
     >>> result = detect("fixtures/world")               # doctest: +SKIP
     >>> [r.operator for r in result.rings][:3]          # doctest: +SKIP
     """
     config = config or Config()
+    engine = engines.check_engine(engine)
+    if engine == "spark" and state is not None:
+        raise ConfigError("--state is not supported on the Spark engine yet (run batches of a series with DuckDB)")
     threads, memory_limit = limits.check_threads(threads), limits.check_memory_limit(memory_limit)
     # OUT and the state are checked now (a file, a mount point, someone else's files), not after a long run.
     store = State(state, window_days=window_days) if state is not None else None
     writer = RunWriter(out) if out is not None else None
     if store is None:
         return _run(data, config, writer, None, report=report, threads=threads, memory_limit=memory_limit,
-                    max_field_bytes=max_field_bytes, intel=intel)
+                    max_field_bytes=max_field_bytes, intel=intel, engine=engine, spark_master=spark_master)
     with store:
         return _run(data, config, writer, store, report=report, threads=threads, memory_limit=memory_limit,
                     max_field_bytes=max_field_bytes, intel=intel)
@@ -62,15 +69,20 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
 
 def _run(data: str | Path, config: Config, writer: RunWriter | None, store: State | None, *,
          report: Reporter | None, threads: int | None, memory_limit: str | None, max_field_bytes: int | None,
-         intel: StixIntel | None) -> Result:
+         intel: StixIntel | None, engine: str = "duckdb", spark_master: str | None = None) -> Result:
     timer = Timer(report)
     con = io.connect(threads=threads, memory_limit=memory_limit)
+    if engine == "spark":
+        from .engines.spark import connect
+
+        con = connect(con, spark_master)
     ctx = Context(con=con, config=config)
     if store is not None:
         store.attach(con)
 
     def read(ctx: Context) -> None:
-        batch = io.read_batch(data, ctx.con, max_field_bytes=max_field_bytes or io.MAX_FIELD_BYTES,
+        # The read stage's rules run on DuckDB: on the Spark engine, on the driver's (see the README).
+        batch = io.read_batch(data, engines.driver(ctx.con), max_field_bytes=max_field_bytes or io.MAX_FIELD_BYTES,
                               extra_intel=intel, known_accounts="state_accounts" if store is not None else None)
         ctx.values["batch"] = batch
         ctx.counts.update(batch.counts())
