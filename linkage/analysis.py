@@ -9,7 +9,7 @@ scoring → attribution (which names the flagged rings and gathers their evidenc
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -47,7 +47,7 @@ def _communities(ctx: Context) -> None:
     if engines.is_spark(con):  # components in Spark SQL, Leiden per component on the executors
         from .engines.spark_communities import members_table
 
-        members_table(con, config)
+        members_table(cast(Any, con), config)
         return
     links = con.execute("SELECT a, b, weight FROM links ORDER BY a, b").fetchnumpy()
     workers = con.execute("SELECT current_setting('threads')").fetchall()[0][0]  # one knob: --threads

@@ -10,7 +10,7 @@ query what the run produced (``Config(keep_tables=True)`` keeps every stage's ta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from . import activity, analysis, engines, io, limits, signals
 from .config import Config
@@ -75,7 +75,7 @@ def _run(data: str | Path, config: Config, writer: RunWriter | None, store: Stat
     if engine == "spark":
         from .engines.spark import connect
 
-        con = connect(con, spark_master)
+        con = cast(Any, connect(con, spark_master))  # DuckDB-shaped: the stages take it as a connection
     ctx = Context(con=con, config=config)
     if store is not None:
         store.attach(con)

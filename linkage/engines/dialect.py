@@ -42,7 +42,7 @@ DRIVER_ONLY_COLUMNS = frozenset({"rowid"})
 DRIVER_ONLY_STATEMENTS = (exp.Copy, exp.Describe, exp.Set, exp.Pragma)
 
 
-def parse(sql: str) -> exp.Expression:
+def parse(sql: str) -> Any:
     """One DuckDB statement as a SQLGlot tree (ParseError when SQLGlot cannot read it)."""
     tree = sqlglot.parse_one(sql, read=READ)
     if tree is None:
@@ -63,7 +63,7 @@ def bind(tree: exp.Expression, params: Sequence[Any] | None) -> exp.Expression:
     return tree
 
 
-def _literal(value: Any) -> exp.Expression:
+def _literal(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         # An empty list stands in ``x IN (SELECT unnest(?))`` (its one use): ``[NULL]`` matches nothing
         # there, as ``[]`` does, and gives Spark an element type.
@@ -92,7 +92,7 @@ def driver_only(tree: exp.Expression) -> str | None:
 
 def to_spark(tree: exp.Expression) -> str:
     """Spark SQL text of a (bound) DuckDB statement tree."""
-    return _fix_spark(tree.copy()).sql(dialect=WRITE, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    return str(_fix_spark(tree.copy()).sql(dialect=WRITE, unsupported_level=sqlglot.ErrorLevel.RAISE))
 
 
 def _fix_spark(tree: exp.Expression) -> exp.Expression:
@@ -116,7 +116,7 @@ def _fix_spark(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _fix_node(node: exp.Expression) -> exp.Expression:
+def _fix_node(node: exp.Expression) -> Any:
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         return _sorted_list(node.this.this, node.this.expressions)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "regexp_split_to_array":
@@ -171,7 +171,7 @@ def java_pattern(strftime: str) -> str:
     return "".join(out)
 
 
-def _sorted_list(value: exp.Expression, keys: list[exp.Ordered]) -> exp.Expression:
+def _sorted_list(value: exp.Expression, keys: list[exp.Ordered]) -> Any:
     """``list(value ORDER BY keys)`` as Spark: collect (key…, value) structs, sort them, keep the values.
 
     The comparator orders each key as DuckDB does: ascending or descending, NULLs last.
@@ -205,7 +205,7 @@ def target_of(tree: exp.Expression) -> str | None:
         if isinstance(node, exp.Schema):
             node = node.this
         if isinstance(node, exp.Table):
-            return node.name
+            return str(node.name)
     return None
 
 

@@ -69,7 +69,8 @@ def session(master: str | None = None, *, partitions: int | None = None) -> Spar
                .config("spark.sql.ansi.enabled", "false")
                .config("spark.sql.legacy.sizeOfNull", "false"))  # size(NULL) is NULL, as array_length in DuckDB
     try:
-        return builder.getOrCreate()
+        spark: SparkSession = builder.getOrCreate()
+        return spark
     except Exception as exc:  # py4j and JVM start-up failures have no common base class
         raise SparkEngineError(f"cannot start Spark ({str(exc).strip().splitlines()[0] if str(exc) else exc})"
                                ) from None
@@ -95,7 +96,8 @@ class SparkResult:
         return tuple(rows[0]) if rows else None
 
     def df(self) -> pd.DataFrame:
-        return _arrow(self.frame).to_pandas()
+        frame: pd.DataFrame = _arrow(self.frame).to_pandas()
+        return frame
 
     def fetchnumpy(self) -> dict[str, np.ndarray]:
         table = _arrow(self.frame)
@@ -192,7 +194,7 @@ class SparkConnection:
         if name not in kinds:
             raise SparkEngineError(f"no table {name} on Spark or on the driver")
         result = self.driver.execute(f"SELECT * FROM {ident(name)}")
-        arrow = result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.fetch_arrow_table()
+        arrow = result.to_arrow_table()  # duckdb >= 1.5 (the floor)
         frame = self._from_arrow(arrow)
         self._tables[name] = frame
         frame.createOrReplaceTempView(name)
@@ -336,7 +338,8 @@ def _spark_type(kind: pa.DataType) -> pa.DataType:
 def exp_insert() -> type:
     from sqlglot import exp
 
-    return exp.Insert
+    insert: type = exp.Insert
+    return insert
 
 
 def _spark_takes_arrow(spark: SparkSession) -> bool:
