@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
@@ -99,7 +99,7 @@ class SparkResult:
         frame: pd.DataFrame = _arrow(self.frame).to_pandas()
         return frame
 
-    def fetchnumpy(self) -> dict[str, np.ndarray]:
+    def fetchnumpy(self) -> dict[str, npt.NDArray[Any]]:
         table = _arrow(self.frame)
         return {name: table.column(name).to_numpy() for name in table.column_names}
 
