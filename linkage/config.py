@@ -96,9 +96,9 @@ class ScoringParams:
     focus_floor: float = 0.5
     focus_full: float = 0.9
     #: ...and by the median member's share of prompts carrying the template: 0 at ``templated_floor`` (a
-    #: starter prompt sent now and then), 1 at ``templated_full`` (a harness filling it in much of what it sends).
+    #: starter prompt sent now and then), 1 at ``templated_full`` (a harness filling it in most requests).
     templated_floor: float = 0.2
-    templated_full: float = 0.4
+    templated_full: float = 0.5
     #: A member of a flagged community is flagged only when it uses this many of the community's linking
     #: entities (template families counting once): one shared address is a bystander (``linkage.membership``).
     member_min_tools: int = 2

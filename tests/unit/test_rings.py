@@ -321,5 +321,5 @@ def test_templated_harvest_needs_the_template_to_be_what_members_send():
     harness = score(features(**templated, templated_prompts=0.6))
     assert starter["templated_harvest"][0] == 0 and starter["score"][0] == 0
     assert harness["templated_harvest"][0] == pytest.approx(1.0) and harness["score"][0] > 0.5
-    between = score(features(**templated, templated_prompts=0.3))["templated_harvest"][0]
+    between = score(features(**templated, templated_prompts=0.35))["templated_harvest"][0]
     assert between == pytest.approx(0.5)
