@@ -127,8 +127,8 @@ def write_import_csv(out_dir: str | Path, csv_dir: str | Path, config: Config | 
         csv_dir = Path(csv_dir)
         csv_dir.mkdir(parents=True, exist_ok=True)
         _key_tables(con, config)
-        _ring_tables(con, run.rings)
-        _operation_tables(con, run.operations)
+        _ring_tables(con, run.rings, run.batch_id)
+        _operation_tables(con, run.operations, run.batch_id)
         chunks = _load_batch(con, config, run.batch_id, str(out_dir))
         manifest: dict[str, Any] = {"batch_id": run.batch_id, "out_dir": str(out_dir), "csv_dir": str(csv_dir),
                           "array_delimiter": _ARRAY_FLAG, "nodes": {}, "relationships": {}, "multiline": [],
@@ -210,7 +210,8 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
     node("Operation", "operation_id", "operations_t", ("operator", "string", "operator"),
          ("operator_confidence", "double", "operator_confidence"), ("rings", "long", "rings"),
          ("accounts", "long", "accounts"), ("requests", "long", "requests"), ("score", "double", "score"),
-         ("tools", "long", "tools"), ("tool_families", "string[]", "tool_families"))
+         ("tools", "long", "tools"), ("tool_families", "string[]", "tool_families"),
+         ("status", "string", "status"), ("batch_id", "string", "batch_id"))
     rel("PART_OF", ("Ring", "ring_id"), ("Operation", "operation_id"), "part_of")
     rel("LINKED", ("Account", "x.account_id"), ("Account", "y.account_id"),
         "links l JOIN accounts x ON x.aid = l.a JOIN accounts y ON y.aid = l.b",
@@ -287,11 +288,21 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
 
-def _ring_tables(con: duckdb.DuckDBPyConnection, rings: list[Ring]) -> None:
-    """Rings flattened by ``rows.ring_rows``, their operators and members, as DuckDB tables."""
+def _ring_tables(con: duckdb.DuckDBPyConnection, rings: list[Ring], batch: str) -> None:
+    """Rings flattened by ``rows.ring_rows``, their operators and members, as DuckDB tables.
+
+    Each ring carries what the batched load writes on it (``store.lineage.add_rings``): its lineage,
+    ``status: 'active'`` and the batch, so a bulk-loaded graph is the batched one property for property.
+    """
     import pyarrow as pa
 
+    from .lineage import lineage_props, lineages
+
     flat = rows.ring_rows(rings)
+    lineage = lineages(rings)
+    for row in flat:
+        lin = lineage.get(row["ring_id"])
+        row["props"] = {**row["props"], **(lineage_props(lin) if lin else {}), "status": "active", "batch_id": batch}
     always = {"score": pa.float64(), "size": pa.int64()}  # read by the SQL below, even with no rings
     props = [k for k in node("Ring").properties
              if k in always or any(r["props"].get(k) is not None for r in flat)]
@@ -330,17 +341,18 @@ def _ring_tables(con: duckdb.DuckDBPyConnection, rings: list[Ring]) -> None:
                    GROUP BY name""")
 
 
-def _operation_tables(con: duckdb.DuckDBPyConnection, operations: Sequence[Operation]) -> None:
-    """``operations_t`` (flattened by ``rows.operation_rows``) and ``part_of`` (ring, operation) of stored rings."""
+def _operation_tables(con: duckdb.DuckDBPyConnection, operations: Sequence[Operation], batch: str) -> None:
+    """``operations_t`` (flattened by ``rows.operation_rows``, active in ``batch`` as the batched load
+    writes them) and ``part_of`` (ring, operation) of stored rings."""
     flat = rows.operation_rows(operations)
     con.execute("""CREATE TEMP TABLE operations_t (operation_id VARCHAR, operator VARCHAR, operator_confidence DOUBLE,
                    rings BIGINT, accounts BIGINT, requests BIGINT, score DOUBLE, tools BIGINT,
-                   tool_families VARCHAR[])""")
+                   tool_families VARCHAR[], status VARCHAR, batch_id VARCHAR)""")
     con.execute("CREATE TEMP TABLE part_of_all (ring_id VARCHAR, operation_id VARCHAR)")
     props = ("operator", "operator_confidence", "rings", "accounts", "requests", "score", "tools", "tool_families")
     if flat:
-        con.executemany("INSERT INTO operations_t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [[r["operation_id"], *(r["props"][k] for k in props)] for r in flat])
+        con.executemany("INSERT INTO operations_t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[r["operation_id"], *(r["props"][k] for k in props), "active", batch] for r in flat])
     pairs = [[ring, r["operation_id"]] for r in flat for ring in r["ring_ids"]]
     if pairs:
         con.executemany("INSERT INTO part_of_all VALUES (?, ?)", pairs)
