@@ -71,3 +71,30 @@ def run_links(run: Path) -> dict[tuple[str, str], float]:
     return {(a, b): w for a, b, w in duckdb.sql(f"""
         SELECT x.account_id, y.account_id, l.weight FROM '{ev}/links.parquet' l
         JOIN '{ev}/accounts.parquet' x ON x.aid = l.a JOIN '{ev}/accounts.parquet' y ON y.aid = l.b""").fetchall()}
+
+
+def kill_load_midway(driver, settings, run: Path, *, batch_rows: int, batch: str | None, chunks: int) -> None:
+    """Run ``linkage load RUN`` in a subprocess and SIGKILL it once ``chunks`` of its chunks are committed
+    (of batch ``batch``, or of every batch): a load that really dies between transactions."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "LINKAGE_LOAD_BATCH_ROWS": str(batch_rows), "NEO4J_URI": settings.uri,
+           "NEO4J_DATABASE": settings.database}
+    where, params = ("{batch_id: $b}", {"b": batch}) if batch else ("", {})
+    proc = subprocess.Popen([sys.executable, "-m", "linkage.cli", "load", str(run)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            done = run_query(driver, settings, "chunks",
+                             f"MATCH (b:LoadBatch {where}) RETURN sum(size(b.chunks)) AS n", params)
+            if done and (done[0]["n"] or 0) >= chunks:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)

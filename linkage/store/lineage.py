@@ -41,7 +41,7 @@ from ..lineage import Lineage
 from ..results import Operation, Ring
 from . import rows
 from .load import Writer, positions
-from .writeback import DROP_ORPHAN_OPERATORS, MEMBERS, OPERATOR_TOTALS, RINGS
+from .writeback import DROP_ORPHAN_OPERATORS, MEMBERS, OPERATIONS, OPERATOR_TOTALS, RINGS
 
 
 def lineages(rings: Iterable[Ring]) -> dict[str, Lineage]:
@@ -152,19 +152,6 @@ MATCH (o:Operation) WHERE NOT o.operation_id IN $keep AND NOT EXISTS { (:Ring)-[
 SET o.status = 'superseded'
 """
 
-OPERATIONS = """
-UNWIND $rows AS row
-MERGE (o:Operation {operation_id: row.operation_id})
-SET o = row.props, o.operation_id = row.operation_id, o.status = 'active', o.batch_id = $batch
-WITH o, row
-UNWIND row.ring_ids AS id
-MATCH (r:Ring {ring_id: id})
-OPTIONAL MATCH (r)-[old:PART_OF]->(other:Operation) WHERE other <> o
-DELETE old
-MERGE (r)-[:PART_OF]->(o)
-"""
-
-
 def _in_run(con: duckdb.DuckDBPyConnection, accounts: set[str]) -> set[str]:
     """Which of ``accounts`` the run holds (its ``accounts`` view)."""
     if not accounts:
@@ -216,9 +203,11 @@ def add_rings(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, rings:
         writer.query("unattributed operators", DROP_ORPHAN_OPERATORS)
         writer.query("operator totals", OPERATOR_TOTALS)
     op_rows = rows.operation_rows(operations)
+    for row in op_rows:  # active in this batch, as its rings are; written by the full load's statement
+        row["props"] = {**row["props"], "status": "active", "batch_id": batch}
     with writer.step("operations", len(op_rows), nodes_per_row=1, rels_per_row=0) as step:
         for i in range(0, len(op_rows), 1000):
-            writer.query("operations", OPERATIONS, {"rows": op_rows[i:i + 1000], "batch": batch})
+            writer.query("operations", OPERATIONS, {"rows": op_rows[i:i + 1000]})
             step.sent(len(op_rows[i:i + 1000]))
         writer.query("superseded operations", MARK_OPERATIONS, {"keep": [r["operation_id"] for r in op_rows]})
 

@@ -9,18 +9,13 @@ new, one is not mentioned. The same second batch without lineage is loaded too (
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from storekit import census, later_batch, links, rewrite_rings, run_links
+from storekit import census, kill_load_midway, later_batch, links, rewrite_rings, run_links
 
 from linkage.cli import main
 from linkage.store.connection import run_query
@@ -186,21 +181,7 @@ def test_an_interrupted_second_batch_is_repaired_by_a_rerun(neo4j_driver, neo4j_
         links(neo4j_driver, neo4j_settings)
     wiper()
     load_run(neo4j_driver, neo4j_settings, first)
-    env = {**os.environ, "LINKAGE_LOAD_BATCH_ROWS": "200", "NEO4J_URI": neo4j_settings.uri,
-           "NEO4J_DATABASE": neo4j_settings.database}
-    proc = subprocess.Popen([sys.executable, "-m", "linkage.cli", "load", str(second)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    try:  # kill it once some, but not all, of the second batch's chunks are committed
-        while time.monotonic() < deadline:
-            done = run_query(neo4j_driver, neo4j_settings, "chunks",
-                             "MATCH (b:LoadBatch {batch_id: $b}) RETURN size(b.chunks) AS n", {"b": LATER})
-            if done and done[0]["n"] >= 4:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    kill_load_midway(neo4j_driver, neo4j_settings, second, batch_rows=200, batch=LATER, chunks=4)
     partial = census(neo4j_driver, neo4j_settings)
     assert partial != reference[0]  # it really was interrupted midway
     res = CliRunner().invoke(main, ["load", str(second), "--quiet"], env={"LINKAGE_LOAD_BATCH_ROWS": "5000"})

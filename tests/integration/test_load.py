@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from storekit import census, later_batch, links, run_links
+from storekit import census, kill_load_midway, later_batch, links, run_links
 
 from linkage.cli import main
 from linkage.store.connection import run_query
@@ -96,21 +91,7 @@ def test_a_killed_load_rerun_ends_with_exactly_the_right_counts(neo4j_driver, ne
     load_run(neo4j_driver, neo4j_settings, fixture_run)
     reference = census(neo4j_driver, neo4j_settings)
     wiper()
-    env = {**os.environ, "LINKAGE_LOAD_BATCH_ROWS": "300", "NEO4J_URI": neo4j_settings.uri,
-           "NEO4J_DATABASE": neo4j_settings.database}
-    proc = subprocess.Popen([sys.executable, "-m", "linkage.cli", "load", str(fixture_run)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    try:  # kill it once some, but not all, chunks are committed
-        while time.monotonic() < deadline:
-            done = run_query(neo4j_driver, neo4j_settings, "chunks",
-                             "MATCH (b:LoadBatch) RETURN sum(size(b.chunks)) AS n")[0]["n"] or 0
-            if done >= 5:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    kill_load_midway(neo4j_driver, neo4j_settings, fixture_run, batch_rows=300, batch=None, chunks=5)
     partial = census(neo4j_driver, neo4j_settings)
     assert partial != reference  # it really was interrupted midway
     res = CliRunner().invoke(main, ["load", str(fixture_run)], env={"LINKAGE_LOAD_BATCH_ROWS": "5000"})
