@@ -113,6 +113,9 @@ class State:
             raise ConfigError(f"window days must be 1 or more, not {window_days}")
         self.folder = self._check(self.given)
         self._lock: IO[str] | None = None
+        #: The request window of this run (set by :meth:`extend`, written by :meth:`commit`).
+        self._since: dt.datetime | None = None
+        self._horizon_value: dt.datetime | None = None
         self.doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "generation": 0,
                                     "window_days": window_days or WINDOW_DAYS, "horizon": None, "batches": []}
         if (self.folder / MANIFEST).exists():
@@ -282,7 +285,7 @@ class State:
             _remove_generation(target)
         target.mkdir()
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        params = {"batch": batch_id, "since": getattr(self, "_since", None)}
+        params = {"batch": batch_id, "since": self._since}
         try:
             for name in ("accounts", "payments", "events", "intel"):
                 _write_table(con, TABLES[name][1], params, target / f"{name}.parquet")
@@ -292,7 +295,7 @@ class State:
             _remove_generation(target)
             raise StateError(f"{self.given}: cannot write the state ({str(exc).splitlines()[0]}); "
                              "the state is unchanged") from None
-        horizon = getattr(self, "_horizon_value", None)
+        horizon = self._horizon_value
         doc = {**self.doc, "generation": nxt, "horizon": horizon.isoformat() if horizon is not None else None,
                "updated_at": now,
                "batches": [*self.doc["batches"], {"batch_id": batch_id, "data": str(data), "generation": nxt,
