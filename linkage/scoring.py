@@ -234,11 +234,16 @@ def volume_sql(config: Config, roles: Roles) -> str:
 def templated_sql(config: Config, roles: Roles) -> str:
     """Templated harvesting: members sending templates their operation uses in several rings, and what they ask.
 
-    - ``template_reach``: share of members using ``min_shared`` phrases that are in the template
-      profiles (``linkage.operations``) of two communities or more of the operation;
-    - ``template_rings``: how many communities of the operation carry those phrases;
+    - ``template_rings``: how many communities of the operation carry phrases that are in the
+      template profiles (``linkage.operations``) of two communities or more of the operation;
+    - ``template_reach``: share of members using ``min_shared`` of their template: those operation
+      phrases and the community's own profile. Rings of one operation often favour their own
+      variant of its template, so what they share with the other rings is only part of what each
+      sends; and a ring tied to one small sibling shares little with it;
     - ``templated_prompts``: among those members, the median share of their sampled prompts that
-      carry the operation's most used phrase. A harness fills its template in most of what it
+      carry their template's most used phrase, exact n-gram or paraphrase band alike (the two
+      families see one artefact: slot-filling breaks a template's exact n-grams long before its
+      word set). A harness fills its template in most of what it
       sends; people who start from an organiser's starter prompt or run a shared evaluation
       prompt send it now and then and write the rest themselves (prompt diversity);
     - ``focus``: share of the members' sampled prompts that ask for code or an agent's work
@@ -256,15 +261,19 @@ def templated_sql(config: Config, roles: Roles) -> str:
             SEMI JOIN op_phrases q ON q.op = o.op AND q.family = p.family AND q.entity = p.entity
             GROUP BY o.op
         ),
+        phrases AS (
+            SELECT o.cid, q.family, q.entity FROM operations o JOIN op_phrases q USING (op)
+            UNION SELECT cid, family, entity FROM profiles
+        ),
         uses AS (
             SELECT m.cid, i.aid, i.family, count(*) AS n, max(i.requests) AS occurrences
-            FROM incidence i JOIN members m USING (aid) JOIN operations o USING (cid)
-            SEMI JOIN op_phrases q ON q.op = o.op AND q.family = i.family AND q.entity = i.entity
+            FROM incidence i JOIN members m USING (aid)
+            SEMI JOIN phrases q ON q.cid = m.cid AND q.family = i.family AND q.entity = i.entity
             GROUP BY ALL
         ),
         reaching AS (
             SELECT u.cid, u.aid, least(1.0, max(u.occurrences) / any_value(t.prompts)) AS share
-            FROM uses u JOIN acct_topics t USING (aid) WHERE {shared} GROUP BY u.cid, u.aid
+            FROM uses u JOIN acct_topics t USING (aid) GROUP BY u.cid, u.aid HAVING bool_or({shared})
         ),
         reach AS (SELECT cid, count(*) AS n, median(share) AS share FROM reaching GROUP BY cid),
         focus AS (
