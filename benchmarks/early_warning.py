@@ -13,8 +13,8 @@ operator had sent up to the end of that day (the harvest before detection); per 
 days from its first request to the first day it was flagged (and the share flagged within 7
 days); per day, the wall time of the run and each benign cohort's false-flag rate (flagged
 accounts of the cohort over its accounts signed up so far). Results:
-``benchmarks/results/early_warning.{json,md}`` (the md holds the plot data as tables; a PNG is
-drawn when matplotlib is installed).
+``benchmarks/results/early_warning.{json,md,png}`` (the md holds the plot data as tables; the PNG is
+drawn when matplotlib is installed: ``pip install -e '.[bench]'``; ``--plot-only`` redraws it from the JSON).
 """
 
 from __future__ import annotations
@@ -218,7 +218,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--work", type=Path, default=Path("/tmp/linkage-early-warning"))
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--plot-only", action="store_true",
+                    help="redraw the PNG from the results JSON already in --out, without replaying")
     args = ap.parse_args()
+    stem = "early_warning" if args.scale == "20k" else "early_warning_seed"
+    if args.plot_only:
+        if not plot(json.loads((args.out / f"{stem}.json").read_text()), args.out / f"{stem}.png"):
+            sys.exit("early_warning: --plot-only needs matplotlib (pip install -e '.[bench]')")
+        print(f"wrote {args.out / (stem + '.png')}")
+        return
     work = args.work / args.scale
     world = work / "world"
     if not (world / "truth.csv").exists():
@@ -233,7 +241,6 @@ def main() -> None:
             "requests": con.execute(f"SELECT count(*) FROM read_parquet('{world / 'events.parquet'}')").fetchall()[0][0],
             "measured": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")}
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "early_warning" if args.scale == "20k" else "early_warning_seed"
     (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, **res}, indent=1) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(res, meta))
     drawn = plot(res, args.out / f"{stem}.png")
