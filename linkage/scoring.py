@@ -237,9 +237,11 @@ def templated_sql(config: Config, roles: Roles) -> str:
     - ``template_rings``: how many communities of the operation carry phrases that are in the
       template profiles (``linkage.operations``) of two communities or more of the operation;
     - ``template_reach``: share of members using ``min_shared`` of their template: those operation
-      phrases and the community's own profile. Rings of one operation often favour their own
-      variant of its template, so what they share with the other rings is only part of what each
-      sends; and a ring tied to one small sibling shares little with it;
+      phrases and, when the community's own profile carries some of them, the rest of that profile.
+      Rings of one operation often favour their own variant of its template, so what they share
+      with the other rings is only part of what each sends; and a ring tied to one small sibling
+      shares little with it. A profile that shares nothing with the operation's template is some
+      other template, and the operation's breadth says nothing about it;
     - ``templated_prompts``: among those members, the median share of their sampled prompts that
       carry their template's most used phrase, exact n-gram or paraphrase band alike (the two
       families see one artefact: slot-filling breaks a template's exact n-grams long before its
@@ -261,9 +263,13 @@ def templated_sql(config: Config, roles: Roles) -> str:
             SEMI JOIN op_phrases q ON q.op = o.op AND q.family = p.family AND q.entity = p.entity
             GROUP BY o.op
         ),
+        carriers AS (
+            SELECT DISTINCT p.cid FROM profiles p JOIN operations o USING (cid)
+            SEMI JOIN op_phrases q ON q.op = o.op AND q.family = p.family AND q.entity = p.entity
+        ),
         phrases AS (
             SELECT o.cid, q.family, q.entity FROM operations o JOIN op_phrases q USING (op)
-            UNION SELECT cid, family, entity FROM profiles
+            UNION SELECT p.cid, p.family, p.entity FROM profiles p SEMI JOIN carriers c USING (cid)
         ),
         uses AS (
             SELECT m.cid, i.aid, i.family, count(*) AS n, max(i.requests) AS occurrences

@@ -127,23 +127,29 @@ def test_a_members_template_is_its_rings_profile_too_and_paraphrase_bands_count_
     """Community 1 favours its own variant (q1-q3, in its profile only) beside the operation's shared
     phrases p1-p3; account 4 sends only that variant. Account 5 reaches through exact n-grams, but its
     template shows most in a paraphrase band (b1, too few bands to reach on their own): slot-filling
-    breaks exact n-grams before the word set, and the two families are one artefact."""
+    breaks exact n-grams before the word set, and the two families are one artefact. Community 3 (7, 8)
+    sits in the same operation but its profile (r1-r3) shares nothing with the operation's template:
+    it is some other template, which the operation's breadth says nothing about."""
     con, config, roles = toy
     roles = Roles(weighted=["ip", "payment"], templates=["prompt", "fuzzy"], infrastructure=["ip", "payment"])
-    con.execute("CREATE TABLE operations AS SELECT cid, 1 AS op FROM (VALUES (1), (2)) t(cid)")
+    con.execute("INSERT INTO members VALUES (3, 7), (3, 8)")
+    con.execute("CREATE TABLE operations AS SELECT cid, 1 AS op FROM (VALUES (1), (2), (3)) t(cid)")
     con.execute("""CREATE TABLE profiles AS
                    SELECT cid, 'prompt' AS family, entity FROM (VALUES (1), (2)) c(cid), (VALUES ('p1'), ('p2'), ('p3')) e(entity)
                    UNION ALL SELECT 1, 'prompt', entity FROM (VALUES ('q1'), ('q2'), ('q3')) e(entity)
-                   UNION ALL SELECT 2, 'fuzzy', 'b1'""")
+                   UNION ALL SELECT 2, 'fuzzy', 'b1'
+                   UNION ALL SELECT 3, 'prompt', entity FROM (VALUES ('r1'), ('r2'), ('r3')) e(entity)""")
     con.execute("DROP TABLE incidence")
     con.execute("""CREATE TABLE incidence AS SELECT aid, 'prompt' AS family, entity, requests FROM (
                    SELECT * FROM (VALUES (1, 1), (2, 2), (3, 8), (5, 8), (6, 9)) t(aid, requests), (VALUES ('p1')) e(entity)
                    UNION ALL SELECT aid, 1, entity FROM (VALUES (1), (2), (3), (5), (6)) t(aid), (VALUES ('p2'), ('p3')) e(entity)
-                   UNION ALL SELECT 4, 7, entity FROM (VALUES ('q1'), ('q2'), ('q3')) e(entity))
+                   UNION ALL SELECT 4, 7, entity FROM (VALUES ('q1'), ('q2'), ('q3')) e(entity)
+                   UNION ALL SELECT aid, 9, entity FROM (VALUES (7), (8)) t(aid), (VALUES ('r1'), ('r2'), ('r3')) e(entity))
                    UNION ALL SELECT 5, 'fuzzy', 'b1', 10""")
-    con.execute("CREATE TABLE acct_topics AS SELECT aid, 10 AS prompts, 9 AS focused FROM range(1, 8) t(aid)")
+    con.execute("CREATE TABLE acct_topics AS SELECT aid, 10 AS prompts, 9 AS focused FROM range(1, 9) t(aid)")
     _run(con, config, roles, "size")
     got = _run(con, config, roles, "templated")
     # community 1: shares 0.1, 0.2, 0.8 and 0.7 (own variant); community 2: 1.0 (band) and 0.9.
     assert got[1] == (pytest.approx(1.0), 2, pytest.approx(0.45), pytest.approx(0.9))
     assert got[2] == (pytest.approx(1.0), 2, pytest.approx(0.95), pytest.approx(0.9))
+    assert got[3] == (0.0, 2, 0.0, pytest.approx(0.9))
