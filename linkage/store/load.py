@@ -17,6 +17,9 @@ Fast because the server does little per row (``benchmarks/neo4j_load.py``):
   type yet (rows are sorted by account, so a chunk holds whole accounts);
 - the next chunk is built (DuckDB, Arrow, lists) in a thread while the server
   writes the current one (``rows.prefetch``);
+- a label or type the store has none of yet is read from the count store, so a
+  first load asks no "which of these keys exist" question per key;
+- rarity reads each entity's degree (``GetDegree``) and rewrites only what changed;
 - ``LINKED`` and rings are written as the difference to what is stored
   (``writeback``), so a re-run writes nothing and a later batch touches only its
   own pairs.
