@@ -17,6 +17,9 @@ Fast because the server does little per row (``benchmarks/neo4j_load.py``):
   type yet (rows are sorted by account, so a chunk holds whole accounts);
 - the next chunk is built (DuckDB, Arrow, lists) in a thread while the server
   writes the current one (``rows.prefetch``);
+- a label or type the store has none of yet is read from the count store, so a
+  first load asks no "which of these keys exist" question per key;
+- rarity reads each entity's degree (``GetDegree``) and rewrites only what changed;
 - ``LINKED`` and rings are written as the difference to what is stored
   (``writeback``), so a re-run writes nothing and a later batch touches only its
   own pairs.
@@ -46,7 +49,7 @@ from ..families import Family
 from ..run import RunFolder
 from . import rows, schema
 from .connection import Settings, run_transaction
-from .model import ENTITY, indicator_targets, label, rel_type
+from .model import ENTITY, indicator_targets, label, rel_type, relationships
 
 if TYPE_CHECKING:
     import neo4j
@@ -210,6 +213,28 @@ def lookup(var: str, lbl: str, key: str, keys: str, carry: str = "") -> str:
             f"WITH {keep}collect([{var}]) AS {var}_at")
 
 
+def count_nodes(lbl: str) -> str:
+    """How many ``lbl`` nodes are stored: answered from the count store, no scan."""
+    return f"MATCH (n:{label(lbl)}) RETURN count(n) AS n"
+
+
+def count_rels(rtype: str) -> str:
+    """How many ``rtype`` relationships are stored: answered from the count store, no scan."""
+    return f"MATCH ()-[r:{rel_type(rtype)}]->() RETURN count(r) AS n"
+
+
+def known(tx: neo4j.ManagedTransaction, keys: list[Any], check: str, count: str) -> list[Any]:
+    """Which of ``keys`` the ``check`` query finds, or none without asking when ``count`` says the store has none.
+
+    A first load (and the first chunk of every family) finds an empty label or type:
+    one count-store read then spares a seek per key. Read in the writing
+    transaction, so it sees the chunk's own earlier writes and a re-run's stored rows.
+    """
+    if not tx.run(count).single(strict=True)["n"]:
+        return []
+    return list(tx.run(check, keys=keys).single(strict=True)["found"])
+
+
 def existing(lbl: str, key: str) -> str:
     """Which of ``$keys`` are already nodes of ``lbl``."""
     return f"UNWIND $keys AS k MATCH (n:{label(lbl)} {{{key}: k}}) RETURN collect(k) AS found"
@@ -309,16 +334,24 @@ WITH ip_at[$ii[i]][0] AS ip, ss[$si[i]] AS s WHERE ip IS NOT NULL
 
 
 def refresh_entities(family: str) -> str:
-    """Rarity from the stored graph: how many accounts use each entity, hub flag, pair weight, the cap."""
+    """Rarity from the stored graph: how many accounts use each entity, hub flag, pair weight, the cap.
+
+    The count is the entity's degree in the family's relationship type, read from the
+    store's degree counts (``GetDegree``), not by walking every relationship to check
+    its start is an Account: the model lets only accounts start that type. An entity
+    whose four values are already right is not written (a reload writes nothing).
+    """
     fam = families.get(family)
     assert fam.node is not None
     lbl, rtype, key = label(fam.node.label), rel_type(fam.node.rel_type), fam.node.key
+    assert relationships()[rtype].start == "Account"
     return f"""
 UNWIND $keys AS k
 MATCH (e:{lbl} {{{key}: k}})
-WITH e, COUNT {{ (e)<-[:{rtype}]-(:Account) }} AS n
-SET e.accounts = n, e.hub = n > $cap, e.cap = $cap,
-    e.pair_weight = CASE WHEN n >= 2 AND n <= $cap THEN $weight / ((n - 1.0) ^ $decay) ELSE 0.0 END
+WITH e, COUNT {{ (e)<-[:{rtype}]-() }} AS n
+WITH e, n, CASE WHEN n >= 2 AND n <= $cap THEN $weight / ((n - 1.0) ^ $decay) ELSE 0.0 END AS w
+WHERE NOT coalesce(e.accounts = n AND e.hub = (n > $cap) AND e.cap = $cap AND e.pair_weight = w, false)
+SET e.accounts = n, e.hub = n > $cap, e.cap = $cap, e.pair_weight = w
 """
 
 
@@ -459,7 +492,7 @@ def send_accounts(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, si
     with writer.step("accounts", rows.count(con, rows.ACCOUNTS_SQL), nodes_per_row=1, rels_per_row=0) as step:
         for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), rows.ACCOUNTS_SQL, size=size))):
             def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
-                found = tx.run(existing("Account", "account_id"), keys=cols["account_id"]).single(strict=True)["found"]
+                found = known(tx, cols["account_id"], existing("Account", "account_id"), count_nodes("Account"))
                 new, seen = split(cols, "account_id", found)
                 for cypher, part in ((ACCOUNTS_NEW, new), (ACCOUNTS_SEEN, seen)):
                     if part["account_id"]:
@@ -478,7 +511,7 @@ def send_entities(writer: Writer, con: duckdb.DuckDBPyConnection, fam: Family, c
             cols = {c: cols[c] for c in ("key", "name", *node.details)}
 
             def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
-                found = tx.run(existing(node.label, node.key), keys=cols["key"]).single(strict=True)["found"]
+                found = known(tx, cols["key"], existing(node.label, node.key), count_nodes(node.label))
                 for is_new, part in zip((True, False), split(cols, "key", found)):
                     if part["key"]:
                         tx.run(entity_nodes(fam.name, is_new), {**part, "family": fam.name}).consume()
@@ -496,8 +529,8 @@ def send_incidence(writer: Writer, con: duckdb.DuckDBPyConnection, fam: Family, 
         for k, cols in enumerate(rows.prefetch(rows.columns(con.cursor(), sql, size=size))):
             def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
                 accounts = sorted(set(cols["account_id"]))
-                known = tx.run(with_rels("Account", "account_id", node.rel_type), keys=accounts).single(strict=True)["found"]
-                for is_new, part in zip((True, False), split(cols, "account_id", known)):
+                seen = known(tx, accounts, with_rels("Account", "account_id", node.rel_type), count_rels(node.rel_type))
+                for is_new, part in zip((True, False), split(cols, "account_id", seen)):
                     if part["account_id"]:
                         tx.run(account_entity_rels(fam.name, is_new), _by_position(part)).consume()
             step.write(work, chunk=(batch, rows.chunk_name(name, k)))
@@ -518,8 +551,8 @@ def send_ip_asn(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config) 
         for cols in rows.columns(con, rows.IP_ASN_SQL):
             def work(tx: neo4j.ManagedTransaction, cols: dict[str, list[Any]] = cols) -> None:
                 ips = sorted(set(cols["ip"]))
-                known = tx.run(with_rels("IP", "address", "IN_ASN"), keys=ips).single(strict=True)["found"]
-                for is_new, part in zip((True, False), split(cols, "ip", known)):
+                seen = known(tx, ips, with_rels("IP", "address", "IN_ASN"), count_rels("IN_ASN"))
+                for is_new, part in zip((True, False), split(cols, "ip", seen)):
                     if part["ip"]:
                         distinct_ips, ii = positions(part["ip"])
                         asns, si = positions(part["asn"])
@@ -560,6 +593,7 @@ def _views(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 __all__ = ["LoadStats", "Report", "Writer", "load_run", "chunk_rows", "positions", "split", "unwind", "lookup",
-           "entity_nodes", "account_entity_rels", "ip_asn", "refresh_entities", "BATCH_ROWS"]
+           "entity_nodes", "account_entity_rels", "ip_asn", "refresh_entities", "known", "count_nodes", "count_rels",
+           "BATCH_ROWS"]
 
 BATCH_ROWS = rows.BATCH_ROWS

@@ -33,7 +33,7 @@ from . import model
 T = TypeVar("T")
 
 #: Rows per transaction; a batch keeps the size it was first loaded with (recorded on its LoadBatch).
-BATCH_ROWS = int(os.environ.get("LINKAGE_LOAD_BATCH_ROWS", "25000"))
+BATCH_ROWS = int(os.environ.get("LINKAGE_LOAD_BATCH_ROWS", "50000"))
 
 #: Ring properties stored on the Ring node, from the ring's features.
 RING_FEATURES = ("coordination", "harvesting", "diversity", "payment_share", "template_share", "burst_share",
