@@ -13,7 +13,11 @@ So a member stays in a flagged ring only when it uses at least
 (entities two members or more use and that carry weight; template families
 count once, however many phrases of the template it sends), each shared with
 a member outside its own verified org: what colleagues share is their org's
-declared business. The others are not flagged; they are listed as the ring's
+declared business. A template phrase is the ring's only while most of its
+users (``min_exclusivity`` of the family) sit in the ring's operation: a
+common way of asking for code that one account in forty of the batch uses is
+how people write, and a bystander who writes that way and shares one address
+with the ring is still a bystander. The others are not flagged; they are listed as the ring's
 ``bystanders`` in ``rings.json``. A ring left with fewer than two flagged
 members is no ring.
 """
@@ -33,28 +37,45 @@ def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]
     roles = scoring.Roles.of(config)
     templates = roles.templates
     min_shared = " ".join(f"WHEN {literal(f)} THEN {int(config.families[f].min_shared)}" for f in templates)
-    is_template = f"family IN ({', '.join(literal(f) for f in templates)})" if templates else "false"
+
+    def is_template(col: str = "family") -> str:
+        return f"{col} IN ({', '.join(literal(f) for f in templates)})" if templates else "false"
     threshold = f"CASE family {min_shared} ELSE 1 END" if templates else "1"
+    least_share = " ".join(f"WHEN {literal(f)} THEN {float(config.families[f].min_exclusivity)!r}" for f in templates)
+    exclusivity = f"CASE s.family {least_share} ELSE 0 END" if templates else "0"
     return con.execute(f"""
-        WITH chosen AS (SELECT m.cid, m.aid, a.org_id FROM members m JOIN accounts a USING (aid)
+        WITH chosen AS (SELECT m.cid, m.aid, coalesce(a.org_id, '') AS org_id FROM members m JOIN accounts a USING (aid)
                         WHERE m.cid IN (SELECT unnest(?))),
-        linking AS ({scoring.comm_entities_sql(config, roles, members="chosen")}),
+        shared_here AS ({scoring.comm_entities_sql(config, roles, members="chosen")}),
+        -- a template phrase is the ring's tool only while its users are mostly the operation's own
+        op_users AS (
+            SELECT o.op, i.family, i.entity, count(*) AS n
+            FROM incidence i JOIN members m USING (aid) JOIN operations o USING (cid)
+            WHERE (i.family, i.entity) IN (SELECT (family, entity) FROM shared_here WHERE {is_template()})
+              AND o.op IN (SELECT op FROM operations WHERE cid IN (SELECT cid FROM chosen))
+            GROUP BY ALL
+        ),
+        linking AS (
+            SELECT s.cid, s.family, s.entity FROM shared_here s JOIN operations o USING (cid)
+            JOIN entities e USING (family, entity)
+            LEFT JOIN op_users u ON u.op = o.op AND u.family = s.family AND u.entity = s.entity
+            WHERE NOT {is_template('s.family')} OR coalesce(u.n, 0) >= {exclusivity} * e.accounts
+        ),
         uses AS (
-            SELECT c.cid, c.aid, c.org_id, i.family, i.entity
+            SELECT c.cid, c.aid, c.org_id, i.family, i.entity,
+                   count(*) OVER (PARTITION BY c.cid, i.family, i.entity) AS users,
+                   count(*) OVER (PARTITION BY c.cid, i.family, i.entity, c.org_id) AS org_users
             FROM chosen c JOIN incidence i USING (aid) JOIN linking l ON l.cid = c.cid
                  AND l.family = i.family AND l.entity = i.entity
         ),
         -- an entity counts for a member when another member outside its verified org uses it too
-        shared AS (
-            SELECT DISTINCT u.cid, u.aid, u.family, u.entity FROM uses u JOIN uses v
-                ON v.cid = u.cid AND v.family = u.family AND v.entity = u.entity AND v.aid <> u.aid
-               AND NOT coalesce(u.org_id = v.org_id AND u.org_id <> '', false)
-        ),
+        shared AS (SELECT cid, aid, family, entity FROM uses
+                   WHERE users - CASE WHEN org_id = '' THEN 1 ELSE org_users END >= 1),
         used AS (SELECT cid, aid, family, count(*) AS n FROM shared GROUP BY ALL),
         tools AS (
             SELECT cid, aid,
-                   sum(CASE WHEN {is_template} THEN 0 ELSE n END)
-                   + max(CASE WHEN {is_template} AND n >= {threshold} THEN 1 ELSE 0 END) AS tools
+                   sum(CASE WHEN {is_template()} THEN 0 ELSE n END)
+                   + max(CASE WHEN {is_template()} AND n >= {threshold} THEN 1 ELSE 0 END) AS tools
             FROM used GROUP BY cid, aid
         )
         SELECT c.cid, c.aid, coalesce(t.tools, 0)::INTEGER AS tools

@@ -25,31 +25,67 @@ from ..config import Config
 from ..families import Family, FamilyParams, GraphNode, register
 
 
+def _words(w: int) -> str:
+    """``(aid, pid, word)``: every word of at least ``w`` letters of each sampled prompt (repeats kept:
+    the minimum per bucket is the same with or without them, and dropping them costs a pass)."""
+    return (f"SELECT aid, pid, word FROM (SELECT aid, rowid AS pid, unnest(w) AS word FROM prompt_words) "
+            f"WHERE length(word) >= {w}")
+
+
 def prepare(con: DuckDBPyConnection, config: Config) -> None:
-    """``fuzzy_bands(aid, pid, entity)``: the bands of each sampled prompt (reads ``prompt_words``)."""
+    """Stage ``fuzzy_words(hv, word)`` and ``fuzzy_bands(aid, pid, band, key)`` (reads ``prompt_words``).
+
+    The costly part at scale is hashing: a word is hashed once per distinct word of the batch
+    (``fuzzy_words``), not once per occurrence. A bucket's MinHash is then the least hash among the
+    prompt's words in it (a word's bucket is its hash modulo the bucket count, so the least hash is
+    the least key), and a band is named inside the run by an XOR of its buckets' hashes (each bucket
+    holds one word, so the XOR stands for the word set); only bands that survive ``sql`` are given
+    their readable text.
+    """
     k, r, w = int(config.fuzzy_buckets), int(config.fuzzy_rows), int(config.fuzzy_min_word)
     con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fuzzy_words AS
+            SELECT word, md5_number_lower(word) AS hv FROM (SELECT DISTINCT word FROM ({_words(w)}))"""
+    )
+    con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fuzzy_bands AS
-            WITH words AS (
-                SELECT aid, pid, word, md5_number_lower(word) AS hv FROM (
-                    SELECT aid, rowid AS pid, unnest(list_distinct(list_filter(w, lambda x: len(x) >= {w}))) AS word
-                    FROM prompt_words)
-            ),
-            mins AS (SELECT aid, pid, hv % {k} AS bucket, arg_min(word, hv // {k}) AS word FROM words GROUP BY ALL)
-            SELECT aid, pid, 'b' || CAST(bucket // {r} AS VARCHAR) || ': ' || string_agg(word, ' ' ORDER BY bucket)
-                   AS entity
-            FROM mins GROUP BY aid, pid, bucket // {r} HAVING count(*) = {r}"""
+            SELECT aid, pid, (hv % {k}) // {r} AS band, bit_xor(hv) AS key FROM (
+                SELECT x.aid, x.pid, min(v.hv) AS hv FROM ({_words(w)}) x JOIN fuzzy_words v USING (word)
+                GROUP BY x.aid, x.pid, v.hv % {k}
+            ) GROUP BY aid, pid, (hv % {k}) // {r} HAVING count(*) = {r}"""
     )
 
 
 def sql(config: Config) -> str:
-    """Bands recurring in ``template_min_prompts`` of an account's prompts, kept when two accounts use them."""
-    m = int(config.template_min_prompts)
+    """Bands recurring in ``template_min_prompts`` of an account's prompts, kept when two accounts use them.
+
+    A kept band's text (``b3: cache eviction``: its buckets' words in bucket order) is read back from
+    one prompt holding it.
+    """
+    k, r, w, m = (int(config.fuzzy_buckets), int(config.fuzzy_rows), int(config.fuzzy_min_word),
+                  int(config.template_min_prompts))
     return f"""
-        SELECT aid, entity, requests, CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last FROM (
-            SELECT aid, entity, count(*) AS requests, count(*) OVER (PARTITION BY entity) AS users
-            FROM fuzzy_bands GROUP BY aid, entity HAVING count(DISTINCT pid) >= {m}
-        ) WHERE users >= 2
+        WITH kept AS (
+            SELECT aid, band, key, requests, pid FROM (
+                SELECT aid, band, key, count(*) AS requests, min(pid) AS pid,
+                       count(*) OVER (PARTITION BY band, key) AS users
+                FROM fuzzy_bands GROUP BY aid, band, key HAVING count(DISTINCT pid) >= {m}
+            ) WHERE users >= 2
+        ),
+        one AS (SELECT band, key, min({{'aid': aid, 'pid': pid}}) AS pick FROM kept GROUP BY band, key),
+        mins AS (
+            SELECT x.aid, x.pid, min(v.hv) AS hv FROM ({_words(w)}) x JOIN fuzzy_words v USING (word)
+            WHERE x.pid IN (SELECT o.pick.pid FROM one o) GROUP BY x.aid, x.pid, v.hv % {k}
+        ),
+        texts AS (
+            SELECT o.band, o.key, 'b' || CAST(o.band AS VARCHAR) || ': ' || string_agg(v.word, ' ' ORDER BY m.hv % {k})
+                   AS entity
+            FROM one o JOIN mins m ON m.aid = o.pick.aid AND m.pid = o.pick.pid AND (m.hv % {k}) // {r} = o.band
+            JOIN fuzzy_words v ON v.hv = m.hv
+            GROUP BY o.band, o.key
+        )
+        SELECT k.aid, t.entity, k.requests, CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last
+        FROM kept k JOIN texts t USING (band, key)
     """
 
 

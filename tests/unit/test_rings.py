@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from worldkit import START, World, add_campus, add_family, add_regulars, add_ring
+from worldkit import START, WORDS, World, add_campus, add_family, add_regulars, add_ring
 
 from linkage import Config, detect
 from linkage.cli import main
@@ -323,3 +323,29 @@ def test_templated_harvest_needs_the_template_to_be_what_members_send():
     assert harness["templated_harvest"][0] == pytest.approx(1.0) and harness["score"][0] > 0.5
     between = score(features(**templated, templated_prompts=0.35))["templated_harvest"][0]
     assert between == pytest.approx(0.5)
+
+
+def test_a_common_phrase_the_ring_also_uses_is_not_a_second_tool_of_a_bystander(tmp_path):
+    """Regression (hackathon account in an operator's ring): a household behind one of the ring's proxy
+    addresses also asks for code the way many people do, and so do some ring members. That phrase is how a
+    fifth of the batch writes, not the ring's template: the household stays a bystander."""
+    w = World(seed=29)
+    ring = add_ring(w, "ringa", n=12, requests=90)  # 30 prompts each: all sampled, the common ones too
+    regulars = add_regulars(w, n=120)
+    common = "what is the idiomatic way to write a loop over {} in this language"
+    for i, aid in enumerate(regulars[:30]):  # each from its own home address and laptop
+        for k in range(3):
+            w.request(aid, START + pd.Timedelta(days=5 + k, hours=i), f"10.0.{i}.7", 7922, f"dev-user-{i}",
+                      common.format(WORDS[k]))
+    for aid in ring[:4]:
+        for k in range(3):
+            w.request(aid, START + pd.Timedelta(days=5 + k, hours=3), "203.0.113.2", 14061, "harness-ringa",
+                      common.format(WORDS[k]))
+    w.account("household", START - pd.Timedelta(days=90), "home@gmail.com", "household")
+    for k in range(6):
+        w.request("household", START + pd.Timedelta(days=4, hours=k), "203.0.113.1", 14061, "home-laptop",
+                  common.format(WORDS[k]) if k % 2 == 0 else w.random_prompt())
+    result = detect(w.write(tmp_path / "batch"))
+    (found,) = result.rings
+    assert set(found.members) == set(ring)
+    assert found.bystanders == ["household"]
