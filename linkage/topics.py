@@ -29,12 +29,25 @@ def _words_regex(words: tuple[str, ...]) -> str:
     return r"\b(" + "|".join(words) + r")\b"
 
 
+def _text(prompt: str) -> str:
+    return rf"regexp_replace(lower({prompt}), 'step[- ]by[- ]step', ' ', 'g')"
+
+
 def topic_sql(prompt: str) -> str:
     """SQL for the topic (``coding``, ``agentic`` or ``other``) of the prompt text ``prompt``."""
-    text = rf"regexp_replace(lower({prompt}), 'step[- ]by[- ]step', ' ', 'g')"
+    text = _text(prompt)
     coding = f"array_length(regexp_extract_all({text}, '{_words_regex(CODING_WORDS)}'))"
     agentic = f"array_length(regexp_extract_all({text}, '{_words_regex(AGENTIC_WORDS)}'))"
     return f"CASE WHEN {agentic} > {coding} THEN 'agentic' WHEN {coding} > 0 THEN 'coding' ELSE 'other' END"
 
 
-__all__ = ["CODING_WORDS", "AGENTIC_WORDS", "TOPICS", "topic_sql"]
+def focused_sql(prompt: str) -> str:
+    """SQL for whether ``prompt`` asks for code or an agent's work (its topic is not ``other``).
+
+    The same test as ``topic_sql(prompt) <> 'other'`` in one pattern match instead of counting
+    matches of each list: scoring asks it of every sampled prompt of the batch.
+    """
+    return f"regexp_matches({_text(prompt)}, '{_words_regex(CODING_WORDS + AGENTIC_WORDS)}')"
+
+
+__all__ = ["CODING_WORDS", "AGENTIC_WORDS", "TOPICS", "topic_sql", "focused_sql"]

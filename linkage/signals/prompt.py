@@ -30,7 +30,7 @@ from duckdb import DuckDBPyConnection
 from ..config import Config
 from ..families import Family, FamilyParams, GraphNode, register
 from ..ids import sql_digest
-from ..topics import topic_sql
+from ..topics import focused_sql
 
 
 def words_expr(text: str) -> str:
@@ -94,8 +94,8 @@ def prepare(con: DuckDBPyConnection, config: Config) -> None:
     # What each account asks for (coding, agentic, other): harvesting evidence for scoring, never a link.
     con.execute(
         f"""CREATE OR REPLACE TABLE acct_topics AS
-            SELECT aid, count(*) AS prompts, count(*) FILTER (WHERE topic <> 'other') AS focused
-            FROM (SELECT aid, {topic_sql('prompt')} AS topic FROM prompt_sample) GROUP BY aid"""
+            SELECT aid, count(*) AS prompts, count(*) FILTER (WHERE {focused_sql('prompt')}) AS focused
+            FROM prompt_sample GROUP BY aid"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE prompt_words AS

@@ -11,6 +11,8 @@ import duckdb
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linkage.cli import main
 from linkage.report import write_report
@@ -18,6 +20,7 @@ from linkage.report.data import MemberGroup, RingFigures
 from linkage.report.network import network_svg
 from linkage.report.svg import timeline_svg
 from linkage.report.tables import prompt_topics_sql
+from linkage.topics import focused_sql, topic_sql
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "world"
 HOSTILE = "<script>alert(1)</script>"
@@ -215,3 +218,15 @@ def test_a_hand_edited_rings_json_with_odd_values_still_builds(run, tmp_path):
     (out / "rings.json").write_text(json.dumps(doc))
     html = write_report(out, verify=False).read_text()
     assert len(_sections(html)) == len(doc["rings"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["write", "the", "Python", "function", "step by step", "agent", "terminal", "unit test",
+                                 "stack trace", "tool calls", "recipe", "plan", "codes", "steps", "garden", "-", "\n"]),
+                max_size=12))
+def test_focused_is_exactly_a_topic_other_than_other(words):
+    """Scoring's one-pattern focus test must agree with the report's classifier on every prompt."""
+    prompt = " ".join(words)
+    row = duckdb.execute(f"SELECT {topic_sql('p')} <> 'other', {focused_sql('p')} FROM (SELECT ? AS p)",
+                         [prompt]).fetchone()
+    assert row is not None and row[0] == row[1]
