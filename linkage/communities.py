@@ -101,13 +101,13 @@ def detect_communities(a: Ids, b: Ids, w: Weights, *, min_size: int,
     edge_label = label[ai]
     by_edge = np.argsort(edge_label, kind="stable")
     first_edge = np.searchsorted(edge_label[by_edge], np.arange(len(sizes) + 1))
+    groups: list[Ids] = _pairs(sizes, by_edge[first_edge[:-1]], vertices[ai], vertices[bi], w, min_size, resolution)
     jobs: dict[int, Job] = {}
-    for c in np.flatnonzero(sizes >= min_size):
+    for c in np.flatnonzero((sizes >= min_size) & (sizes > 2)):
         edges = by_edge[first_edge[c]:first_edge[c + 1]]
         jobs[int(c)] = (int(sizes[c]), np.column_stack([local[ai[edges]], local[bi[edges]]]),
                         w[edges].astype(float), resolution, seed)
     memberships = _run(jobs, limits.workers(workers or limits.cores()))
-    groups: list[Ids] = []
     for comp_id, membership in memberships.items():
         comp = by_vertex[first_vertex[comp_id]:first_vertex[comp_id + 1]]
         order = np.argsort(membership, kind="stable")
@@ -117,6 +117,24 @@ def detect_communities(a: Ids, b: Ids, w: Weights, *, min_size: int,
                 groups.append(np.sort(vertices[members]))
     groups.sort(key=lambda g: int(g[0]))
     return {i: g for i, g in enumerate(groups)}
+
+
+def _pairs(sizes: Ids, first: Ids, a: Ids, b: Ids, w: Weights, min_size: int, resolution: float) -> list[Ids]:
+    """The communities of the two-account components, without Leiden: most components of a batch are pairs.
+
+    A pair's one link (``first[c]`` is the first edge of component ``c``) joins the two accounts
+    exactly when its weight beats the CPM cost of a two-member community, ``resolution``: that is
+    the one move Leiden can make on it, so the answer is Leiden's, without building a graph per pair.
+    """
+    pairs = np.flatnonzero(sizes == 2)
+    edge = first[pairs]
+    joined = w[edge] > resolution
+    out: list[Ids] = []
+    if min_size <= 2:
+        out += [np.array(sorted(p)) for p in zip(a[edge[joined]].tolist(), b[edge[joined]].tolist())]
+    if min_size <= 1:
+        out += [np.array([v]) for v in np.concatenate([a[edge[~joined]], b[edge[~joined]]]).tolist()]
+    return out
 
 
 def _run(jobs: dict[int, Job], workers: int) -> dict[int, Ids]:

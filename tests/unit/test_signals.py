@@ -6,6 +6,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from worldkit import START, World
 
 from linkage import Config, read_batch, signals
@@ -204,3 +206,21 @@ def test_worker_processes_give_the_same_communities(monkeypatch, caplog):
     assert len(alone) >= 10
     assert {k: v.tolist() for k, v in alone.items()} == {k: v.tolist() for k, v in shared.items()}
     assert "worker failed" not in caplog.text  # the workers ran; no in-process fallback
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.001, 3.0), min_size=1, max_size=30), st.floats(0.005, 0.5), st.integers(1, 2))
+def test_two_account_components_are_split_or_joined_exactly_as_leiden_does(weights, resolution, min_size):
+    """Pairs skip Leiden (most components of a batch are pairs): each must come out as Leiden puts it."""
+    from linkage.communities import component_membership
+
+    a = np.arange(0, 2 * len(weights), 2)
+    w = np.array(weights)
+    got = sorted(tuple(g.tolist()) for g in detect_communities(a, a + 1, w, min_size=min_size,
+                                                               resolution=resolution, workers=1).values())
+    want = []
+    for x, weight in zip(a.tolist(), weights):
+        label = component_membership(2, np.array([[0, 1]]), np.array([weight]), resolution, 42)
+        parts = [(x, x + 1)] if label[0] == label[1] else [(x,), (x + 1,)]
+        want += [p for p in parts if len(p) >= min_size]
+    assert got == sorted(want)
