@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,9 @@ def session(master: str | None = None, *, partitions: int | None = None) -> Spar
     else:
         master = master or "local[*]"
         builder = builder.master(master).config("spark.ui.enabled", "false")
+        # Local workers run this interpreter (it has linkage's dependencies), not whatever python3 is first
+        # on PATH: PySpark reads PYSPARK_PYTHON when the context starts; a value the user set still wins.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.config("spark.sql.shuffle.partitions", str(partitions or _local_partitions(master)))
     builder = (builder.config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")

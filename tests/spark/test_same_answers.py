@@ -122,3 +122,16 @@ def test_bad_input_same_error(tmp_path, spark_master):
         outputs.append(res.stderr.strip())
     assert outputs[0] == outputs[1]
     assert "no payments table" in outputs[0]
+
+
+def test_local_workers_run_an_interpreter_with_linkages_dependencies(spark_master):
+    """Regression: the workers ran the first python3 on PATH, which on a fresh machine has no numpy, and
+    every Leiden task failed. Unless PYSPARK_PYTHON says otherwise, they run the driver's interpreter."""
+    import subprocess
+
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    assert spark is not None
+    worker = spark.sparkContext.pythonExec
+    assert subprocess.run([worker, "-c", "import numpy, igraph, leidenalg, linkage"]).returncode == 0
