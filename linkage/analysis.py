@@ -90,8 +90,8 @@ STAGES = (
     Stage("graph", _graph, reads=("incidence", "entities", "family_params", "accounts"), writes=("links",)),
     Stage("communities", _communities, reads=("links",), writes=("members",)),
     Stage("operations", _operations, reads=("members", "incidence", "links", "accounts"),
-          writes=("operations", "op_tools", "profiles")),
-    Stage("scoring", _scoring, reads=("members", "operations", "profiles", "links", "incidence", "entities",
+          writes=("operations", "op_tools", "profiles", "card_batches")),
+    Stage("scoring", _scoring, reads=("members", "operations", "profiles", "card_batches", "links", "incidence", "entities",
                                       "accounts", "acct_activity", "acct_windows", "acct_topics")),
     Stage("attribution", _attribution, reads=("members", "accounts", "intel", "incidence", "entities", "links",
                                               "shingle_texts", "acct_activity"), writes=("indicator_hits",)),
@@ -117,7 +117,7 @@ def watchlist(con: duckdb.DuckDBPyConnection, config: Config, scored: pd.DataFra
     lists = names.groupby("cid")["account_id"].apply(sorted)
     out = near.assign(members=near["cid"].map(lists),
                       community_id=near["cid"].map(lambda c: "community-" + set_digest(lists[c])))
-    detail = [c for c in scored.columns if c.startswith(("cover_", "excl_", "pass_"))]
+    detail = [c for c in scored.columns if c.startswith(("cover_", "excl_", "pass_", "chance_"))]
     out = out[[c for c in WATCH_COLUMNS if c in out.columns] + detail]
     return out.sort_values(["score", "community_id"], ascending=[False, True]).reset_index(drop=True)
 

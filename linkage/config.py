@@ -74,6 +74,11 @@ class ScoringParams:
     #: A family counts towards diversity when it links at least this share of the members (and its
     #: linking entities are mostly the community's operation's own: ``FamilyParams.min_exclusivity``).
     min_coverage: float = 0.5
+    #: A batch family (``Family.batch``: card BINs) counts when at least ``min_coverage`` of the members hold
+    #: one entity of it and the chance of that many, drawn as the batch's own users draw, is below this
+    #: (a Chernoff bound on the binomial tail): six fresh cards of six members from a BIN one payer in
+    #: eleven uses is a batch bought for them; three students banking with one large bank are not.
+    batch_chance: float = 1e-6
     #: A community is coordinated only with this many counting families, this many of them infrastructure.
     min_families: int = 2
     min_infrastructure: int = 1
@@ -191,6 +196,8 @@ class Config:
         unknown = set(self.families) - set(families.names())
         if unknown:
             raise ConfigError(f"unknown signal families: {', '.join(sorted(unknown))}")
+        if not 0.0 < self.scoring.batch_chance < 1.0:
+            raise ConfigError(f"scoring.batch_chance must be in (0, 1), got {self.scoring.batch_chance}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be in [0, 1], got {self.threshold}")
         if not 0.0 <= self.watch_threshold <= self.threshold:

@@ -104,10 +104,21 @@ class Family:
     #: The scoring feature counting members who share this family's entities with others
     #: (``payment_share``: a card batch; ``template_share``; ``burst_share``), if any.
     share_feature: str | None = None
+    #: Entities are issuers' batches (a card BIN): too common to link anyone, but a community drawing
+    #: improbably many of its members from one, given how common it is in the batch, was supplied
+    #: from a batch bought for it. Judged by that improbability, not by exclusivity (``linkage.scoring``).
+    batch: bool = False
+    #: Another family that sees the same artefact (fresh cards of one batch, and cards shared outright):
+    #: in a community the two count once.
+    counts_with: str | None = None
     node: GraphNode | None = None
-    #: How ``linkage rings --neo4j`` rebuilds the incidences: ``stored`` (from ``node``), or
-    #: ``derived`` (recomputed from the accounts table, e.g. sign-up windows).
+    #: How ``linkage rings --neo4j`` rebuilds the incidences: ``stored`` (from ``node``), ``derived``
+    #: (recomputed from the accounts table, e.g. sign-up windows), or ``cypher`` (``incidence_cypher``
+    #: over other families' nodes: ASNs hang off IPs, BINs are a property of payment instruments).
     stored: str = "stored"
+    #: For ``stored="cypher"``: a read query returning ``account_id, entity, requests, first, last``
+    #: (times as epoch seconds).
+    incidence_cypher: str | None = None
     colour: str = "#666666"
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -17,16 +17,22 @@ Two communities are tied when they share
   a template is the operator's own artefact, copied into every ring, and it is
   all that ties a stealthy operator's rings together.
 
+- a card batch: each pays improbably often from the same BIN (``card_batches``, the
+  test of ``linkage.scoring``). One batch bought from one issuer is one buyer's, and
+  ties on its own, however many ordinary customers the issuer also serves.
+
 An operation is a connected set of communities tied with strength at least
 ``OperationParams.min_tie``. A community with no ties is an operation of its own.
 Every threshold is a field of :class:`linkage.config.OperationParams`.
 
 Tables: reads ``members(cid, aid)`` (all communities of two accounts or more),
-``incidence``, ``links`` and ``accounts`` (for grounded communities); writes ``operations(cid, op, op_size, op_rings)`` and
-``op_tools(op, family, entity)``, the tools each operation uses.
+``incidence``, ``links`` and ``accounts`` (for grounded communities); writes ``operations(cid, op, op_size, op_rings)``,
+``op_tools(op, family, entity)``, the tools each operation uses, and ``card_batches`` (read by scoring).
 """
 
 from __future__ import annotations
+
+import math
 
 import duckdb
 import numpy as np
@@ -124,15 +130,65 @@ def template_ties_sql(config: Config) -> str:
         HAVING count(*) >= {float(p.template_overlap)!r} * (min(n1.k) + min(n2.k) - count(*))"""
 
 
+def card_batches_sql(config: Config) -> str:
+    """``(cid, family, entity, holders, size, users_share, surprise)``: per community and batch family
+    (``Family.batch``), the entity most of its members hold, and how improbable that many holders are.
+
+    ``users_share`` is the entity's share of the family's users in the whole batch; ``surprise`` is
+    ``size * KL(holders / size || users_share)``, minus the log of a Chernoff bound on the chance that
+    ``holders`` members or more of a community that size hold it, drawing as everybody draws. A
+    popular bank's BIN shared by three friends is no surprise; six fresh cards of six members from a
+    BIN one payer in eleven uses is (``ScoringParams.batch_chance``). Members of one verified org hold
+    as one: a company's card programme is its declared business, as its shared billing is.
+    """
+    batch = [f.name for f in families.in_run(config) if f.batch]
+    if not batch:
+        return ("SELECT CAST(NULL AS BIGINT) AS cid, CAST(NULL AS VARCHAR) AS family, CAST(NULL AS VARCHAR) AS entity, "
+                "0 AS holders, 0 AS size, 0.0 AS users_share, 0.0 AS surprise WHERE false")
+    fams = _in(batch, "family")
+    return f"""
+        WITH users AS (SELECT family, count(DISTINCT aid) AS n FROM incidence WHERE {fams} GROUP BY family),
+        per AS (SELECT family, entity, count(DISTINCT aid) AS n FROM incidence WHERE {fams} GROUP BY family, entity),
+        size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid),
+        held AS (SELECT m.cid, i.family, i.entity,
+                        count(DISTINCT coalesce(nullif(a.org_id, ''), CAST(i.aid AS VARCHAR))) AS holders
+                 FROM incidence i JOIN members m USING (aid) JOIN accounts a USING (aid)
+                 WHERE {_in(batch, 'i.family')} GROUP BY m.cid, i.family, i.entity),
+        top AS (SELECT cid, family, entity, holders,
+                       row_number() OVER (PARTITION BY cid, family ORDER BY holders DESC, entity) AS rank FROM held),
+        shares AS (SELECT t.cid, t.family, t.entity, t.holders, s.size, CAST(p.n AS DOUBLE) / u.n AS users_share,
+                          CAST(t.holders AS DOUBLE) / s.size AS q
+                   FROM top t JOIN size s USING (cid) JOIN per p USING (family, entity) JOIN users u USING (family)
+                   WHERE t.rank = 1)
+        SELECT cid, family, entity, holders, size, users_share,
+               CASE WHEN q <= users_share THEN 0.0
+                    ELSE size * (q * ln(q / users_share)
+                                 + CASE WHEN q < 1 THEN (1 - q) * ln((1 - q) / (1 - users_share)) ELSE 0.0 END)
+               END AS surprise
+        FROM shares"""
+
+
+def batch_passes_sql(config: Config, table: str = "card_batches") -> str:
+    """The rows of ``table`` whose community pays from one batch: enough holders, improbably many."""
+    s = config.scoring
+    return (f"SELECT * FROM {table} WHERE holders >= {float(s.min_coverage)!r} * size "
+            f"AND surprise >= {-math.log(float(s.batch_chance))!r}")
+
+
 def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Create ``tools``, ``profiles``, ``operations`` and ``op_tools`` (see the module docstring)."""
+    """Create ``tools``, ``profiles``, ``card_batches``, ``operations`` and ``op_tools`` (see the module docstring)."""
     p = config.operations
     con.execute(f"CREATE OR REPLACE TEMP TABLE tools AS {tools_sql(config)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE profiles AS {profiles_sql(config)}")
+    con.execute(f"CREATE OR REPLACE TABLE card_batches AS {card_batches_sql(config)}")
+    # A shared batch ties on its own: each community joins the batch's first one (a star, not every pair).
     ties = con.execute(
         f"""SELECT c1, c2 FROM (
                 SELECT c1, c2, n AS w FROM ({infra_ties_sql(config)})
-                UNION ALL SELECT c1, c2, {float(p.template_tie)!r} AS w FROM ({template_ties_sql(config)}))
+                UNION ALL SELECT c1, c2, {float(p.template_tie)!r} AS w FROM ({template_ties_sql(config)})
+                UNION ALL SELECT min(cid) OVER (PARTITION BY family, entity) AS c1, cid AS c2, {float(p.min_tie)!r} AS w
+                          FROM ({batch_passes_sql(config)}))
+            WHERE c1 < c2
             GROUP BY c1, c2 HAVING sum(w) >= {float(p.min_tie)!r} ORDER BY c1, c2"""
     ).fetchnumpy()
     cids = con.execute("SELECT DISTINCT cid FROM members ORDER BY cid").fetchnumpy()["cid"]
@@ -159,4 +215,4 @@ def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     )
 
 
-__all__ = ["build", "grounded_sql", "tools_sql", "infra_ties_sql", "profiles_sql", "template_ties_sql", "tie_families"]
+__all__ = ["build", "card_batches_sql", "batch_passes_sql", "grounded_sql", "tools_sql", "infra_ties_sql", "profiles_sql", "template_ties_sql", "tie_families"]

@@ -25,8 +25,9 @@ field of :class:`linkage.config.ScoringParams`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -57,18 +58,25 @@ class Roles:
     #: Template families of the run, whatever their weight: judged by who uses their entities.
     templates: list[str]
     infrastructure: list[str]
+    #: Batch families (card BINs): judged by how improbably one batch concentrates in a community.
+    batches: list[str] = field(default_factory=list)
+    #: Family -> the family it counts once with (``Family.counts_with``), both in the run.
+    partners: dict[str, str] = field(default_factory=dict)
 
     @property
     def counted(self) -> list[str]:
-        """Families that may count towards diversity: the weighted ones and every template family."""
-        return self.weighted + [f for f in self.templates if f not in self.weighted]
+        """Families that may count towards diversity: the weighted ones, every template and batch family."""
+        return self.weighted + [f for f in self.templates + self.batches if f not in self.weighted]
 
     @classmethod
     def of(cls, config: Config) -> Roles:
         weighted = families.weighted(config)
         fams = list(families.in_run(config))
+        batches = [f.name for f in fams if f.batch]
         return cls(weighted=weighted, templates=[f.name for f in fams if f.template],
-                   infrastructure=[f.name for f in fams if f.infrastructure and f.name in weighted])
+                   infrastructure=[f.name for f in fams if f.infrastructure and (f.name in weighted or f.batch)],
+                   batches=batches,
+                   partners={f.name: f.counts_with for f in fams if f.counts_with and f.counts_with in config.families})
 
 
 # --- the builders: one SQL statement each, named by the table it fills ----------------------------
@@ -292,6 +300,16 @@ def templated_sql(config: Config, roles: Roles) -> str:
         LEFT JOIN spread s ON s.op = o.op LEFT JOIN focus f USING (cid)"""
 
 
+def batch_sql(config: Config, roles: Roles) -> str:
+    """Batch families: members holding the community's batch entity, and the chance bound of that many.
+
+    Reads ``card_batches`` (``linkage.operations``), which holds the test of a batch.
+    """
+    cols = ", ".join(f"max(holders) FILTER (WHERE family = {literal(f)}) AS c_{f}, "
+                     f"max(surprise) FILTER (WHERE family = {literal(f)}) AS s_{f}" for f in roles.batches)
+    return f"SELECT cid, {cols} FROM card_batches GROUP BY cid" if cols else "SELECT DISTINCT cid FROM members"
+
+
 Builder = Callable[[Config, Roles], str]
 
 #: ``f_<name>`` tables, in the order they are built (later ones may read earlier ones).
@@ -299,6 +317,7 @@ FEATURES_SQL: dict[str, Builder] = {
     "size": size_sql, "inner_links": inner_links_sql, "coverage": coverage_sql,
     "template_coverage": template_coverage_sql, "exclusivity": exclusivity_sql, "shares": shares_sql,
     "lockstep": lockstep_sql, "hosting": hosting_sql, "volume": volume_sql, "templated": templated_sql,
+    "batch": batch_sql,
 }
 
 
@@ -318,32 +337,58 @@ def community_features(con: duckdb.DuckDBPyConnection, config: Config) -> pd.Dat
 
 
 def _passes(config: Config, roles: Roles) -> dict[str, str]:
-    """Per weighted family, the SQL test that it counts for a community (covers enough members, exclusively)."""
+    """Per counted family, the SQL test that it counts for a community (covers enough members, exclusively;
+    for a batch family, improbably)."""
     s = config.scoring
     out = {}
     for f in roles.counted:
+        if f in roles.batches:
+            out[f] = (f"(coalesce(bt.c_{f}, 0) >= {float(s.min_coverage)!r} * z.size AND "
+                      f"coalesce(bt.s_{f}, 0) >= {-math.log(float(s.batch_chance))!r})")
+            continue
         covered = f"coalesce(tc.c_{f}, 0)" if f in roles.templates else f"cov.c_{f}"
         out[f] = (f"({covered} >= {float(s.min_coverage)!r} * z.size AND coalesce(ex.x_{f}, 0) >= "
                   f"{float(config.families[f].min_exclusivity)!r})")
     return out
 
 
+def _counted_once(roles: Roles, passes: dict[str, str], among: list[str]) -> list[str]:
+    """One test per artefact among ``among``: the template families (exact n-grams, paraphrase bands) are
+    one, and a family with a partner (fresh cards of one batch, cards shared outright) is one with it."""
+    groups: dict[str, list[str]] = {}
+    for f in among:
+        partner = roles.partners.get(f)
+        key = "template" if f in roles.templates else partner if partner in among else f
+        groups.setdefault(key, []).append(f)
+    return ["(" + " OR ".join(passes[f] for f in g) + ")" for g in groups.values()]
+
+
 def _joined_sql(config: Config, roles: Roles) -> str:
     passes = _passes(config, roles)
-    # The template families (exact n-grams, paraphrase bands) see one artefact: together they count once.
-    template = " OR ".join(passes[f] for f in roles.templates)
-    diversity = " + ".join([f"CAST({passes[f]} AS INTEGER)" for f in roles.counted if f not in roles.templates]
-                           + ([f"CAST(({template}) AS INTEGER)"] if template else [])) or "0"
-    infra = " + ".join(f"CAST({passes[f]} AS INTEGER)" for f in roles.weighted if f in roles.infrastructure) or "0"
+    diversity = " + ".join(f"CAST({t} AS INTEGER)" for t in _counted_once(roles, passes, roles.counted)) or "0"
+    infra_fams = [f for f in roles.counted if f in roles.infrastructure]
+    infra = " + ".join(f"CAST({t} AS INTEGER)" for t in _counted_once(roles, passes, infra_fams)) or "0"
     weights = "".join(f", coalesce(il.w_{f}, 0) AS w_{f}" for f in roles.weighted)
     # Per family: members it covers, its median exclusivity and whether it counts (for the watchlist and explain).
+    def cover(f: str) -> str:
+        table = "bt" if f in roles.batches else "tc" if f in roles.templates else "cov"
+        return f"coalesce({table}.c_{f}, 0)"
+
     detail = "".join(
-        f", {'coalesce(tc.c_' + f + ', 0)' if f in roles.templates else 'coalesce(cov.c_' + f + ', 0)'} AS cover_{f}"
-        f", coalesce(ex.x_{f}, 0) AS excl_{f}, {passes[f]} AS pass_{f}" for f in roles.counted)
+        f", {cover(f)} AS cover_{f}, coalesce(ex.x_{f}, 0) AS excl_{f}, {passes[f]} AS pass_{f}"
+        + (f", exp(-coalesce(bt.s_{f}, 0)) AS chance_{f}" if f in roles.batches else "") for f in roles.counted)
     present = {f.share_feature for f in families.in_run(config)
                if f.share_feature and config.families[f.name].share_k > 0}
-    shares = "".join(f"coalesce(sh.{feature}_n, 0) / z.size AS {feature}, " if feature in present
-                     else f"0.0 AS {feature}, " for feature in SHARE_FEATURES)
+    # A batch family adds its holders to its partner's share feature (members paying from the ring's cards).
+    batch_share = {families.get(p).share_feature: f for f, p in roles.partners.items()
+                   if f in roles.batches and families.get(p).share_feature}
+
+    def share(feature: str) -> str:
+        own = f"coalesce(sh.{feature}_n, 0) / z.size" if feature in present else "0.0"
+        f = batch_share.get(feature)
+        return f"greatest({own}, CASE WHEN {passes[f]} THEN bt.c_{f} / z.size ELSE 0.0 END)" if f else own
+
+    shares = "".join(f"{share(feature)} AS {feature}, " for feature in SHARE_FEATURES)
     return f"""
         SELECT z.cid, z.size, o.op, o.op_size, o.op_rings, o.op_communities, coalesce(il.links, 0) AS links,
                coalesce(il.links, 0) / (z.size * (z.size - 1) / 2.0) AS density,
@@ -367,6 +412,7 @@ def _joined_sql(config: Config, roles: Roles) -> str:
         LEFT JOIN f_hosting ho USING (cid)
         LEFT JOIN f_volume vo USING (cid)
         LEFT JOIN f_templated tp USING (cid)
+        LEFT JOIN f_batch bt USING (cid)
         ORDER BY z.cid"""
 
 

@@ -59,7 +59,7 @@ TEMPLATE = "write a complete python function that implements {} with full type h
 
 def add_ring(w: World, name: str, n: int = 12, requests: int = 300, *, card_share: int = 6,
              asn: int = 14061, base_ip: str = "203.0.113", device: str | None = None, template: str = TEMPLATE,
-             domain: str = "mailbox-x.top", t0: pd.Timestamp | None = None) -> list[str]:
+             domain: str = "mailbox-x.top", t0: pd.Timestamp | None = None, bin: str = "411111") -> list[str]:
     """A harvesting ring: card batch, datacenter proxy pool, one harness, templated prompts, a sign-up burst."""
     t0 = t0 or START + pd.Timedelta(days=3)
     ids = [f"{name}-{i:03d}" for i in range(n)]
@@ -67,7 +67,7 @@ def add_ring(w: World, name: str, n: int = 12, requests: int = 300, *, card_shar
     for i, aid in enumerate(ids):
         w.account(aid, t0 + pd.Timedelta(seconds=20 * i), f"u{i}@{domain}", name)
         w.payments.append({"account_id": aid, "instrument_id": f"tok_{name}_{i // card_share}",
-                           "instrument_type": "card", "bin": "411111"})
+                           "instrument_type": "card", "bin": bin})
         for k in range(requests):
             wave = t0 + pd.Timedelta(hours=1 + k)  # the harness fires every account in the same minute
             prompt = template.format(w.rng.choice(WORDS), w.rng.choice(WORDS)) if k % 3 == 0 else ""

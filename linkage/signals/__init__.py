@@ -22,7 +22,7 @@ from ..sql import literal
 from ..stages import Context, Stage
 
 # The built-in families register themselves on import, in this order.
-from . import asn, device, email, fuzzy, ip, payment, prefix, prompt, signup  # noqa: E402,F401,I001  (order is registry order)
+from . import asn, card_batch, device, email, fuzzy, ip, payment, prefix, prompt, signup  # noqa: E402,F401,I001  (order is registry order)
 
 log = logging.getLogger(__name__)
 

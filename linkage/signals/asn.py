@@ -16,8 +16,15 @@ def sql(config: Config) -> str:
     """
 
 
+#: The incidences again from the stored graph, through the IPs each account used.
+INCIDENCE_CYPHER = """
+MATCH (a:Account)-[r:USED_IP]->(:IP)-[:IN_ASN]->(s:ASN)
+RETURN a.account_id AS account_id, toString(s.number) AS entity, sum(r.requests) AS requests,
+       min(r.first).epochSeconds AS first, max(r.last).epochSeconds AS last
+"""
+
 FAMILY = register(Family(
     name="asn", label="ASN", sql=sql, defaults=FamilyParams(weight=0.0, cap=0), intel_kind="asn",
     intel_value="CAST(TRY_CAST(regexp_replace(value, '^(?i)as', '') AS UBIGINT) AS VARCHAR)",
-    stored="asn", colour="#999999",
+    stored="cypher", incidence_cypher=INCIDENCE_CYPHER, colour="#999999",
 ))

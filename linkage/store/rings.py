@@ -57,12 +57,6 @@ def incidence_query(family: str) -> str:
             f"r.first.epochSeconds AS first, r.last.epochSeconds AS last")
 
 
-ASN_INCIDENCE = """
-MATCH (a:Account)-[r:USED_IP]->(:IP)-[:IN_ASN]->(s:ASN)
-RETURN a.account_id AS account_id, toString(s.number) AS entity, sum(r.requests) AS requests,
-       min(r.first).epochSeconds AS first, max(r.last).epochSeconds AS last
-"""
-
 INTEL = "MATCH (i:Indicator) RETURN i.operator AS operator, i.kind AS kind, i.value AS value, i.note AS note"
 TEXTS = "MATCH (e:Entity) WHERE e.name <> e.key RETURN e.key AS entity, e.name AS text"
 
@@ -124,7 +118,8 @@ def read_stored(driver: neo4j.Driver, settings: Settings, config: Config, con: d
         if fam.stored == "derived":  # recomputed from the accounts, as the pipeline does
             signals.add_family(con, config, fam)
             continue
-        df = _frame(driver, settings, ASN_INCIDENCE if fam.stored == "asn" else incidence_query(fam.name),
+        df = _frame(driver, settings, fam.incidence_cypher if fam.stored == "cypher" and fam.incidence_cypher
+                    else incidence_query(fam.name),
                     f"{fam.name} incidence", rows_read)
         if df.empty:
             continue

@@ -101,8 +101,8 @@ def test_docs_outputs_describes_every_file_and_column(run):
     names = set(rings) | set(rings["rings"][0]) | set(rings["summary"]) | set(rings["rings"][0]["features"])
     names |= set(rings["operations"][0])
     for path in (run / "ring_members.csv", run / "rejected.csv", run / "watchlist.csv"):
-        names |= {c for c in path.read_text().splitlines()[0].split(",") if not c.startswith(("cover_", "excl_", "pass_"))}
-    assert "`cover_<family>`" in doc
+        names |= {c for c in path.read_text().splitlines()[0].split(",") if not c.startswith(("cover_", "excl_", "pass_", "chance_"))}
+    assert "`cover_<family>`" in doc and "`chance_<family>`" in doc
     con = duckdb.connect()
     for table in sorted((run / "evidence").glob("*.parquet")):
         assert f"| `{table.stem}` |" in doc, table.stem

@@ -1,0 +1,98 @@
+"""Card batches (``linkage.signals.card_batch``): how improbably one BIN pays for a community, worked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import pandas as pd
+import pytest
+from worldkit import START, World, add_regulars, add_ring
+
+from linkage import Config, detect
+from linkage.config import ScoringParams
+from linkage.operations import batch_passes_sql, card_batches_sql
+
+
+@pytest.fixture
+def batch():
+    """200 accounts paying with their own cards; BIN V: 14 of them, P: 100, W: 6 (one verified org).
+
+    Community 1 = accounts 0-5 and community 2 = 6-11, all on V; community 3 = 20-25 on P;
+    community 4 = 130-135 on W, all employees of org-w.
+    """
+    con = duckdb.connect()
+    bins = {a: "V" for a in range(12)} | {12: "V", 13: "V"} | {a: "P" for a in range(20, 120)}
+    bins |= {a: "W" for a in range(130, 136)} | {a: f"own-{a}" for a in range(200) if a not in bins and a not in
+                                                  range(130, 136)}
+    rows = ", ".join(f"({a}, 'card_batch', '{b}')" for a, b in sorted(bins.items()))
+    con.execute(f"CREATE TABLE incidence AS SELECT * FROM (VALUES {rows}) t(aid, family, entity)")
+    members = [(1, a) for a in range(6)] + [(2, a) for a in range(6, 12)] + [(3, a) for a in range(20, 26)]
+    members += [(4, a) for a in range(130, 136)]
+    con.execute(f"CREATE TABLE members AS SELECT * FROM (VALUES {', '.join(map(str, members))}) t(cid, aid)")
+    con.execute("CREATE TABLE accounts AS SELECT range AS aid, CASE WHEN range BETWEEN 130 AND 135 THEN 'org-w' "
+                "ELSE '' END AS org_id FROM range(200)")
+    return con
+
+
+def test_a_community_paying_from_a_rare_bin_is_a_batch_and_a_popular_bin_is_not(batch):
+    config = Config()
+    batch.execute(f"CREATE TABLE card_batches AS {card_batches_sql(config)}")
+    got = {r[0]: r[1:] for r in batch.execute(
+        "SELECT cid, entity, holders, size, users_share, surprise FROM card_batches ORDER BY cid").fetchall()}
+    # V: 14 of 200 payers, six of six members: 6 * ln(200 / 14), beyond -ln(1e-6) = 13.8.
+    assert got[1][:3] == ("V", 6, 6) and got[1][3] == pytest.approx(14 / 200)
+    assert got[1][4] == pytest.approx(6 * math.log(200 / 14))
+    # P: half the batch pays with it; six of six is 6 * ln 2, no surprise worth the name.
+    assert got[3][0] == "P" and got[3][4] == pytest.approx(6 * math.log(2))
+    # W: six employees of one verified org hold it as one (its card programme), one of six.
+    assert got[4][:2] == ("W", 1) and got[4][4] < 1
+    passing = {r[0] for r in batch.execute(f"SELECT cid FROM ({batch_passes_sql(config)})").fetchall()}
+    assert passing == {1, 2}
+
+
+def test_the_chance_bound_is_a_knob(batch):
+    """The same community passes or not as the analyst's tolerated chance moves past its bound."""
+    bound = math.exp(-6 * math.log(200 / 14))
+    strict = Config(scoring=ScoringParams(batch_chance=bound / 2))
+    lenient = Config(scoring=ScoringParams(batch_chance=bound * 2))
+    for config, expected in ((strict, set()), (lenient, {1, 2})):
+        batch.execute(f"CREATE OR REPLACE TABLE card_batches AS {card_batches_sql(config)}")
+        got = {r[0] for r in batch.execute(f"SELECT cid FROM ({batch_passes_sql(config)})").fetchall()}
+        assert got == expected
+
+
+def test_two_rings_paying_from_one_card_batch_are_one_operation_and_intel_on_one_names_both(tmp_path):
+    """Rings with nothing else in common (own proxies, harness, domain, template), each account with its own
+    card, all from one virtual-card BIN the ordinary users do not use: one buyer, one operation."""
+    w = World(seed=23)
+    add_ring(w, "ringa", n=24, requests=120, card_share=1, bin="537410")
+    add_ring(w, "ringz", n=24, requests=120, card_share=1, bin="537410", base_ip="100.64.9", device="harness-z",
+             domain="zz-mail.top", asn=16276,
+             template="summarise the repository {} into an agent plan with tool calls for {} in yaml",
+             t0=START + pd.Timedelta(days=20))
+    add_regulars(w, n=160)
+    w.intel += [{"operator": "CRIMSON-LATHE", "kind": "instrument", "value": "tok_ringa_0", "note": "card"}]
+    result = detect(w.write(tmp_path / "batch"))
+    by_label = {w.truth[m]: r for r in result.rings for m in r.members}
+    assert set(by_label) == {"ringa", "ringz"}
+    assert by_label["ringa"].operation == by_label["ringz"].operation
+    assert by_label["ringa"].operator == by_label["ringz"].operator == "CRIMSON-LATHE"
+    batch_shares = {r.features["payment_share"] for r in result.rings}
+    assert batch_shares == {1.0}  # every member pays from the ring's batch, though no card is shared
+
+
+def test_fresh_cards_of_a_common_bin_tie_nobody(tmp_path):
+    """The same two rings on the BIN most ordinary users pay with: no batch, two operations."""
+    w = World(seed=23)
+    add_ring(w, "ringa", n=24, requests=120, card_share=1, bin="520000")
+    add_ring(w, "ringz", n=24, requests=120, card_share=1, bin="520000", base_ip="100.64.9", device="harness-z",
+             domain="zz-mail.top", asn=16276,
+             template="summarise the repository {} into an agent plan with tool calls for {} in yaml",
+             t0=START + pd.Timedelta(days=20))
+    add_regulars(w, n=160)
+    result = detect(w.write(tmp_path / "batch"))
+    by_label = {w.truth[m]: r for r in result.rings for m in r.members}
+    assert set(by_label) == {"ringa", "ringz"}
+    assert by_label["ringa"].operation != by_label["ringz"].operation
+
