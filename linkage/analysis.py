@@ -69,11 +69,8 @@ def _operations(ctx: Context) -> None:
 
 
 def _scoring(ctx: Context) -> None:
-    scored = scoring.score(scoring.community_features(ctx.con, ctx.config), ctx.config)
-    # A community smaller than a ring counts only as part of an operation as large as one.
-    big = (scored["size"] >= ctx.config.min_ring_size) | (
-        (scored["op_size"] >= ctx.config.min_ring_size) & (scored["op_communities"] >= 2))
-    ctx.values["communities"] = scored[big].reset_index(drop=True)
+    # Only candidates are scored: a community smaller than a ring counts only as part of an operation as large as one.
+    ctx.values["communities"] = scoring.score(scoring.community_features(ctx.con, ctx.config), ctx.config)
 
 
 def _attribution(ctx: Context) -> None:

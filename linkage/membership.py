@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import scoring
 from .config import Config
-from .sql import literal
+from .sql import among, literal
 
 
 def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]) -> pd.DataFrame:
@@ -39,38 +39,37 @@ def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]
     min_shared = " ".join(f"WHEN {literal(f)} THEN {int(config.families[f].min_shared)}" for f in templates)
 
     def is_template(col: str = "family") -> str:
-        return f"{col} IN ({', '.join(literal(f) for f in templates)})" if templates else "false"
+        return among(templates, col)
     threshold = f"CASE family {min_shared} ELSE 1 END" if templates else "1"
     least_share = " ".join(f"WHEN {literal(f)} THEN {float(config.families[f].min_exclusivity)!r}" for f in templates)
     exclusivity = f"CASE s.family {least_share} ELSE 0 END" if templates else "0"
     return con.execute(f"""
         WITH chosen AS (SELECT m.cid, m.aid, coalesce(a.org_id, '') AS org_id FROM members m JOIN accounts a USING (aid)
                         WHERE m.cid IN (SELECT unnest(?))),
-        shared_here AS ({scoring.comm_entities_sql(config, roles, members="chosen")}),
+        -- every use by a member of an entity that can tie members, and per community the entities two use
+        here AS (SELECT c.cid, c.aid, c.org_id, i.family, i.entity, e.accounts
+                 FROM chosen c JOIN incidence i USING (aid) JOIN entities e USING (family, entity)
+                 WHERE {scoring.linkable_sql(roles)}),
+        shared_here AS (SELECT cid, family, entity, any_value(accounts) AS accounts, count(DISTINCT org_id) AS orgs
+                        FROM here GROUP BY cid, family, entity HAVING count(*) >= 2),
         -- a template phrase is the ring's tool only while its users are mostly the operation's own
         op_users AS (
             SELECT o.op, i.family, i.entity, count(*) AS n
-            FROM incidence i JOIN members m USING (aid) JOIN operations o USING (cid)
-            WHERE (i.family, i.entity) IN (SELECT (family, entity) FROM shared_here WHERE {is_template()})
-              AND o.op IN (SELECT op FROM operations WHERE cid IN (SELECT cid FROM chosen))
+            FROM incidence i SEMI JOIN (SELECT DISTINCT family, entity FROM shared_here WHERE {is_template()}) t
+                 ON t.family = i.family AND t.entity = i.entity
+            JOIN members m USING (aid) JOIN operations o USING (cid)
+            WHERE o.op IN (SELECT op FROM operations WHERE cid IN (SELECT cid FROM chosen))
             GROUP BY ALL
         ),
         linking AS (
-            SELECT s.cid, s.family, s.entity FROM shared_here s JOIN operations o USING (cid)
-            JOIN entities e USING (family, entity)
+            SELECT s.cid, s.family, s.entity, s.orgs FROM shared_here s JOIN operations o USING (cid)
             LEFT JOIN op_users u ON u.op = o.op AND u.family = s.family AND u.entity = s.entity
-            WHERE NOT {is_template('s.family')} OR coalesce(u.n, 0) >= {exclusivity} * e.accounts
+            WHERE NOT {is_template('s.family')} OR coalesce(u.n, 0) >= {exclusivity} * s.accounts
         ),
-        uses AS (
-            SELECT c.cid, c.aid, c.org_id, i.family, i.entity,
-                   count(*) OVER (PARTITION BY c.cid, i.family, i.entity) AS users,
-                   count(*) OVER (PARTITION BY c.cid, i.family, i.entity, c.org_id) AS org_users
-            FROM chosen c JOIN incidence i USING (aid) JOIN linking l ON l.cid = c.cid
-                 AND l.family = i.family AND l.entity = i.entity
-        ),
-        -- an entity counts for a member when another member outside its verified org uses it too
-        shared AS (SELECT cid, aid, family, entity FROM uses
-                   WHERE users - CASE WHEN org_id = '' THEN 1 ELSE org_users END >= 1),
+        -- an entity counts for a member when another member outside its verified org uses it too: with no
+        -- org, any other user; in an org, a user of another org or of none (two org values among its users)
+        shared AS (SELECT h.cid, h.aid, h.family, h.entity FROM here h JOIN linking l USING (cid, family, entity)
+                   WHERE h.org_id = '' OR l.orgs >= 2),
         used AS (SELECT cid, aid, family, count(*) AS n FROM shared GROUP BY ALL),
         tools AS (
             SELECT cid, aid,

@@ -42,11 +42,7 @@ from scipy.sparse.csgraph import connected_components
 
 from . import families
 from .config import Config
-from .sql import literal
-
-
-def _in(names: list[str], col: str) -> str:
-    return f"{col} IN ({', '.join(literal(n) for n in names)})" if names else "false"
+from .sql import among
 
 
 def tie_families(config: Config) -> tuple[list[str], list[str]]:
@@ -87,7 +83,7 @@ def tools_sql(config: Config) -> str:
         SELECT family, entity
         FROM (SELECT i.family, i.entity, g.cid FROM incidence i LEFT JOIN members m USING (aid)
               LEFT JOIN grounded g ON g.cid = m.cid
-              WHERE {_in(infra + templates, 'i.family')})
+              WHERE {among(infra + templates, 'i.family')})
         GROUP BY family, entity
         HAVING count(DISTINCT cid) >= 2 AND count(cid) >= {float(p.tool_insiders)!r} * count(*)"""
 
@@ -98,7 +94,7 @@ def infra_ties_sql(config: Config) -> str:
     return f"""
         WITH cu AS (SELECT DISTINCT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid)
                     SEMI JOIN tools t ON t.family = i.family AND t.entity = i.entity
-                    WHERE {_in(infra, 'i.family')})
+                    WHERE {among(infra, 'i.family')})
         SELECT x.cid AS c1, y.cid AS c2, count(*) AS n
         FROM cu x JOIN cu y ON x.family = y.family AND x.entity = y.entity AND x.cid < y.cid
         GROUP BY ALL"""
@@ -112,7 +108,7 @@ def profiles_sql(config: Config) -> str:
         WITH size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid)
         SELECT m.cid, i.family, i.entity FROM incidence i JOIN members m USING (aid) JOIN size s USING (cid)
         SEMI JOIN tools t ON t.family = i.family AND t.entity = i.entity
-        WHERE {_in(templates, 'i.family')} AND s.size >= {int(p.profile_min_size)}
+        WHERE {among(templates, 'i.family')} AND s.size >= {int(p.profile_min_size)}
         GROUP BY m.cid, i.family, i.entity, s.size
         HAVING count(*) >= greatest(2, {float(p.profile_share)!r} * s.size)"""
 
@@ -145,7 +141,7 @@ def card_batches_sql(config: Config) -> str:
     if not batch:
         return ("SELECT CAST(NULL AS BIGINT) AS cid, CAST(NULL AS VARCHAR) AS family, CAST(NULL AS VARCHAR) AS entity, "
                 "0 AS holders, 0 AS size, 0.0 AS users_share, 0.0 AS surprise WHERE false")
-    fams = _in(batch, "family")
+    fams = among(batch, "family")
     return f"""
         WITH users AS (SELECT family, count(DISTINCT aid) AS n FROM incidence WHERE {fams} GROUP BY family),
         per AS (SELECT family, entity, count(DISTINCT aid) AS n FROM incidence WHERE {fams} GROUP BY family, entity),
@@ -153,7 +149,7 @@ def card_batches_sql(config: Config) -> str:
         held AS (SELECT m.cid, i.family, i.entity,
                         count(DISTINCT coalesce(nullif(a.org_id, ''), CAST(i.aid AS VARCHAR))) AS holders
                  FROM incidence i JOIN members m USING (aid) JOIN accounts a USING (aid)
-                 WHERE {_in(batch, 'i.family')} GROUP BY m.cid, i.family, i.entity),
+                 WHERE {among(batch, 'i.family')} GROUP BY m.cid, i.family, i.entity),
         top AS (SELECT cid, family, entity, holders,
                        row_number() OVER (PARTITION BY cid, family ORDER BY holders DESC, entity) AS rank FROM held),
         shares AS (SELECT t.cid, t.family, t.entity, t.holders, s.size, CAST(p.n AS DOUBLE) / u.n AS users_share,

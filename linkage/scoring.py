@@ -25,6 +25,7 @@ field of :class:`linkage.config.ScoringParams`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,17 +37,12 @@ import pandas as pd
 
 from . import families
 from .config import Config, ScoreWeights
-from .sql import literal
+from .sql import among, literal
 
 #: Features counting members who share one of a family's entities with others (see ``Family.share_feature``).
 SHARE_FEATURES = ("payment_share", "template_share", "burst_share")
 FEATURES = ("diversity", "payment_share", "template_share", "burst_share", "lockstep_share",
             "hosting_share", "volume_ratio", "density")
-
-
-def _in(names: list[str], col: str) -> str:
-    """``col IN ('a', 'b')``, or ``false`` when there are none (``IN (NULL)`` would be NULL and drop rows)."""
-    return f"{col} IN ({', '.join(literal(n) for n in names)})" if names else "false"
 
 
 @dataclass(frozen=True)
@@ -62,6 +58,8 @@ class Roles:
     batches: list[str] = field(default_factory=list)
     #: Family -> the family it counts once with (``Family.counts_with``), both in the run.
     partners: dict[str, str] = field(default_factory=dict)
+    #: The ``(cid, aid)`` relation the builders score: ``members``, or the candidates among them.
+    members: str = "members"
 
     @property
     def counted(self) -> list[str]:
@@ -82,22 +80,29 @@ class Roles:
 # --- the builders: one SQL statement each, named by the table it fills ----------------------------
 
 
-def comm_entities_sql(config: Config, roles: Roles, members: str = "members") -> str:
+def comm_entities_sql(config: Config, roles: Roles, members: str | None = None) -> str:
     """``(cid, family, entity)``: entities two members or more of a community use, that can link.
 
     Template entities count at any size (past the pair cap too), since an operator's template
     is used by thousands of its accounts; other entities only while they carry weight.
-    ``members`` names the ``(cid, aid)`` relation to read (a subset of the communities, say).
+    ``members`` names the ``(cid, aid)`` relation to read (default: the one the roles score).
     """
+    members = members or roles.members
     return f"""
         SELECT m.cid, i.family, i.entity FROM incidence i JOIN {members} m USING (aid)
         JOIN entities e USING (family, entity)
-        WHERE e.pair_weight > 0 OR ({_in(roles.templates, 'i.family')} AND e.accounts >= 2)
+        WHERE {linkable_sql(roles)}
         GROUP BY m.cid, i.family, i.entity HAVING count(*) >= 2"""
 
 
+def linkable_sql(roles: Roles, e: str = "e", i: str = "i") -> str:
+    """The test that an incidence (``i``) of an entity (``e``, a row of ``entities``) can tie members:
+    it carries weight, or it is a template phrase more than one account uses."""
+    return f"({e}.pair_weight > 0 OR ({among(roles.templates, i + '.family')} AND {e}.accounts >= 2))"
+
+
 def size_sql(config: Config, roles: Roles) -> str:
-    return "SELECT cid, count(*) AS size FROM members GROUP BY cid"
+    return f"SELECT cid, count(*) AS size FROM {roles.members} GROUP BY cid"
 
 
 def inner_links_sql(config: Config, roles: Roles) -> str:
@@ -105,7 +110,7 @@ def inner_links_sql(config: Config, roles: Roles) -> str:
     per_family = "".join(f", sum(l.w_{f}) AS w_{f}" for f in roles.weighted)
     return f"""
         SELECT m1.cid, count(*) AS links {per_family}
-        FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+        FROM links l JOIN {roles.members} m1 ON m1.aid = l.a JOIN {roles.members} m2 ON m2.aid = l.b AND m2.cid = m1.cid
         GROUP BY m1.cid"""
 
 
@@ -117,13 +122,13 @@ def coverage_sql(config: Config, roles: Roles) -> str:
     (the evidence graph already discounts those pairs; here they would still cover members).
     """
     if not roles.weighted:
-        return "SELECT DISTINCT cid FROM members"
+        return f"SELECT DISTINCT cid FROM {roles.members}"
     ends = ", ".join(f"l.w_{f}" for f in roles.weighted)
     cover = ", ".join(f"count(DISTINCT aid) FILTER (WHERE w_{f} > 0) AS c_{f}" for f in roles.weighted)
     return f"""
         WITH inner_pairs AS (
             SELECT m1.cid, l.a, l.b, {ends}
-            FROM links l JOIN members m1 ON m1.aid = l.a JOIN members m2 ON m2.aid = l.b AND m2.cid = m1.cid
+            FROM links l JOIN {roles.members} m1 ON m1.aid = l.a JOIN {roles.members} m2 ON m2.aid = l.b AND m2.cid = m1.cid
             JOIN accounts x ON x.aid = l.a JOIN accounts y ON y.aid = l.b
             WHERE NOT coalesce(x.org_id = y.org_id AND x.org_id <> '', false)
         )
@@ -141,9 +146,9 @@ def template_coverage_sql(config: Config, roles: Roles) -> str:
     return f"""
         SELECT cid, {counts} FROM (
             SELECT m.cid, i.family, i.aid, count(*) AS n
-            FROM incidence i JOIN members m USING (aid)
+            FROM incidence i JOIN {roles.members} m USING (aid)
             JOIN comm_entities ce ON ce.cid = m.cid AND ce.family = i.family AND ce.entity = i.entity
-            WHERE {_in(roles.templates, 'i.family')} GROUP BY ALL
+            WHERE {among(roles.templates, 'i.family')} GROUP BY ALL
         ) GROUP BY cid"""
 
 
@@ -155,12 +160,12 @@ def op_use_sql(config: Config, roles: Roles) -> str:
     operation, the tool is nearly all the operation's own, while a public template or a
     carrier NAT stays mostly outsiders'.
     """
-    return """
+    return f"""
         WITH used AS (SELECT DISTINCT family, entity FROM comm_entities),
         per_op AS (
             SELECT o.op, i.family, i.entity, count(*) AS members
             FROM incidence i SEMI JOIN used u ON u.family = i.family AND u.entity = i.entity
-            JOIN members m USING (aid) JOIN operations o USING (cid)
+            JOIN {roles.members} m USING (aid) JOIN operations o USING (cid)
             GROUP BY ALL
         )
         SELECT ce.cid, ce.family, ce.entity, p.members
@@ -185,14 +190,18 @@ def shares_sql(config: Config, roles: Roles) -> str:
     shares = [(f.share_feature, f.name, config.families[f.name].share_k)
               for f in families.in_run(config) if f.share_feature and config.families[f.name].share_k > 0]
     if not shares:
-        return "SELECT DISTINCT cid FROM members"
-    cols = ", ".join(f"count(DISTINCT aid) FILTER (WHERE family = {literal(fam)} AND k >= {int(k)}) AS {feature}_n"
+        return f"SELECT DISTINCT cid FROM {roles.members}"
+    cols = ", ".join(f"count(DISTINCT u.aid) FILTER (WHERE u.family = {literal(fam)} AND n.k >= {int(k)}) AS {feature}_n"
                      for feature, fam, k in shares)
+    # Entities counted per community by grouping, then joined back (a window partitioned by entity sorts it all).
     return f"""
-        SELECT cid, {cols}
-        FROM (SELECT i.family, m.cid, i.aid, count(*) OVER (PARTITION BY m.cid, i.family, i.entity) AS k
-              FROM incidence i JOIN members m USING (aid) WHERE {_in([fam for _, fam, _ in shares], 'i.family')})
-        GROUP BY cid"""
+        WITH uses AS (SELECT m.cid, i.family, i.entity, i.aid FROM incidence i JOIN {roles.members} m USING (aid)
+                      WHERE {among([fam for _, fam, _ in shares], 'i.family')}),
+        n AS (SELECT cid, family, entity, count(*) AS k FROM uses GROUP BY cid, family, entity
+              HAVING count(*) >= {min(int(k) for _, _, k in shares)})
+        SELECT u.cid, {cols}
+        FROM uses u LEFT JOIN n ON n.cid = u.cid AND n.family = u.family AND n.entity = u.entity
+        GROUP BY u.cid"""
 
 
 def lockstep_sql(config: Config, roles: Roles) -> str:
@@ -204,7 +213,7 @@ def lockstep_sql(config: Config, roles: Roles) -> str:
     return f"""
         WITH wins AS (
             SELECT m.cid, w.win, count(*) AS active, sum(w.requests) AS req
-            FROM acct_windows w JOIN members m USING (aid) GROUP BY m.cid, w.win
+            FROM acct_windows w JOIN {roles.members} m USING (aid) GROUP BY m.cid, w.win
         )
         SELECT w.cid, sum(w.req) FILTER (
                    WHERE w.active >= greatest({int(s.lockstep_min_active)}, {float(s.lockstep_min_share)!r} * z.size)
@@ -214,9 +223,9 @@ def lockstep_sql(config: Config, roles: Roles) -> str:
 
 def hosting_sql(config: Config, roles: Roles) -> str:
     """Share of the community's requests from hosting ASNs, and its request total."""
-    return """
+    return f"""
         SELECT m.cid, sum(v.hosting_requests) / nullif(sum(v.requests), 0) AS hosting_share, sum(v.requests) AS requests
-        FROM members m JOIN acct_activity v USING (aid) GROUP BY m.cid"""
+        FROM {roles.members} m JOIN acct_activity v USING (aid) GROUP BY m.cid"""
 
 
 def volume_sql(config: Config, roles: Roles) -> str:
@@ -236,7 +245,7 @@ def volume_sql(config: Config, roles: Roles) -> str:
         SELECT m.cid, median(coalesce(v.requests, 0)) AS median_requests, any_value(pop.pop_median) AS pop_median,
                median(coalesce(v.requests, 0)) / any_value(pop.pop_median) AS volume_ratio,
                coalesce(any_value(pop.heavy), 0) / any_value(pop.pop_median) AS heavy_ratio
-        FROM members m LEFT JOIN acct_activity v USING (aid), pop GROUP BY m.cid"""
+        FROM {roles.members} m LEFT JOIN acct_activity v USING (aid), pop GROUP BY m.cid"""
 
 
 def templated_sql(config: Config, roles: Roles) -> str:
@@ -281,7 +290,7 @@ def templated_sql(config: Config, roles: Roles) -> str:
         ),
         uses AS (
             SELECT m.cid, i.aid, i.family, count(*) AS n, max(i.requests) AS occurrences
-            FROM incidence i JOIN members m USING (aid)
+            FROM incidence i JOIN {roles.members} m USING (aid)
             SEMI JOIN phrases q ON q.cid = m.cid AND q.family = i.family AND q.entity = i.entity
             GROUP BY ALL
         ),
@@ -292,7 +301,7 @@ def templated_sql(config: Config, roles: Roles) -> str:
         reach AS (SELECT cid, count(*) AS n, median(share) AS share FROM reaching GROUP BY cid),
         focus AS (
             SELECT m.cid, sum(t.focused) / nullif(sum(t.prompts), 0) AS focus
-            FROM members m JOIN acct_topics t USING (aid) GROUP BY m.cid
+            FROM {roles.members} m JOIN acct_topics t USING (aid) GROUP BY m.cid
         )
         SELECT z.cid, coalesce(r.n, 0) / z.size AS template_reach, coalesce(s.rings, 0) AS template_rings,
                coalesce(r.share, 0) AS templated_prompts, f.focus
@@ -307,7 +316,7 @@ def batch_sql(config: Config, roles: Roles) -> str:
     """
     cols = ", ".join(f"max(holders) FILTER (WHERE family = {literal(f)}) AS c_{f}, "
                      f"max(surprise) FILTER (WHERE family = {literal(f)}) AS s_{f}" for f in roles.batches)
-    return f"SELECT cid, {cols} FROM card_batches GROUP BY cid" if cols else "SELECT DISTINCT cid FROM members"
+    return f"SELECT cid, {cols} FROM card_batches GROUP BY cid" if cols else f"SELECT DISTINCT cid FROM {roles.members}"
 
 
 Builder = Callable[[Config, Roles], str]
@@ -321,16 +330,34 @@ FEATURES_SQL: dict[str, Builder] = {
 }
 
 
+def candidates_sql(config: Config) -> str:
+    """``(cid, aid)``: members of the communities that can be rings: as large as a ring, or part of an
+    operation of two communities or more that is (a small community counts only as part of one).
+
+    An operation's communities are all candidates or none, so every per-operation reading is whole.
+    """
+    n = int(config.min_ring_size)
+    return f"""
+        SELECT m.cid, m.aid FROM members m JOIN operations o USING (cid)
+        JOIN (SELECT cid, count(*) AS size FROM members GROUP BY cid) s USING (cid)
+        WHERE s.size >= {n} OR (o.op_size >= {n} AND o.op_communities >= 2)"""
+
+
 def community_features(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
-    """One row per community with the raw features (see module docstring)."""
-    roles = Roles.of(config)
+    """One row per candidate community (:func:`candidates_sql`) with the raw features (see module docstring).
+
+    Most communities are two or three accounts on their own, too small to be a ring; scoring only
+    the candidates keeps the cost with the accounts that can be flagged.
+    """
+    roles = dataclasses.replace(Roles.of(config), members="scored_members")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE scored_members AS {candidates_sql(config)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE comm_entities AS {comm_entities_sql(config, roles)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE op_use AS {op_use_sql(config, roles)}")
     for name, build in FEATURES_SQL.items():
         con.execute(f"CREATE OR REPLACE TEMP TABLE f_{name} AS {build(config, roles)}")
     df = con.execute(_joined_sql(config, roles)).df()
     df["diversity"] = np.clip(df["families"] / float(config.scoring.diversity_full), 0, 1)
-    for name in ("comm_entities", "op_use", *(f"f_{n}" for n in FEATURES_SQL)):
+    for name in ("scored_members", "comm_entities", "op_use", *(f"f_{n}" for n in FEATURES_SQL)):
         if not config.keep_tables:
             con.execute(f"DROP TABLE IF EXISTS {name}")
     return df

@@ -41,4 +41,10 @@ def strings(values: Iterable[str | Path]) -> str:
     return "(" + (", ".join(items) if items else "NULL") + ")"
 
 
-__all__ = ["ident", "literal", "strings"]
+def among(values: Iterable[str], col: str) -> str:
+    """``col IN ('a', 'b')``, or ``false`` when there are none (``IN (NULL)`` would be NULL and drop rows)."""
+    items = list(values)
+    return f"{col} IN {strings(items)}" if items else "false"
+
+
+__all__ = ["ident", "literal", "strings", "among"]

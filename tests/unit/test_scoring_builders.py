@@ -153,3 +153,17 @@ def test_a_members_template_is_its_rings_profile_too_and_paraphrase_bands_count_
     assert got[1] == (pytest.approx(1.0), 2, pytest.approx(0.45), pytest.approx(0.9))
     assert got[2] == (pytest.approx(1.0), 2, pytest.approx(0.95), pytest.approx(0.9))
     assert got[3] == (0.0, 2, 0.0, pytest.approx(0.9))
+
+
+def test_only_communities_that_can_be_rings_are_scored():
+    """Community 1 (ten accounts) is as large as a ring; 2 (three) is not and stands alone; 3 and 4 (four each)
+    are small but one operation of eight accounts: 1, 3 and 4 are scored, 2 never is."""
+    con = duckdb.connect()
+    sizes = {1: 10, 2: 3, 3: 4, 4: 4}
+    rows = [(cid, 100 * cid + k) for cid, n in sizes.items() for k in range(n)]
+    con.execute(f"CREATE TABLE members AS SELECT * FROM (VALUES {', '.join(map(str, rows))}) t(cid, aid)")
+    con.execute("""CREATE TABLE operations AS SELECT * FROM (VALUES
+                   (1, 1, 10, 1, 1), (2, 2, 3, 0, 1), (3, 3, 8, 0, 2), (4, 3, 8, 0, 2))
+                   t(cid, op, op_size, op_rings, op_communities)""")
+    got = con.execute(f"SELECT cid, count(*) FROM ({scoring.candidates_sql(Config())}) GROUP BY cid ORDER BY cid").fetchall()
+    assert got == [(1, 10), (3, 4), (4, 4)]
