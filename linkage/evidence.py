@@ -83,24 +83,26 @@ def ring_evidence(con: duckdb.DuckDBPyConnection, config: Config, order: pd.Data
     def name(family: str, entity: str) -> str:
         return texts.get(entity, entity)
 
+    # Per ring and family: how many entities its members share, and the most shared ones (one sort for all rings).
+    counts = shared.groupby(["ring", "family"]).size()
+    top = shared.sort_values(["ring", "family", "members", "entity"], ascending=[True, True, False, True])
+    top = top.groupby(["ring", "family"], sort=False).head(TOP_ENTITIES)
+    signals: dict[int, dict[str, dict[str, Any]]] = {}
+    for e in rows(top):
+        family = str(e.family)
+        entry = signals.setdefault(int(e.ring), {}).setdefault(family, {
+            "shared_entities": int(counts[(e.ring, e.family)]),
+            "weight": round(float(weights.loc[e.ring, family]), 4)
+            if e.ring in weights.index and family in weights else 0.0,
+            "top": []})
+        entry["top"].append({"entity": name(family, e.entity), "members": int(e.members), "accounts": int(e.accounts),
+                             "hub": bool(e.pair_weight == 0 and e.accounts > 1)})
     out: dict[int, RingEvidence] = {}
-    shared_by_ring = {k: g for k, g in shared.groupby("ring")}
     links_by_ring = {k: g for k, g in top_links.groupby("ring")}
     ents_by_pair = {k: g for k, g in link_entities.groupby(["a", "b"])}
     for row, a in zip(rows(order), rows(attribution.rings)):
         r = row.ring
-        sig: dict[str, dict[str, Any]] = {}
-        g = shared_by_ring.get(r, shared.iloc[0:0])
-        for key, fg in g.groupby("family"):
-            family = str(key)
-            fg = fg.sort_values(["members", "entity"], ascending=[False, True])
-            sig[family] = {
-                "shared_entities": int(len(fg)),
-                "weight": round(float(weights.loc[r, family]), 4) if r in weights.index and family in weights else 0.0,
-                "top": [{"entity": name(family, e.entity), "members": int(e.members), "accounts": int(e.accounts),
-                         "hub": bool(e.pair_weight == 0 and e.accounts > 1)}
-                        for e in rows(fg.head(TOP_ENTITIES))],
-            }
+        sig = signals.get(int(r), {})
         paths: list[dict[str, Any]] = []
         for lk in rows(links_by_ring.get(r, top_links.iloc[0:0])):
             ents = ents_by_pair.get((lk.a, lk.b))
