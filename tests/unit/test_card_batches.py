@@ -62,16 +62,22 @@ def test_the_chance_bound_is_a_knob(batch):
         assert got == expected
 
 
-def test_two_rings_paying_from_one_card_batch_are_one_operation_and_intel_on_one_names_both(tmp_path):
-    """Rings with nothing else in common (own proxies, harness, domain, template), each account with its own
-    card, all from one virtual-card BIN the ordinary users do not use: one buyer, one operation."""
+def two_rings(bin: str) -> World:
+    """Two rings with nothing in common (own proxies, harness, domain, template, sign-up weeks apart), each
+    account with a card of its own from BIN ``bin``, among ordinary users half of whom pay on BIN 520000."""
     w = World(seed=23)
-    add_ring(w, "ringa", n=24, requests=120, card_share=1, bin="537410")
-    add_ring(w, "ringz", n=24, requests=120, card_share=1, bin="537410", base_ip="100.64.9", device="harness-z",
+    add_ring(w, "ringa", n=24, requests=120, card_share=1, bin=bin)
+    add_ring(w, "ringz", n=24, requests=120, card_share=1, bin=bin, base_ip="100.64.9", device="harness-z",
              domain="zz-mail.top", asn=16276,
              template="summarise the repository {} into an agent plan with tool calls for {} in yaml",
              t0=START + pd.Timedelta(days=20))
     add_regulars(w, n=160)
+    return w
+
+
+def test_two_rings_paying_from_one_card_batch_are_one_operation_and_intel_on_one_names_both(tmp_path):
+    """All their cards from one virtual-card BIN the ordinary users do not use: one buyer, one operation."""
+    w = two_rings("537410")
     w.intel += [{"operator": "CRIMSON-LATHE", "kind": "instrument", "value": "tok_ringa_0", "note": "card"}]
     result = detect(w.write(tmp_path / "batch"))
     by_label = {w.truth[m]: r for r in result.rings for m in r.members}
@@ -84,15 +90,8 @@ def test_two_rings_paying_from_one_card_batch_are_one_operation_and_intel_on_one
 
 def test_fresh_cards_of_a_common_bin_tie_nobody(tmp_path):
     """The same two rings on the BIN most ordinary users pay with: no batch, two operations."""
-    w = World(seed=23)
-    add_ring(w, "ringa", n=24, requests=120, card_share=1, bin="520000")
-    add_ring(w, "ringz", n=24, requests=120, card_share=1, bin="520000", base_ip="100.64.9", device="harness-z",
-             domain="zz-mail.top", asn=16276,
-             template="summarise the repository {} into an agent plan with tool calls for {} in yaml",
-             t0=START + pd.Timedelta(days=20))
-    add_regulars(w, n=160)
+    w = two_rings("520000")
     result = detect(w.write(tmp_path / "batch"))
     by_label = {w.truth[m]: r for r in result.rings for m in r.members}
     assert set(by_label) == {"ringa", "ringz"}
     assert by_label["ringa"].operation != by_label["ringz"].operation
-
