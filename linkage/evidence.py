@@ -8,6 +8,7 @@ them, and the indicator paths that attribute it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypedDict
 
@@ -84,14 +85,14 @@ def ring_evidence(con: duckdb.DuckDBPyConnection, config: Config, order: pd.Data
         return texts.get(entity, entity)
 
     # Per ring and family: how many entities its members share, and the most shared ones (one sort for all rings).
-    counts = shared.groupby(["ring", "family"]).size()
+    counts = Counter(zip(shared["ring"].astype("int64").tolist(), shared["family"].astype(str).tolist()))
     top = shared.sort_values(["ring", "family", "members", "entity"], ascending=[True, True, False, True])
     top = top.groupby(["ring", "family"], sort=False).head(TOP_ENTITIES)
     signals: dict[int, dict[str, dict[str, Any]]] = {}
     for e in rows(top):
         family = str(e.family)
         entry = signals.setdefault(int(e.ring), {}).setdefault(family, {
-            "shared_entities": int(counts[(e.ring, e.family)]),
+            "shared_entities": counts[(int(e.ring), family)],
             "weight": round(float(weights.loc[e.ring, family]), 4)
             if e.ring in weights.index and family in weights else 0.0,
             "top": []})
