@@ -127,8 +127,10 @@ def template_ties_sql(config: Config) -> str:
 
 
 def card_batches_sql(config: Config) -> str:
-    """``(cid, family, entity, holders, size, users_share, surprise)``: per community and batch family
-    (``Family.batch``), the entity most of its members hold, and how improbable that many holders are.
+    """``(cid, family, entity, holders, size, users_share, surprise, passes)``: per community and batch
+    family (``Family.batch``), the entity most of its members hold, how improbable that many holders are,
+    and whether the community pays from a batch (enough holders, improbably many): the one test of a
+    batch, which operations and scoring both read.
 
     ``users_share`` is the entity's share of the family's users in the whole batch; ``surprise`` is
     ``size * KL(holders / size || users_share)``, minus the log of a Chernoff bound on the chance that
@@ -140,8 +142,9 @@ def card_batches_sql(config: Config) -> str:
     batch = [f.name for f in families.in_run(config) if f.batch]
     if not batch:
         return ("SELECT CAST(NULL AS BIGINT) AS cid, CAST(NULL AS VARCHAR) AS family, CAST(NULL AS VARCHAR) AS entity, "
-                "0 AS holders, 0 AS size, 0.0 AS users_share, 0.0 AS surprise WHERE false")
+                "0 AS holders, 0 AS size, 0.0 AS users_share, 0.0 AS surprise, false AS passes WHERE false")
     fams = among(batch, "family")
+    s = config.scoring
     return f"""
         WITH users AS (SELECT family, count(DISTINCT aid) AS n FROM incidence WHERE {fams} GROUP BY family),
         per AS (SELECT family, entity, count(DISTINCT aid) AS n FROM incidence WHERE {fams} GROUP BY family, entity),
@@ -156,19 +159,16 @@ def card_batches_sql(config: Config) -> str:
                           CAST(t.holders AS DOUBLE) / s.size AS q
                    FROM top t JOIN size s USING (cid) JOIN per p USING (family, entity) JOIN users u USING (family)
                    WHERE t.rank = 1)
+        , scored AS (
         SELECT cid, family, entity, holders, size, users_share,
                CASE WHEN q <= users_share THEN 0.0
                     ELSE size * (q * ln(q / users_share)
                                  + CASE WHEN q < 1 THEN (1 - q) * ln((1 - q) / (1 - users_share)) ELSE 0.0 END)
                END AS surprise
-        FROM shares"""
-
-
-def batch_passes_sql(config: Config, table: str = "card_batches") -> str:
-    """The rows of ``table`` whose community pays from one batch: enough holders, improbably many."""
-    s = config.scoring
-    return (f"SELECT * FROM {table} WHERE holders >= {float(s.min_coverage)!r} * size "
-            f"AND surprise >= {-math.log(float(s.batch_chance))!r}")
+        FROM shares)
+        SELECT *, holders >= {float(s.min_coverage)!r} * size
+                  AND surprise >= {-math.log(float(s.batch_chance))!r} AS passes
+        FROM scored"""
 
 
 def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -183,7 +183,7 @@ def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:
                 SELECT c1, c2, n AS w FROM ({infra_ties_sql(config)})
                 UNION ALL SELECT c1, c2, {float(p.template_tie)!r} AS w FROM ({template_ties_sql(config)})
                 UNION ALL SELECT min(cid) OVER (PARTITION BY family, entity) AS c1, cid AS c2, {float(p.min_tie)!r} AS w
-                          FROM ({batch_passes_sql(config)}))
+                          FROM card_batches WHERE passes)
             WHERE c1 < c2
             GROUP BY c1, c2 HAVING sum(w) >= {float(p.min_tie)!r} ORDER BY c1, c2"""
     ).fetchnumpy()
@@ -211,4 +211,4 @@ def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     )
 
 
-__all__ = ["build", "card_batches_sql", "batch_passes_sql", "grounded_sql", "tools_sql", "infra_ties_sql", "profiles_sql", "template_ties_sql", "tie_families"]
+__all__ = ["build", "card_batches_sql", "grounded_sql", "tools_sql", "infra_ties_sql", "profiles_sql", "template_ties_sql", "tie_families"]

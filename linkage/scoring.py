@@ -26,7 +26,6 @@ field of :class:`linkage.config.ScoringParams`.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -315,7 +314,8 @@ def batch_sql(config: Config, roles: Roles) -> str:
     Reads ``card_batches`` (``linkage.operations``), which holds the test of a batch.
     """
     cols = ", ".join(f"max(holders) FILTER (WHERE family = {literal(f)}) AS c_{f}, "
-                     f"max(surprise) FILTER (WHERE family = {literal(f)}) AS s_{f}" for f in roles.batches)
+                     f"max(surprise) FILTER (WHERE family = {literal(f)}) AS s_{f}, "
+                     f"bool_or(passes) FILTER (WHERE family = {literal(f)}) AS p_{f}" for f in roles.batches)
     return f"SELECT cid, {cols} FROM card_batches GROUP BY cid" if cols else f"SELECT DISTINCT cid FROM {roles.members}"
 
 
@@ -370,8 +370,7 @@ def _passes(config: Config, roles: Roles) -> dict[str, str]:
     out = {}
     for f in roles.counted:
         if f in roles.batches:
-            out[f] = (f"(coalesce(bt.c_{f}, 0) >= {float(s.min_coverage)!r} * z.size AND "
-                      f"coalesce(bt.s_{f}, 0) >= {-math.log(float(s.batch_chance))!r})")
+            out[f] = f"coalesce(bt.p_{f}, false)"
             continue
         covered = f"coalesce(tc.c_{f}, 0)" if f in roles.templates else f"cov.c_{f}"
         out[f] = (f"({covered} >= {float(s.min_coverage)!r} * z.size AND coalesce(ex.x_{f}, 0) >= "
@@ -402,8 +401,10 @@ def _joined_sql(config: Config, roles: Roles) -> str:
         return f"coalesce({table}.c_{f}, 0)"
 
     detail = "".join(
-        f", {cover(f)} AS cover_{f}, coalesce(ex.x_{f}, 0) AS excl_{f}, {passes[f]} AS pass_{f}"
-        + (f", exp(-coalesce(bt.s_{f}, 0)) AS chance_{f}" if f in roles.batches else "") for f in roles.counted)
+        f", {cover(f)} AS cover_{f}, {passes[f]} AS pass_{f}"
+        # A batch is judged by its chance, not exclusivity (its BIN is shared with ordinary payers by design).
+        + (f", exp(-coalesce(bt.s_{f}, 0)) AS chance_{f}" if f in roles.batches else f", coalesce(ex.x_{f}, 0) AS excl_{f}")
+        for f in roles.counted)
     present = {f.share_feature for f in families.in_run(config)
                if f.share_feature and config.families[f.name].share_k > 0}
     # A batch family adds its holders to its partner's share feature (members paying from the ring's cards).
