@@ -26,7 +26,7 @@ from .stages import Context, Reporter, Runner, Stage, Timer
 
 #: What a producer must leave on the connection for the analysis stages (the analysis contract).
 INPUTS = ("accounts", "incidence", "entities", "family_params", "acct_activity", "acct_windows", "acct_topics",
-          "intel", "shingle_texts")
+          "ip_networks", "intel", "shingle_texts")
 
 #: Tables the outputs (evidence files, Neo4j load) read after the analysis.
 RESULTS = ("accounts", "incidence", "entities", "links", "members", "operations", "op_tools", "acct_activity",
@@ -89,15 +89,17 @@ STAGES = (
     Stage("operations", _operations, reads=("members", "incidence", "links", "accounts"),
           writes=("operations", "op_tools", "profiles", "card_batches")),
     Stage("scoring", _scoring, reads=("members", "operations", "profiles", "card_batches", "links", "incidence", "entities",
+                                      "ip_networks",
                                       "accounts", "acct_activity", "acct_windows", "acct_topics")),
     Stage("attribution", _attribution, reads=("members", "accounts", "intel", "incidence", "entities", "links",
-                                              "shingle_texts", "acct_activity"), writes=("indicator_hits",)),
+                                              "shingle_texts", "acct_activity", "card_batches"),
+          writes=("indicator_hits",)),
 )
 
 
 #: Columns of the watchlist besides the per-family ``cover_``/``excl_``/``pass_`` details.
 WATCH_COLUMNS = ("community_id", "size", "score", "coordination", "harvesting", "volume_harvest",
-                 "templated_harvest", "families", "infra_families", "volume_ratio", "focus", "template_reach",
+                 "templated_harvest", "procured", "pool_networks", "families", "infra_families", "volume_ratio", "focus", "template_reach",
                  "templated_prompts", "template_rings", "op_size", "op_communities", "payment_share", "template_share", "burst_share",
                  "lockstep_share", "hosting_share", "density", "members")
 
@@ -234,7 +236,7 @@ def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
             last_seen=ev["last_seen"],
             features={k: round(float(getattr(row, k)), 4) for k in
                       (*scoring.FEATURES, "coordination", "harvesting", "volume_harvest", "templated_harvest",
-                       "median_requests", "template_reach", "template_rings", "templated_prompts", "focus")},
+                       "procured", "pool_networks", "median_requests", "template_reach", "template_rings", "templated_prompts", "focus")},
             signals=ev["signals"],
             evidence=ev["paths"],
             attribution={"direct_evidence": a.direct_evidence, "operator_scores": a.operator_scores},

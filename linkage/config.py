@@ -104,6 +104,11 @@ class ScoringParams:
     #: starter prompt sent now and then), 1 at ``templated_full`` (a harness filling it in most requests).
     templated_floor: float = 0.2
     templated_full: float = 0.5
+    #: Identities bought for the job (``scoring.score``: ``procured``) need a proxy pool: the addresses members
+    #: share within their operation spread over more than ``pool_floor`` effective networks (a home and
+    #: its phones are two), fully at ``pool_full``.
+    pool_floor: float = 2.0
+    pool_full: float = 3.0
     #: A member of a flagged community is flagged only when it uses this many of the community's linking
     #: entities (template families counting once): one shared address is a bystander (``linkage.membership``).
     member_min_tools: int = 2

@@ -108,6 +108,9 @@ class Family:
     #: improbably many of its members from one, given how common it is in the batch, was supplied
     #: from a batch bought for it. Judged by that improbability, not by exclusivity (``linkage.scoring``).
     batch: bool = False
+    #: Entities are network addresses (``ip_networks`` maps each to its network): a proxy pool's
+    #: addresses span many networks, a place's (a home, an office, a campus) one or two (``scoring.pool_sql``).
+    addresses: bool = False
     #: Another family that sees the same artefact (fresh cards of one batch, and cards shared outright):
     #: in a community the two count once.
     counts_with: str | None = None

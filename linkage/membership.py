@@ -6,7 +6,8 @@ pool also exits through, a developer who once pasted the operator's template.
 Such an account shares one thing with the ring and nothing else, which is
 what any bystander of a shared address looks like. An operator's account uses
 the ring's tools: several of its addresses, cards or devices, or one of them
-and the operation's templates.
+and the operation's templates, or one of them and a card of the batch the ring
+pays from (``operations.card_batches``).
 
 So a member stays in a flagged ring only when it uses at least
 ``ScoringParams.member_min_tools`` of the community's linking entities
@@ -76,6 +77,14 @@ def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]
                    sum(CASE WHEN {is_template()} THEN 0 ELSE n END)
                    + max(CASE WHEN {is_template()} AND n >= {threshold} THEN 1 ELSE 0 END) AS tools
             FROM used GROUP BY cid, aid
+        ),
+        -- a card of the batch the community pays from is one more tool (an org's card programme is not)
+        batch_held AS (
+            SELECT c.cid, c.aid, count(DISTINCT b.family) AS n
+            FROM chosen c JOIN incidence i USING (aid)
+            JOIN card_batches b ON b.cid = c.cid AND b.family = i.family AND b.entity = i.entity
+            WHERE b.passes AND c.org_id = '' GROUP BY c.cid, c.aid
         )
-        SELECT c.cid, c.aid, coalesce(t.tools, 0)::INTEGER AS tools
-        FROM chosen c LEFT JOIN tools t USING (cid, aid) ORDER BY c.cid, c.aid""", [cids]).df()
+        SELECT c.cid, c.aid, (coalesce(t.tools, 0) + coalesce(h.n, 0))::INTEGER AS tools
+        FROM chosen c LEFT JOIN tools t USING (cid, aid) LEFT JOIN batch_held h USING (cid, aid)
+        ORDER BY c.cid, c.aid""", [cids]).df()

@@ -57,6 +57,8 @@ class Roles:
     batches: list[str] = field(default_factory=list)
     #: Family -> the family it counts once with (``Family.counts_with``), both in the run.
     partners: dict[str, str] = field(default_factory=dict)
+    #: Families whose entities are network addresses (``Family.addresses``).
+    addresses: list[str] = field(default_factory=list)
     #: The ``(cid, aid)`` relation the builders score: ``members``, or the candidates among them.
     members: str = "members"
 
@@ -72,7 +74,7 @@ class Roles:
         batches = [f.name for f in fams if f.batch]
         return cls(weighted=weighted, templates=[f.name for f in fams if f.template],
                    infrastructure=[f.name for f in fams if f.infrastructure and (f.name in weighted or f.batch)],
-                   batches=batches,
+                   batches=batches, addresses=[f.name for f in fams if f.addresses],
                    partners={f.name: f.counts_with for f in fams if f.counts_with and f.counts_with in config.families})
 
 
@@ -319,6 +321,31 @@ def batch_sql(config: Config, roles: Roles) -> str:
     return f"SELECT cid, {cols} FROM card_batches GROUP BY cid" if cols else f"SELECT DISTINCT cid FROM {roles.members}"
 
 
+def pool_sql(config: Config, roles: Roles) -> str:
+    """``pool_networks``: how many networks the addresses members share within their operation span.
+
+    People who share addresses because they share a place (a home, an office, a campus, a venue)
+    share one network, or two with their phones; accounts routed through a bought proxy pool share
+    addresses spread over many unrelated ones. Counted as the effective number of networks (the
+    inverse Simpson index of members' uses of shared addresses by network): a community with one
+    member on a second network still counts about one, while one spread evenly over five counts five.
+    Addresses are shared within the operation (two of its accounts or more use them), since a pool is
+    the operation's and a small community of it may reach the platform through its siblings' exits.
+    """
+    if not roles.addresses:
+        return f"SELECT DISTINCT cid, 0.0 AS pool_networks FROM {roles.members}"
+    return f"""
+        WITH om AS (SELECT o.op, m.cid, m.aid FROM {roles.members} m JOIN operations o USING (cid)),
+        used AS (SELECT om.op, om.cid, om.aid, i.entity FROM incidence i JOIN om USING (aid)
+                 WHERE {among(roles.addresses, 'i.family')}),
+        shared AS (SELECT op, entity FROM used GROUP BY op, entity HAVING count(DISTINCT aid) >= 2),
+        uses AS (SELECT u.cid, n.network, count(DISTINCT u.aid) AS users
+                 FROM used u SEMI JOIN shared s ON s.op = u.op AND s.entity = u.entity
+                 JOIN ip_networks n ON n.entity = u.entity GROUP BY u.cid, n.network)
+        SELECT cid, CAST(sum(users) AS DOUBLE) * sum(users) / sum(users * users) AS pool_networks
+        FROM uses GROUP BY cid"""
+
+
 Builder = Callable[[Config, Roles], str]
 
 #: ``f_<name>`` tables, in the order they are built (later ones may read earlier ones).
@@ -326,7 +353,7 @@ FEATURES_SQL: dict[str, Builder] = {
     "size": size_sql, "inner_links": inner_links_sql, "coverage": coverage_sql,
     "template_coverage": template_coverage_sql, "exclusivity": exclusivity_sql, "shares": shares_sql,
     "lockstep": lockstep_sql, "hosting": hosting_sql, "volume": volume_sql, "templated": templated_sql,
-    "batch": batch_sql,
+    "batch": batch_sql, "pool": pool_sql,
 }
 
 
@@ -417,6 +444,7 @@ def _joined_sql(config: Config, roles: Roles) -> str:
         return f"greatest({own}, CASE WHEN {passes[f]} THEN bt.c_{f} / z.size ELSE 0.0 END)" if f else own
 
     shares = "".join(f"{share(feature)} AS {feature}, " for feature in SHARE_FEATURES)
+    paid = " OR ".join(passes[f] for f in roles.batches) or "false"
     return f"""
         SELECT z.cid, z.size, o.op, o.op_size, o.op_rings, o.op_communities, coalesce(il.links, 0) AS links,
                coalesce(il.links, 0) / (z.size * (z.size - 1) / 2.0) AS density,
@@ -428,7 +456,8 @@ def _joined_sql(config: Config, roles: Roles) -> str:
                coalesce(ho.requests, 0) AS requests,
                vo.median_requests, vo.pop_median, vo.volume_ratio, vo.heavy_ratio,
                coalesce(tp.template_reach, 0) AS template_reach, coalesce(tp.template_rings, 0) AS template_rings,
-               coalesce(tp.templated_prompts, 0) AS templated_prompts, coalesce(tp.focus, 0) AS focus {weights} {detail}
+               coalesce(tp.templated_prompts, 0) AS templated_prompts, coalesce(tp.focus, 0) AS focus,
+               coalesce(pl.pool_networks, 0) AS pool_networks, {paid} AS batch_paid {weights} {detail}
         FROM f_size z
         JOIN operations o USING (cid)
         LEFT JOIN f_inner_links il USING (cid)
@@ -441,6 +470,7 @@ def _joined_sql(config: Config, roles: Roles) -> str:
         LEFT JOIN f_volume vo USING (cid)
         LEFT JOIN f_templated tp USING (cid)
         LEFT JOIN f_batch bt USING (cid)
+        LEFT JOIN f_pool pl USING (cid)
         ORDER BY z.cid"""
 
 
@@ -449,6 +479,11 @@ def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWe
 
     Harvesting rises with the members' median volume relative to the whole
     batch's median account: 1 at ``harvest_full_ratio`` times the median, 0 at or below it.
+    It is also shown by a template sent from many rings (``templated_harvest``), and by identities
+    bought for the job (``procured``): members paying from one card batch *and* reaching the
+    platform through a proxy pool. Neither purchase is something ordinary people make together,
+    and an operator who keeps each account's volume ordinary still has to buy both; a company's
+    card programme comes with one office network, a campus's addresses with one campus.
     """
     s = (config or Config()).scoring
     weights = weights or s.weights
@@ -478,8 +513,14 @@ def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWe
         if "templated_prompts" in out:  # the template is what they send, not one prompt among their own
             share = out["templated_prompts"].to_numpy(dtype=float)
             templated = templated * np.clip((share - s.templated_floor) / (s.templated_full - s.templated_floor), 0, 1)
+    procured = np.zeros(len(out))
+    if "pool_networks" in out and "batch_paid" in out:  # identities bought for the job: a card batch, a proxy pool
+        spread = out["pool_networks"].to_numpy(dtype=float)
+        pooled = np.clip((spread - s.pool_floor) / max(s.pool_full - s.pool_floor, 1e-9), 0, 1)
+        procured = out["batch_paid"].to_numpy(dtype=bool) * pooled
     out["volume_harvest"] = volume
     out["templated_harvest"] = templated
-    out["harvesting"] = 1 - (1 - volume) * (1 - templated)
+    out["procured"] = procured
+    out["harvesting"] = 1 - (1 - volume) * (1 - templated) * (1 - procured)
     out["score"] = np.round(np.sqrt(out["coordination"] * out["harvesting"]), 4)
     return out

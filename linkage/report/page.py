@@ -199,9 +199,12 @@ def score_html(ring: dict[str, Any], scoring: ScoringParams) -> str:
             f'<td class="num">{_f(ring.get("score"), 3)}</td><td>√(coordination × harvesting)</td></tr>']
     for name, note in (("coordination", f"weighted features ÷ {full:g}, capped at 1; needs ≥ {scoring.min_families} "
                                         f"families, {scoring.min_infrastructure} of them infrastructure"),
-                       ("harvesting", f"median member sends {_f(feats.get('volume_ratio'), 1)}× the batch median "
-                                      f"({_n(feats.get('median_requests'))} requests); 1 at "
-                                      f"{scoring.harvest_full_ratio:g}×")):
+                       ("harvesting", f"volume {_f(feats.get('volume_harvest'))}: median member sends "
+                                      f"{_f(feats.get('volume_ratio'), 1)}× the batch median "
+                                      f"({_n(feats.get('median_requests'))} requests), 1 at "
+                                      f"{scoring.harvest_full_ratio:g}×; templated {_f(feats.get('templated_harvest'))}; "
+                                      f"procured {_f(feats.get('procured'))} (a card batch and a proxy pool: shared "
+                                      f"addresses span {_f(feats.get('pool_networks'), 1)} networks)")):
         rows.append(f'<tr class="top"><td>{name}</td><td>{_bar(_num(feats.get(name)), "#555")}</td>'
                     f'<td class="num">{_f(feats.get(name))}</td><td>{note}</td></tr>')
     for name, weight in sorted(w.items(), key=lambda kv: -kv[1]):

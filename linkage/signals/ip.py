@@ -17,6 +17,6 @@ def sql(config: Config) -> str:
 
 FAMILY = register(Family(
     name="ip", operation_ties=True, label="IP", sql=sql, defaults=FamilyParams(weight=1.0, cap=120),
-    infrastructure=True, intel_kind="ip", intel_value="lower(value)",
+    infrastructure=True, addresses=True, intel_kind="ip", intel_value="lower(value)",
     node=GraphNode("IP", "address", "USED_IP"), colour="#0072B2",
 ))

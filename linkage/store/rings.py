@@ -57,6 +57,9 @@ def incidence_query(family: str) -> str:
             f"r.first.epochSeconds AS first, r.last.epochSeconds AS last")
 
 
+#: The network (ASN) of each stored address, as ``activity`` derives it from the requests.
+IP_NETWORKS = "MATCH (i:IP)-[:IN_ASN]->(s:ASN) RETURN i.address AS entity, min(s.number) AS network"
+
 INTEL = "MATCH (i:Indicator) RETURN i.operator AS operator, i.kind AS kind, i.value AS value, i.note AS note"
 TEXTS = "MATCH (e:Entity) WHERE e.name <> e.key RETURN e.key AS entity, e.name AS text"
 
@@ -136,11 +139,15 @@ def read_stored(driver: neo4j.Driver, settings: Settings, config: Config, con: d
     con.execute("CREATE OR REPLACE TABLE intel AS SELECT CAST(operator AS VARCHAR) AS operator, "
                 "CAST(kind AS VARCHAR) AS kind, CAST(value AS VARCHAR) AS value, CAST(note AS VARCHAR) AS note "
                 "FROM intel_df")
+    nets = _frame(driver, settings, IP_NETWORKS, "address networks", rows_read)
+    con.register("nets_df", nets if len(nets) else pd.DataFrame(columns=["entity", "network"]))
+    con.execute("CREATE OR REPLACE TABLE ip_networks AS SELECT CAST(entity AS VARCHAR) AS entity, "
+                "CAST(network AS BIGINT) AS network FROM nets_df")
     texts = _frame(driver, settings, TEXTS, "template texts", rows_read)
     con.register("texts_df", texts if len(texts) else pd.DataFrame(columns=["entity", "text"]))
     con.execute("CREATE OR REPLACE TABLE shingle_texts AS SELECT CAST(entity AS VARCHAR) AS entity, "
                 "CAST(text AS VARCHAR) AS text FROM texts_df")
-    for name in ("acc_df", "win_df", "intel_df", "texts_df"):
+    for name in ("acc_df", "win_df", "intel_df", "nets_df", "texts_df"):
         con.unregister(name)
     counts = {"accounts": len(acc), "events": int(acc["requests"].sum()), "payments": 0,
               "intel": len(intel), "rejected": 0}
