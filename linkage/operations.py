@@ -138,6 +138,10 @@ def card_batches_sql(config: Config) -> str:
     popular bank's BIN shared by three friends is no surprise; six fresh cards of six members from a
     BIN one payer in eleven uses is (``ScoringParams.batch_chance``). Members of one verified org hold
     as one: a company's card programme is its declared business, as its shared billing is.
+
+    That bound is for finding a batch anywhere in the run. A community holding an entity some other
+    community was found paying from only has to be improbable as one of the communities tested
+    (``surprise >= ln M``): joining a known batch is one hypothesis per community, not a search.
     """
     batch = [f.name for f in families.in_run(config) if f.batch]
     if not batch:
@@ -166,9 +170,15 @@ def card_batches_sql(config: Config) -> str:
                                  + CASE WHEN q < 1 THEN (1 - q) * ln((1 - q) / (1 - users_share)) ELSE 0.0 END)
                END AS surprise
         FROM shares)
-        SELECT *, holders >= {float(s.min_coverage)!r} * size
-                  AND surprise >= {-math.log(float(s.batch_chance))!r} AS passes
-        FROM scored"""
+        , judged AS (
+        SELECT *, holders >= {float(s.min_coverage)!r} * size AS enough,
+               surprise >= {-math.log(float(s.batch_chance))!r} AS found,
+               ln(count(*) OVER (PARTITION BY family)) AS tested
+        FROM scored)
+        SELECT cid, family, entity, holders, size, users_share, surprise,
+               enough AND (found OR (bool_or(enough AND found) OVER (PARTITION BY family, entity)
+                                     AND surprise >= tested)) AS passes
+        FROM judged"""
 
 
 def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:

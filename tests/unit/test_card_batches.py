@@ -51,6 +51,24 @@ def test_a_community_paying_from_a_rare_bin_is_a_batch_and_a_popular_bin_is_not(
     assert passing == {1, 2}
 
 
+def test_a_community_joins_a_batch_others_pay_from_at_the_chance_of_one_community_among_those_tested(batch):
+    """Community 5 = 12, 13 (V, the batch communities 1 and 2 pay from) and 150, 151 (own cards); community 6
+    = 160, 161 (BIN R, which only they hold) and 162, 163. Two of four is no batch found anywhere in the
+    run (chance 1e-6), but V is a batch already: joining it is one hypothesis per community tested (6),
+    so a chance below 1/6 will do. R is nobody's batch, and the same two of four on it stay no batch."""
+    batch.execute("INSERT INTO members VALUES (5, 12), (5, 13), (5, 150), (5, 151), (6, 160), (6, 161), (6, 162), "
+                  "(6, 163)")
+    batch.execute("UPDATE incidence SET entity = 'R' WHERE aid IN (160, 161)")
+    batch.execute(f"CREATE TABLE card_batches AS {card_batches_sql(Config())}")
+    got = {r[0]: r[1:] for r in batch.execute("SELECT cid, entity, surprise, passes FROM card_batches").fetchall()}
+    assert len(got) == 6
+    v = 4 * (0.5 * math.log(0.5 / (14 / 200)) + 0.5 * math.log(0.5 / (1 - 14 / 200)))
+    assert got[5][0] == "V" and got[5][1] == pytest.approx(v) and math.log(6) < v < -math.log(1e-6)
+    assert got[5][2] and not got[6][2]
+    assert got[6][0] == "R" and got[6][1] > v  # R is rarer than V, yet founds no batch alone
+    assert {c for c, r in got.items() if r[2]} == {1, 2, 5}
+
+
 def test_the_chance_bound_is_a_knob(batch):
     """The same community passes or not as the analyst's tolerated chance moves past its bound."""
     bound = math.exp(-6 * math.log(200 / 14))
