@@ -6,8 +6,6 @@ the raw requests are gone but these summaries are kept on the Account nodes.
 
 - ``acct_activity(aid, requests, hosting_requests, first_seen, last_seen)``
 - ``acct_windows(aid, win, requests)``: requests per ``lockstep_window_s`` window
-- ``ip_networks(entity, network)``: the network (ASN) each address belongs to, so scoring can tell
-  a group sharing one place's addresses from one sharing a proxy pool's (``scoring.pool_sql``)
 """
 
 from __future__ import annotations
@@ -35,12 +33,7 @@ def from_events(con: duckdb.DuckDBPyConnection, config: Config) -> None:
             SELECT aid, CAST(floor(epoch(ts) / {int(config.lockstep_window_s)}) AS BIGINT) AS win, count(*) AS requests
             FROM events GROUP BY ALL"""
     )
-    con.execute(
-        """CREATE OR REPLACE TABLE ip_networks AS
-           SELECT ip AS entity, min(asn) AS network FROM events
-           WHERE ip IS NOT NULL AND asn IS NOT NULL GROUP BY ip"""
-    )
 
 
 STAGE = Stage("activity", lambda ctx: from_events(ctx.con, ctx.config), reads=("events",),
-              writes=("acct_activity", "acct_windows", "ip_networks"))
+              writes=("acct_activity", "acct_windows"))

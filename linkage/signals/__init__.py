@@ -40,7 +40,7 @@ def stages(config: Config) -> list[Stage]:
     """The signal stages of a run: parameters, one per family (so a slow one shows by name), weighing."""
     out = [Stage("signal.params", lambda ctx: prepare(ctx.con, ctx.config),
                  writes=("family_params", "free_mail_domains", "incidence", "shingle_texts",
-                         "acct_topics"))]
+                         "acct_topics", "ip_networks"))]
     for family in _ordered(list(families.in_run(config))):
         out.append(Stage(f"signal.{family.name}", partial(_count, family=family),
                          reads=(*family.reads, "incidence"), writes=("incidence", *family.writes)))
@@ -93,6 +93,8 @@ def prepare(con: DuckDBPyConnection, config: Config) -> None:
     # Template texts and prompt topics exist even when no template family runs: later stages read them.
     con.execute("CREATE OR REPLACE TABLE shingle_texts (entity VARCHAR, text VARCHAR)")
     con.execute("CREATE OR REPLACE TABLE acct_topics (aid INTEGER, prompts BIGINT, focused BIGINT)")
+    # Addresses' networks (``signals.ip`` fills it): empty when no address family runs.
+    con.execute("CREATE OR REPLACE TABLE ip_networks (entity VARCHAR, network BIGINT)")
 
 
 def add_family(con: DuckDBPyConnection, config: Config, family: Family) -> int:

@@ -117,3 +117,21 @@ def test_a_ring_at_ordinary_volume_that_bought_its_cards_and_proxies_is_flagged(
     ).fetchnumpy()["cid"]}
     # The startup is coordinated (its card programme, its office) and paid from a batch, but from one network.
     assert any(watch.loc[c, "batch_paid"] and watch.loc[c, "pool_networks"] < 2 for c in acme if c in watch.index)
+
+
+def test_addresses_networks_come_from_the_ip_family_pass_and_a_run_without_it_still_scores(tmp_path):
+    """``ip_networks`` is staged by the ip family from its one pass over the requests; a run that leaves
+    the family out has no addresses, so no pool, and scores as before."""
+    w = World(seed=31)
+    quiet_ring(w, "quiet", VIRTUAL_BIN)
+    add_regulars(w, n=40)
+    data = w.write(tmp_path / "world")
+    full = detect(data, Config(keep_tables=True))
+    nets = dict(full.con.execute("SELECT entity, network FROM ip_networks").fetchall())
+    assert nets["100.70.0.9"] == 64570 and nets["100.75.11.9"] == 64575  # the exits' networks, as sent
+    assert nets["10.0.3.7"] == 7922 and len(nets) == 12 + 40
+    config = Config()
+    without = Config(families={k: v for k, v in config.families.items() if k != "ip"}, keep_tables=True)
+    result = detect(data, without)
+    assert result.con.execute("SELECT count(*) FROM ip_networks").fetchall() == [(0,)]
+    assert (result.communities["pool_networks"] == 0).all() and (result.communities["procured"] == 0).all()
