@@ -11,7 +11,9 @@ tied by fewer than two families is not coordinated at all.
 A distillation ring is two things at once: *coordinated* (one operator's
 accounts share payment batches, proxies, templates, sign-up scripts and fire in
 lockstep) and *harvesting* (each account sends far more requests than a person
-does, often from datacenter address space). A family, a company or a campus
+does, often from datacenter address space; or the operation's harness sends its
+templates from many rings; or, volume kept ordinary, the identities were bought
+for the job: a card batch and a proxy pool). A family, a company or a campus
 class is coordinated but not harvesting; an API developer is harvesting but
 not coordinated. The score is the product of the two sides, so neither alone
 flags a community.
@@ -517,7 +519,7 @@ def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWe
     if "pool_networks" in out and "batch_paid" in out:  # identities bought for the job: a card batch, a proxy pool
         spread = out["pool_networks"].to_numpy(dtype=float)
         pooled = np.clip((spread - s.pool_floor) / max(s.pool_full - s.pool_floor, 1e-9), 0, 1)
-        procured = out["batch_paid"].to_numpy(dtype=bool) * pooled
+        procured = np.where(out["batch_paid"].to_numpy(dtype=bool), pooled, 0.0)
     out["volume_harvest"] = volume
     out["templated_harvest"] = templated
     out["procured"] = procured
