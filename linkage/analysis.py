@@ -26,7 +26,7 @@ from .stages import Context, Reporter, Runner, Stage, Timer
 
 #: What a producer must leave on the connection for the analysis stages (the analysis contract).
 INPUTS = ("accounts", "incidence", "entities", "family_params", "acct_activity", "acct_windows", "acct_topics",
-          "ip_networks", "intel", "shingle_texts")
+          "ip_networks", "template_marks", "intel", "shingle_texts")
 
 #: Tables the outputs (evidence files, Neo4j load) read after the analysis.
 RESULTS = ("accounts", "incidence", "entities", "links", "members", "operations", "op_tools", "acct_activity",
@@ -100,7 +100,7 @@ STAGES = (
 #: Columns of the watchlist besides the per-family ``cover_``/``excl_``/``pass_`` details.
 WATCH_COLUMNS = ("community_id", "size", "score", "coordination", "harvesting", "volume_harvest",
                  "templated_harvest", "procured", "pool_networks", "families", "infra_families", "volume_ratio", "focus", "template_reach",
-                 "templated_prompts", "template_rings", "op_size", "op_communities", "payment_share", "template_share", "burst_share",
+                 "templated_prompts", "template_rings", "template_networks", "template_placed", "op_size", "op_communities", "payment_share", "template_share", "burst_share",
                  "lockstep_share", "hosting_share", "density", "members")
 
 

@@ -100,10 +100,16 @@ class ScoringParams:
     #: ...weighted by the share of prompts asking for code or agents' work, 0 at ``focus_floor``, 1 at ``focus_full``.
     focus_floor: float = 0.5
     focus_full: float = 0.9
-    #: ...and by the median member's share of prompts carrying the template: 0 at ``templated_floor`` (a
-    #: starter prompt sent now and then), 1 at ``templated_full`` (a harness filling it in most requests).
+    #: ...and by the median member's share of sampled prompts carrying any of the template's phrases: 0 at
+    #: ``templated_floor`` (a starter prompt sent now and then), 1 at ``templated_full`` (a harness filling
+    #: it in most requests)...
     templated_floor: float = 0.2
     templated_full: float = 0.5
+    #: ...and by how many networks the template's rings reach the platform from (``template_networks``):
+    #: 0 up to ``places_floor`` (a venue with its visitors' phones, a campus and its students' homes: a
+    #: few places), 1 from ``places_full`` (a proxy pool's exits, on dozens).
+    places_floor: float = 5.0
+    places_full: float = 10.0
     #: Identities bought for the job (``scoring.score``: ``procured``) need a proxy pool: the addresses members
     #: share within their operation spread over more than ``pool_floor`` effective networks (a home and
     #: its phones are two), fully at ``pool_full``.

@@ -73,6 +73,20 @@ class GraphNode:
     details_sql: str | None = None
 
 
+#: A family's ``marks`` name at most this many of an account's sampled prompts (one bit each of a
+#: BIGINT, the sign bit kept clear); prompts sampled past it carry no mark.
+MARKED_PROMPTS = 62
+
+
+def marks_sql(idx: str) -> str:
+    """SQL for the one-bit mark of the sampled prompt at position ``idx`` (0 past ``MARKED_PROMPTS``).
+
+    OR-ing the marks of several phrases gives the prompts carrying any of them (``scoring.templated_sql``):
+    counts per phrase cannot tell one prompt carrying two phrases from two prompts carrying one each.
+    """
+    return f"CASE WHEN {idx} < {MARKED_PROMPTS} THEN CAST(1 AS BIGINT) << {idx} ELSE CAST(0 AS BIGINT) END"
+
+
 @dataclass(frozen=True)
 class Family:
     """Everything one signal family means to the engine (see the module docstring)."""
@@ -94,6 +108,9 @@ class Family:
     #: Entities are pieces of one artefact an operator copies into every ring (a template's shingles):
     #: judged by who uses them at any size, and one tie however many pieces two rings share.
     template: bool = False
+    #: The query adds ``marks``: which of the account's sampled prompts hold the entity (``marks_sql``),
+    #: so that scoring can tell how much of what an account sends carries any of its template's phrases.
+    marks: bool = False
     #: The intel ``kind`` whose indicators point at this family's entities, and the SQL over
     #: ``value`` giving the entity key (prompt excerpts are matched by shingle overlap instead).
     intel_kind: str | None = None

@@ -38,6 +38,7 @@ import pandas as pd
 
 from . import families
 from .config import Config, ScoreWeights
+from .families import MARKED_PROMPTS
 from .sql import among, literal
 
 #: Features counting members who share one of a family's entities with others (see ``Family.share_feature``).
@@ -263,16 +264,46 @@ def templated_sql(config: Config, roles: Roles) -> str:
       shares little with it. A profile that shares nothing with the operation's template is some
       other template, and the operation's breadth says nothing about it;
     - ``templated_prompts``: among those members, the median share of their sampled prompts that
-      carry their template's most used phrase, exact n-gram or paraphrase band alike (the two
+      carry any of their template's phrases, exact n-grams and paraphrase bands alike (the two
       families see one artefact: slot-filling breaks a template's exact n-grams long before its
-      word set). A harness fills its template in most of what it
-      sends; people who start from an organiser's starter prompt or run a shared evaluation
-      prompt send it now and then and write the rest themselves (prompt diversity);
+      word set), from the phrases' marks (``template_marks``: OR-ed, so a harness spreading its
+      prompts over three variants fills its template in all of them). A harness fills its template
+      in nearly all it sends; people who start from an organiser's starter prompt or run a shared
+      evaluation prompt write at least half of what they send themselves (prompt diversity).
+      Without marks (a stored graph) it is the most used phrase's share, a lower bound;
+    - ``template_networks``: where the operation's template carriers reach the platform from: the
+      effective number of networks (as ``pool_networks``) of the addresses two carriers' members or
+      more use, and ``template_placed``, the share of the carriers' members seen at them. People who
+      share a starter prompt share a place or a few (a venue and their phones, a campus, homes); an
+      operation's rings sending one template reach the platform through proxy pools whose exits sit
+      on dozens of networks. Members never seen at a shared address say nothing of places;
     - ``focus``: share of the members' sampled prompts that ask for code or an agent's work
       (``linkage.topics``), the reported campaign's targets.
     """
     min_shared = {f: int(config.families[f].min_shared) for f in roles.templates}
     shared = " OR ".join(f"(family = {literal(f)} AND n >= {k})" for f, k in min_shared.items()) or "false"
+    # Where the carriers reach the platform from: addresses two of them or more use, by network (as pool_sql).
+    places = "" if not roles.addresses else f"""
+        used AS (SELECT c.op, m.aid, i.entity FROM incidence i JOIN {roles.members} m USING (aid)
+                 JOIN carriers c USING (cid) WHERE {among(roles.addresses, 'i.family')}),
+        shared_at AS (SELECT op, entity FROM used GROUP BY op, entity HAVING count(DISTINCT aid) >= 2),
+        at_place AS (SELECT DISTINCT u.op, u.aid, n.network
+                     FROM used u SEMI JOIN shared_at a ON a.op = u.op AND a.entity = u.entity
+                     JOIN ip_networks n ON n.entity = u.entity),
+        places AS (
+            SELECT op, CAST(sum(users) AS DOUBLE) * sum(users) / sum(users * users) AS networks FROM (
+                SELECT op, network, count(*) AS users FROM at_place GROUP BY op, network
+            ) GROUP BY op
+        ),
+        placed AS (
+            SELECT c.op, count(DISTINCT p.aid) / count(DISTINCT m.aid) AS placed
+            FROM carriers c JOIN {roles.members} m USING (cid)
+            LEFT JOIN (SELECT DISTINCT op, aid FROM at_place) p ON p.op = c.op AND p.aid = m.aid GROUP BY c.op
+        ),"""
+    networks = ("pl.networks AS template_networks, coalesce(pd.placed, 0.0) AS template_placed" if roles.addresses
+                else "CAST(NULL AS DOUBLE) AS template_networks, 0.0 AS template_placed")
+    join_places = (" LEFT JOIN places pl ON pl.op = o.op LEFT JOIN placed pd ON pd.op = o.op"
+                   if roles.addresses else "")
     return f"""
         WITH op_phrases AS (
             SELECT o.op, p.family, p.entity FROM profiles p JOIN operations o USING (cid)
@@ -284,21 +315,24 @@ def templated_sql(config: Config, roles: Roles) -> str:
             GROUP BY o.op
         ),
         carriers AS (
-            SELECT DISTINCT p.cid FROM profiles p JOIN operations o USING (cid)
+            SELECT DISTINCT o.op, p.cid FROM profiles p JOIN operations o USING (cid)
             SEMI JOIN op_phrases q ON q.op = o.op AND q.family = p.family AND q.entity = p.entity
-        ),
+        ),{places}
         phrases AS (
             SELECT o.cid, q.family, q.entity FROM operations o JOIN op_phrases q USING (op)
             UNION SELECT p.cid, p.family, p.entity FROM profiles p SEMI JOIN carriers c USING (cid)
         ),
         uses AS (
-            SELECT m.cid, i.aid, i.family, count(*) AS n, max(i.requests) AS occurrences
+            SELECT m.cid, i.aid, i.family, count(*) AS n, max(i.requests) AS occurrences, bit_or(k.marks) AS marks
             FROM incidence i JOIN {roles.members} m USING (aid)
             SEMI JOIN phrases q ON q.cid = m.cid AND q.family = i.family AND q.entity = i.entity
+            LEFT JOIN template_marks k ON k.aid = i.aid AND k.family = i.family AND k.entity = i.entity
             GROUP BY ALL
         ),
         reaching AS (
-            SELECT u.cid, u.aid, least(1.0, max(u.occurrences) / any_value(t.prompts)) AS share
+            SELECT u.cid, u.aid,
+                   CASE WHEN bit_or(u.marks) IS NULL THEN least(1.0, max(u.occurrences) / any_value(t.prompts))
+                        ELSE bit_count(bit_or(u.marks)) / least(any_value(t.prompts), {MARKED_PROMPTS}) END AS share
             FROM uses u JOIN acct_topics t USING (aid) GROUP BY u.cid, u.aid HAVING bool_or({shared})
         ),
         reach AS (SELECT cid, count(*) AS n, median(share) AS share FROM reaching GROUP BY cid),
@@ -307,9 +341,9 @@ def templated_sql(config: Config, roles: Roles) -> str:
             FROM {roles.members} m JOIN acct_topics t USING (aid) GROUP BY m.cid
         )
         SELECT z.cid, coalesce(r.n, 0) / z.size AS template_reach, coalesce(s.rings, 0) AS template_rings,
-               coalesce(r.share, 0) AS templated_prompts, f.focus
+               coalesce(r.share, 0) AS templated_prompts, {networks}, f.focus
         FROM f_size z JOIN operations o USING (cid) LEFT JOIN reach r USING (cid)
-        LEFT JOIN spread s ON s.op = o.op LEFT JOIN focus f USING (cid)"""
+        LEFT JOIN spread s ON s.op = o.op LEFT JOIN focus f USING (cid){join_places}"""
 
 
 def batch_sql(config: Config, roles: Roles) -> str:
@@ -458,7 +492,8 @@ def _joined_sql(config: Config, roles: Roles) -> str:
                coalesce(ho.requests, 0) AS requests,
                vo.median_requests, vo.pop_median, vo.volume_ratio, vo.heavy_ratio,
                coalesce(tp.template_reach, 0) AS template_reach, coalesce(tp.template_rings, 0) AS template_rings,
-               coalesce(tp.templated_prompts, 0) AS templated_prompts, coalesce(tp.focus, 0) AS focus,
+               coalesce(tp.templated_prompts, 0) AS templated_prompts,
+               tp.template_networks, coalesce(tp.template_placed, 0) AS template_placed, coalesce(tp.focus, 0) AS focus,
                coalesce(pl.pool_networks, 0) AS pool_networks, {paid} AS batch_paid {weights} {detail}
         FROM f_size z
         JOIN operations o USING (cid)
@@ -515,6 +550,11 @@ def score(features: pd.DataFrame, config: Config | None = None, weights: ScoreWe
         if "templated_prompts" in out:  # the template is what they send, not one prompt among their own
             share = out["templated_prompts"].to_numpy(dtype=float)
             templated = templated * np.clip((share - s.templated_floor) / (s.templated_full - s.templated_floor), 0, 1)
+        if "template_networks" in out:  # sent from many places (proxy pools), not from a few (a venue, a campus)
+            places = np.nan_to_num(out["template_networks"].to_numpy(dtype=float), nan=s.places_full)
+            spread = np.clip((places - s.places_floor) / max(s.places_full - s.places_floor, 1e-9), 0, 1)
+            placed = np.clip(out["template_placed"].to_numpy(dtype=float), 0, 1)  # members seen at those places
+            templated = templated * (1 - placed * (1 - spread))
     procured = np.zeros(len(out))
     if "pool_networks" in out and "batch_paid" in out:  # identities bought for the job: a card batch, a proxy pool
         spread = out["pool_networks"].to_numpy(dtype=float)

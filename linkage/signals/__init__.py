@@ -3,7 +3,9 @@
 Each family (``linkage.families``; the built-in ones are the modules of this
 package) contributes one SQL query yielding ``(aid, entity, requests, first,
 last)``; this module runs them all into one ``incidence`` table and scores each
-entity's rarity in ``entities``. The whole stage is relational (group, count,
+entity's rarity in ``entities``. A template family's query may add ``marks``, the
+sampled prompts each phrase is in (``families.marks_sql``), kept in
+``template_marks``. The whole stage is relational (group, count,
 join) so that it can move to a distributed SQL engine unchanged.
 """
 
@@ -40,10 +42,11 @@ def stages(config: Config) -> list[Stage]:
     """The signal stages of a run: parameters, one per family (so a slow one shows by name), weighing."""
     out = [Stage("signal.params", lambda ctx: prepare(ctx.con, ctx.config),
                  writes=("family_params", "free_mail_domains", "incidence", "shingle_texts",
-                         "acct_topics", "ip_networks"))]
+                         "acct_topics", "ip_networks", "template_marks"))]
     for family in _ordered(list(families.in_run(config))):
         out.append(Stage(f"signal.{family.name}", partial(_count, family=family),
-                         reads=(*family.reads, "incidence"), writes=("incidence", *family.writes)))
+                         reads=(*family.reads, "incidence"),
+                         writes=("incidence", *(("template_marks",) if family.marks else ()), *family.writes)))
     out.append(Stage("signal.weigh", lambda ctx: weigh_entities(ctx.con), reads=("incidence", "family_params"),
                      writes=("entities",)))
     return out
@@ -93,6 +96,8 @@ def prepare(con: DuckDBPyConnection, config: Config) -> None:
     # Template texts and prompt topics exist even when no template family runs: later stages read them.
     con.execute("CREATE OR REPLACE TABLE shingle_texts (entity VARCHAR, text VARCHAR)")
     con.execute("CREATE OR REPLACE TABLE acct_topics (aid INTEGER, prompts BIGINT, focused BIGINT)")
+    # Which sampled prompts each template phrase is in (template families fill it; empty from a stored graph).
+    con.execute("CREATE OR REPLACE TABLE template_marks (aid INTEGER, family VARCHAR, entity VARCHAR, marks BIGINT)")
     # Addresses' networks (``signals.ip`` fills it): empty when no address family runs.
     con.execute("CREATE OR REPLACE TABLE ip_networks (entity VARCHAR, network BIGINT)")
 
@@ -101,10 +106,15 @@ def add_family(con: DuckDBPyConnection, config: Config, family: Family) -> int:
     """Run one family's query into ``incidence``; return how many incidences it added."""
     if family.prepare is not None:  # a family may stage a table its query reads
         family.prepare(con, config)
-    con.execute(
-        f"INSERT INTO incidence SELECT aid, {literal(family.name)}, entity, requests, first, last "
-        f"FROM ({family.sql(config)})"
-    )
+    source = f"({family.sql(config)})"
+    if family.marks:  # one evaluation feeds the incidences and the phrases' marks
+        con.execute(f"CREATE OR REPLACE TEMP TABLE family_rows AS SELECT * FROM {source}")
+        con.execute(f"INSERT INTO template_marks SELECT aid, {literal(family.name)}, entity, marks FROM family_rows "
+                    "WHERE marks <> 0")
+        source = "family_rows"
+    con.execute(f"INSERT INTO incidence SELECT aid, {literal(family.name)}, entity, requests, first, last FROM {source}")
+    if family.marks:
+        con.execute("DROP TABLE family_rows")
     n = con.execute("SELECT count(*) FROM incidence WHERE family = ?", [family.name]).fetchall()[0][0]
     log.info("signal %s: %d incidences", family.name, n)
     return int(n)

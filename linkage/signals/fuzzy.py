@@ -22,18 +22,18 @@ Everything is relational: one hash per word occurrence, a group-by per bucket.
 from duckdb import DuckDBPyConnection
 
 from ..config import Config
-from ..families import Family, FamilyParams, GraphNode, register
+from ..families import Family, FamilyParams, GraphNode, marks_sql, register
 
 
 def _words(w: int) -> str:
-    """``(aid, pid, word)``: every word of at least ``w`` letters of each sampled prompt (repeats kept:
+    """``(aid, pid, idx, word)``: every word of at least ``w`` letters of each sampled prompt (repeats kept:
     the minimum per bucket is the same with or without them, and dropping them costs a pass)."""
-    return (f"SELECT aid, pid, word FROM (SELECT aid, rowid AS pid, unnest(w) AS word FROM prompt_words) "
+    return (f"SELECT aid, pid, idx, word FROM (SELECT aid, rowid AS pid, idx, unnest(w) AS word FROM prompt_words) "
             f"WHERE length(word) >= {w}")
 
 
 def prepare(con: DuckDBPyConnection, config: Config) -> None:
-    """Stage ``fuzzy_words(hv, word)`` and ``fuzzy_bands(aid, pid, band, key)`` (reads ``prompt_words``).
+    """Stage ``fuzzy_words(hv, word)`` and ``fuzzy_bands(aid, pid, idx, band, key)`` (reads ``prompt_words``).
 
     The costly part at scale is hashing: a word is hashed once per distinct word of the batch
     (``fuzzy_words``), not once per occurrence. A bucket's MinHash is then the least hash among the
@@ -49,10 +49,10 @@ def prepare(con: DuckDBPyConnection, config: Config) -> None:
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fuzzy_bands AS
-            SELECT aid, pid, (hv % {k}) // {r} AS band, bit_xor(hv) AS key FROM (
-                SELECT x.aid, x.pid, min(v.hv) AS hv FROM ({_words(w)}) x JOIN fuzzy_words v USING (word)
-                GROUP BY x.aid, x.pid, v.hv % {k}
-            ) GROUP BY aid, pid, (hv % {k}) // {r} HAVING count(*) = {r}"""
+            SELECT aid, pid, idx, (hv % {k}) // {r} AS band, bit_xor(hv) AS key FROM (
+                SELECT x.aid, x.pid, x.idx, min(v.hv) AS hv FROM ({_words(w)}) x JOIN fuzzy_words v USING (word)
+                GROUP BY x.aid, x.pid, x.idx, v.hv % {k}
+            ) GROUP BY aid, pid, idx, (hv % {k}) // {r} HAVING count(*) = {r}"""
     )
 
 
@@ -60,14 +60,14 @@ def sql(config: Config) -> str:
     """Bands recurring in ``template_min_prompts`` of an account's prompts, kept when two accounts use them.
 
     A kept band's text (``b3: cache eviction``: its buckets' words in bucket order) is read back from
-    one prompt holding it.
+    one prompt holding it. ``marks`` names the prompts holding it (``families.marks_sql``).
     """
     k, r, w, m = (int(config.fuzzy_buckets), int(config.fuzzy_rows), int(config.fuzzy_min_word),
                   int(config.template_min_prompts))
     return f"""
         WITH kept AS (
-            SELECT aid, band, key, requests, pid FROM (
-                SELECT aid, band, key, count(*) AS requests, min(pid) AS pid,
+            SELECT aid, band, key, requests, pid, marks FROM (
+                SELECT aid, band, key, count(*) AS requests, min(pid) AS pid, bit_or({marks_sql('idx')}) AS marks,
                        count(*) OVER (PARTITION BY band, key) AS users
                 FROM fuzzy_bands GROUP BY aid, band, key HAVING count(DISTINCT pid) >= {m}
             ) WHERE users >= 2
@@ -84,7 +84,8 @@ def sql(config: Config) -> str:
             JOIN fuzzy_words v ON v.hv = m.hv
             GROUP BY o.band, o.key
         )
-        SELECT k.aid, t.entity, k.requests, CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last
+        SELECT k.aid, t.entity, k.requests, CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last,
+               k.marks
         FROM kept k JOIN texts t USING (band, key)
     """
 
@@ -92,6 +93,6 @@ def sql(config: Config) -> str:
 FAMILY = register(Family(
     name="fuzzy", label="paraphrased template", sql=sql, prepare=prepare, reads=("prompt_words",),
     defaults=FamilyParams(weight=0.0, cap=300, min_shared=2, combine="mean", min_exclusivity=0.3),
-    template=True, operation_ties=True,
+    template=True, marks=True, operation_ties=True,
     node=GraphNode("FuzzyTemplate", "band", "PARAPHRASED", counter="count"), colour="#B07AA1",
 ))

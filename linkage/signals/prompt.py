@@ -28,7 +28,7 @@ from __future__ import annotations
 from duckdb import DuckDBPyConnection
 
 from ..config import Config
-from ..families import Family, FamilyParams, GraphNode, register
+from ..families import Family, FamilyParams, GraphNode, marks_sql, register
 from ..ids import sql_digest
 from ..topics import focused_sql
 
@@ -56,7 +56,9 @@ def _gram_text(words: str, n: int, i: str) -> str:
 
 
 def sampled_prompts_sql(config: Config, accounts: str | None = None, min_prompts: int = 1) -> str:
-    """``(aid, prompt)``: per account, its ``prompts_per_account`` distinct prompts of smallest hash.
+    """``(aid, prompt, idx)``: per account, its ``prompts_per_account`` distinct prompts of smallest hash.
+
+    ``idx`` is the prompt's position in its account's sample (0 first), which its marks name.
 
     ``accounts`` optionally restricts to ``aid IN (accounts)``; accounts with fewer
     than ``min_prompts`` distinct prompts are left out.
@@ -65,25 +67,24 @@ def sampled_prompts_sql(config: Config, accounts: str | None = None, min_prompts
     return f"""
         WITH d AS (SELECT DISTINCT aid, hash(prompt) AS h FROM events WHERE prompt IS NOT NULL {only}),
         pick AS (
-            SELECT aid, h FROM d
-            QUALIFY row_number() OVER (PARTITION BY aid ORDER BY h) <= {int(config.prompts_per_account)}
-                AND count(*) OVER (PARTITION BY aid) >= {int(min_prompts)}
+            SELECT aid, h, row_number() OVER (PARTITION BY aid ORDER BY h) - 1 AS idx FROM d
+            QUALIFY idx < {int(config.prompts_per_account)} AND count(*) OVER (PARTITION BY aid) >= {int(min_prompts)}
         )
-        SELECT e.aid, min(e.prompt) AS prompt
+        SELECT e.aid, min(e.prompt) AS prompt, p.idx
         FROM events e JOIN pick p ON p.aid = e.aid AND p.h = hash(e.prompt)
         WHERE e.prompt IS NOT NULL
-        GROUP BY e.aid, p.h
+        GROUP BY e.aid, p.h, p.idx
     """
 
 
 def prepare(con: DuckDBPyConnection, config: Config) -> None:
     """Stage the shingles: ``prompt_words``, ``prompt_grams`` (internal hashes) and ``shingle_texts``.
 
-    - ``prompt_words(aid, w)``: word lists of the sampled prompts that can hold a template;
-    - ``prompt_grams(aid, h, requests)``: shingles recurring in at least ``template_min_prompts``
+    - ``prompt_words(aid, idx, w)``: word lists of the sampled prompts that can hold a template;
+    - ``prompt_grams(aid, h, requests, marks)``: shingles recurring in at least ``template_min_prompts``
       of the account's prompts (each prompt's shingles are not de-duplicated first, which costs
       more than the rest; the prompt's ``rowid`` tells repeats within one prompt from recurrence
-      across prompts, and ``requests`` counts occurrences);
+      across prompts, ``requests`` counts occurrences and ``marks`` names the prompts, see ``families.marks_sql``);
     - ``shingle_keys(h, entity, text)``: the stable key and text of every shingle two accounts or
       more use, read from one occurrence each; ``shingle_texts(entity, text)`` keeps the readable part
       for the graph, the report and explain.
@@ -99,8 +100,8 @@ def prepare(con: DuckDBPyConnection, config: Config) -> None:
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE prompt_words AS
-            SELECT aid, w FROM (
-                SELECT aid, {words_expr('prompt')} AS w FROM prompt_sample
+            SELECT aid, idx, w FROM (
+                SELECT aid, idx, {words_expr('prompt')} AS w FROM prompt_sample
             ) WHERE array_length(w) >= {n}"""
     )
     con.execute("DROP TABLE prompt_sample")
@@ -108,8 +109,8 @@ def prepare(con: DuckDBPyConnection, config: Config) -> None:
     recurs = "min(pid) < max(pid)" if m == 2 else f"count(DISTINCT pid) >= {m}"  # the same test; min/max is cheap
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE prompt_grams AS
-            SELECT aid, h, count(*) AS requests
-            FROM (SELECT aid, rowid AS pid, unnest({grams}) AS h FROM prompt_words)
+            SELECT aid, h, count(*) AS requests, bit_or({marks_sql('idx')}) AS marks
+            FROM (SELECT aid, rowid AS pid, idx, unnest({grams}) AS h FROM prompt_words)
             GROUP BY aid, h HAVING {recurs}"""
     )
     # One occurrence (the reader account's first prompt holding it) per shared shingle gives its text.
@@ -134,9 +135,10 @@ def prepare(con: DuckDBPyConnection, config: Config) -> None:
 
 
 def sql(config: Config) -> str:
-    """Incidences of the shared shingles, keyed by their stable digest."""
+    """Incidences of the shared shingles, keyed by their stable digest, with the prompts they are in."""
     return """
-        SELECT g.aid, k.entity, g.requests, CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last
+        SELECT g.aid, k.entity, g.requests, CAST(NULL AS TIMESTAMPTZ) AS first, CAST(NULL AS TIMESTAMPTZ) AS last,
+               g.marks
         FROM prompt_grams g JOIN shingle_keys k USING (h)
     """
 
@@ -163,7 +165,7 @@ FAMILY = register(Family(
     name="prompt", operation_ties=True, label="template n-gram", sql=sql, prepare=prepare,
     defaults=FamilyParams(weight=1.0, cap=300, min_shared=3, combine="mean", min_exclusivity=0.3, share_k=3),
     share_feature="template_share",
-    template=True, intel_kind="prompt", writes=("shingle_texts", "acct_topics", "prompt_words"),
+    template=True, marks=True, intel_kind="prompt", writes=("shingle_texts", "acct_topics", "prompt_words"),
     node=GraphNode("PromptTemplate", "shingle_id", "REUSED", counter="count", details=("text",),
                    details_sql="SELECT entity, min(text) AS text FROM shingle_texts GROUP BY entity"),
     colour="#CC79A7",
