@@ -57,7 +57,7 @@ def incidence_query(family: str) -> str:
             f"r.first.epochSeconds AS first, r.last.epochSeconds AS last")
 
 
-#: The network (ASN) of each stored address, as ``activity`` derives it from the requests.
+#: The network (ASN) of each stored address, as the ip family derives it from the requests (``signals.ip``).
 IP_NETWORKS = "MATCH (i:IP)-[:IN_ASN]->(s:ASN) RETURN i.address AS entity, min(s.number) AS network"
 
 INTEL = "MATCH (i:Indicator) RETURN i.operator AS operator, i.kind AS kind, i.value AS value, i.note AS note"
