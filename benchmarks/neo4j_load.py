@@ -131,7 +131,8 @@ def split_by_time(world: Path, cutoff: str, early: Path, late: Path) -> None:
 
 def fresh_store(home: Path) -> None:
     """Stop the benchmark's server and delete its store: deleting millions of nodes with Cypher is slower."""
-    if home == server.default_home() or not (home / "lib").is_dir() and any(home.iterdir()):
+    # ``run/`` alone is the start/stop lock a first ``server.stop`` leaves in a new home
+    if home == server.default_home() or not (home / "lib").is_dir() and any(p.name != "run" for p in home.iterdir()):
         sys.exit(f"{home}: not a benchmark server home (use --home with a folder this script may wipe)")
     server.stop(home)
     shutil.rmtree(home / "data", ignore_errors=True)

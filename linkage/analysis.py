@@ -255,9 +255,15 @@ def result(ctx: Context, timer: Timer) -> Result:
                   operations=ctx.values["operations"], watchlist=ctx.values["watchlist"])
 
 
-def run(con: duckdb.DuckDBPyConnection, config: Config, counts: dict[str, int], *, report: Reporter | None = None) -> Result:
-    """The analysis stages over tables a producer already made (:data:`INPUTS`), e.g. the stored graph."""
+def run(con: duckdb.DuckDBPyConnection, config: Config, counts: dict[str, int], *, report: Reporter | None = None,
+        prior: lineage.Prior | None = None) -> Result:
+    """The analysis stages over tables a producer already made (:data:`INPUTS`), e.g. the stored graph.
+
+    With ``prior``, rings are matched to the known ones and say their lineage (see :func:`assemble`).
+    """
     timer = Timer(report)
     ctx = Context(con=con, config=config, counts=dict(counts))
+    if prior is not None:
+        ctx.values["prior"] = prior
     Runner(STAGES, keep=RESULTS, timer=timer).run(ctx)
     return result(ctx, timer)

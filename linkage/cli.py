@@ -9,6 +9,7 @@ printed has its control characters shown, not obeyed (``cliutil.echo``).
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 @click.version_option(package_name="linkage")
 def main() -> None:
     """Find coordinated account rings in an AI platform's logs and attribute them to operators."""
+    # The server's notifications (a relationship type no load has created yet, in a count query) are for
+    # query authors. The driver logs each as a WARNING, which a process without logging set up prints in
+    # full, query and all; the command owns this process, so it keeps them out of the user's terminal.
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
 
 
 class _StageProgress:

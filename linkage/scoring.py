@@ -268,9 +268,11 @@ def templated_sql(config: Config, roles: Roles) -> str:
       families see one artefact: slot-filling breaks a template's exact n-grams long before its
       word set), from the phrases' marks (``template_marks``: OR-ed, so a harness spreading its
       prompts over three variants fills its template in all of them). A harness fills its template
-      in nearly all it sends; people who start from an organiser's starter prompt or run a shared
-      evaluation prompt write at least half of what they send themselves (prompt diversity).
-      Without marks (a stored graph) it is the most used phrase's share, a lower bound;
+      in most of what it sends, or in a good part when it mixes in other prompts; people who run a
+      shared evaluation prompt or borrow a public one write most of what they send themselves
+      (prompt diversity). Share alone does not tell a starter prompt from a mixing harness: where
+      the template is sent from does (``template_networks``). Without marks (a stored graph) it
+      is the most used phrase's share, a lower bound;
     - ``template_networks``: where the operation's template carriers reach the platform from: the
       effective number of networks (as ``pool_networks``) of the addresses two carriers' members or
       more use, and ``template_placed``, the share of the carriers' members seen at them. People who

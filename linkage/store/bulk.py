@@ -296,13 +296,9 @@ def _ring_tables(con: duckdb.DuckDBPyConnection, rings: list[Ring], batch: str) 
     """
     import pyarrow as pa
 
-    from .lineage import lineage_props, lineages
-
-    flat = rows.ring_rows(rings)
-    lineage = lineages(rings)
+    flat = rows.ring_rows(rings)  # with each ring's lineage
     for row in flat:
-        lin = lineage.get(row["ring_id"])
-        row["props"] = {**row["props"], **(lineage_props(lin) if lin else {}), "status": "active", "batch_id": batch}
+        row["props"] = {**row["props"], "status": "active", "batch_id": batch}
     always = {"score": pa.float64(), "size": pa.int64()}  # read by the SQL below, even with no rings
     props = [k for k in node("Ring").properties
              if k in always or any(r["props"].get(k) is not None for r in flat)]

@@ -249,7 +249,9 @@ def rings_command(use_neo4j: bool, settings: Settings, out_dir: Path | None, see
     Reads the stored evidence graph, weighs entities, links accounts, finds,
     scores and attributes rings exactly as `linkage detect` does, then makes the
     stored links and ring assignment those of the result (no stale MEMBER_OF
-    survives). The embedded engine over files is `linkage detect`.
+    survives). A ring that continues a stored one keeps its ring_id and says
+    its lineage: the stored graph is the state. The embedded engine over files
+    is `linkage detect`.
     """
     from contextlib import nullcontext
 

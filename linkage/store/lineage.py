@@ -41,6 +41,7 @@ from ..lineage import Lineage
 from ..results import Operation, Ring
 from . import rows
 from .load import Writer, positions
+from .rows import lineage_props
 from .writeback import DROP_ORPHAN_OPERATORS, MEMBERS, OPERATIONS, OPERATOR_TOTALS, RINGS
 
 
@@ -52,19 +53,6 @@ def lineages(rings: Iterable[Ring]) -> dict[str, Lineage]:
     {'a': Lineage(status='new', first_detected='b1', previous_ids=[], new_members=[])}
     """
     return {r.ring_id: r.lineage for r in rings if r.lineage is not None}
-
-
-def lineage_props(lin: Lineage) -> dict[str, Any]:
-    """A ring's lineage as Ring node properties: Neo4j holds no maps, and no null or empty list; pure.
-
-    >>> lineage_props(Lineage("continuing", "b1", ["r1"], ["a", "b"]))
-    {'lineage': 'continuing', 'first_detected': 'b1', 'previous_ids': ['r1'], 'new_members': 2}
-    >>> lineage_props(Lineage("new", ""))
-    {'lineage': 'new', 'new_members': 0}
-    """
-    out: dict[str, Any] = {"lineage": lin.status, "first_detected": lin.first_detected or None,
-                           "previous_ids": list(lin.previous_ids) or None, "new_members": len(lin.new_members)}
-    return {k: v for k, v in out.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -171,8 +159,7 @@ def add_rings(writer: Writer, con: duckdb.DuckDBPyConnection, batch: str, rings:
     with writer.step("rings", len(rings), nodes_per_row=1, rels_per_row=1) as step:
         ring_rows = rows.ring_rows(rings)
         for row in ring_rows:
-            lin = lineage.get(row["ring_id"])
-            row["props"] = {**row["props"], **(lineage_props(lin) if lin else {}), "status": "active", "batch_id": batch}
+            row["props"] = {**row["props"], "status": "active", "batch_id": batch}  # lineage: rows.ring_rows
         for i in range(0, len(ring_rows), 1000):
             writer.query("rings", RINGS, {"rows": ring_rows[i:i + 1000]})
             step.sent(len(ring_rows[i:i + 1000]))

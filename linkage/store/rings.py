@@ -5,7 +5,8 @@ same DuckDB tables the embedded pipeline builds (accounts, incidence, activity
 summaries, prompt topics, intel, template texts); from there the very same code weighs the
 entities, builds links, finds, scores and attributes rings. So one batch loaded
 and recomputed gives the rings the embedded run gave, and several batches give
-the rings of all of them together.
+the rings of all of them together. The rings stored before are the known rings
+the result continues (``linkage.lineage``): the graph is the state.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from .. import analysis, families, io, signals
+from .. import analysis, families, io, lineage, signals
 from ..config import Config
 from ..results import Result
 from ..sql import literal
@@ -154,10 +155,50 @@ def read_stored(driver: neo4j.Driver, settings: Settings, config: Config, con: d
     return con, counts
 
 
+#: The rings a recompute continues: every ring still active (a ring a later batch merged, split or
+#: superseded is history), its members and the batch it was first detected in.
+KNOWN_RINGS = """
+MATCH (r:Ring) WHERE coalesce(r.status, 'active') = 'active'
+RETURN r.ring_id AS ring_id, coalesce(r.first_detected, r.batch_id, '') AS first_detected,
+       [(a:Account)-[:MEMBER_OF]->(r) | a.account_id] AS members
+ORDER BY ring_id
+"""
+
+#: The newest batch loaded to the end: new rings of a recompute are first detected in it.
+LATEST_BATCH = """
+MATCH (b:LoadBatch) WHERE b.completed IS NOT NULL
+RETURN b.batch_id AS batch_id ORDER BY b.completed DESC, b.batch_id LIMIT 1
+"""
+
+
+def stored_prior(driver: neo4j.Driver, settings: Settings, con: duckdb.DuckDBPyConnection) -> lineage.Prior:
+    """The stored rings as the known rings of a recompute: the graph is the state (``linkage.lineage``).
+
+    A run with ``--state`` keeps each ring's tools as they were when it was found; the graph keeps
+    the evidence instead, so a stored ring's tools are read from it now, by the definition the run
+    uses (``analysis.ring_tools``: weighted entities two of its members use), over the tables
+    ``read_stored`` built in ``con``.
+    """
+    known = _frame(driver, settings, KNOWN_RINGS, "stored rings")
+    batch = _frame(driver, settings, LATEST_BATCH, "latest batch")
+    batch_id = str(batch["batch_id"].iloc[0]) if len(batch) else ""
+    pairs = pd.DataFrame([(k, m) for k, ms in enumerate(known["members"]) for m in ms],
+                         columns=["cid", "account_id"])
+    aids = con.execute("SELECT aid, account_id FROM accounts").df()
+    tools = analysis.ring_tools(con, pairs.merge(aids, on="account_id")) if len(pairs) else {}
+    rings = tuple(lineage.KnownRing(str(rid), frozenset(str(m) for m in members), str(first),
+                                    frozenset(tools.get(k, ())))
+                  for k, (rid, first, members) in enumerate(zip(known["ring_id"], known["first_detected"],
+                                                                known["members"])))
+    return lineage.Prior(rings, batch_id)
+
+
 def recompute(driver: neo4j.Driver, settings: Settings, config: Config | None = None, *, report: Reporter | None = None,
               rows_read: RowsRead | None = None, writes: Report | None = None, wait: float = 0.0,
               on_wait: Callable[[Holder], None] | None = None) -> tuple[Result, LoadStats]:
     """Rings over everything stored, written back in place of the previous assignment.
+
+    The stored rings are the known ones (``stored_prior``): a ring that continues one keeps its id.
 
     Holds the load lease from before reading until the write-back is done, so
     no load changes the graph in between. ``report`` gets the stages,
@@ -172,8 +213,9 @@ def recompute(driver: neo4j.Driver, settings: Settings, config: Config | None = 
         timer.start("read graph")
         con, counts = read_stored(driver, settings, config, rows_read=rows_read)
         require(con, analysis.INPUTS, "read graph")
+        prior = stored_prior(driver, settings, con)
         timer.stop()
-        result = analysis.run(con, config, counts, report=report)
+        result = analysis.run(con, config, counts, report=report, prior=prior)
         timer.start("write back")
         writer = Writer(driver, settings, lease=lease, report=writes)
         members = pa.Table.from_pandas(result.members[["ring_id", "account_id"]], preserve_index=False).to_pylist()

@@ -24,6 +24,7 @@ from .. import families
 from ..config import Config
 from ..families import Family
 from ..ids import sql_digest
+from ..lineage import Lineage
 from ..results import Operation, Ring
 from ..run import RunFolder
 from ..signals.prompt import excerpt_shingles_sql
@@ -261,6 +262,19 @@ def indicator_target_sql(kind: str, config: Config) -> str:
 # --- rings ------------------------------------------------------------------------------------
 
 
+def lineage_props(lin: Lineage) -> dict[str, Any]:
+    """A ring's lineage as Ring node properties: Neo4j holds no maps, and no null or empty list; pure.
+
+    >>> lineage_props(Lineage("continuing", "b1", ["r1"], ["a", "b"]))
+    {'lineage': 'continuing', 'first_detected': 'b1', 'previous_ids': ['r1'], 'new_members': 2}
+    >>> lineage_props(Lineage("new", ""))
+    {'lineage': 'new', 'new_members': 0}
+    """
+    out: dict[str, Any] = {"lineage": lin.status, "first_detected": lin.first_detected or None,
+                           "previous_ids": list(lin.previous_ids) or None, "new_members": len(lin.new_members)}
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
     """Ring nodes as flat property maps (Neo4j properties cannot be maps); pure."""
     rows = []
@@ -277,6 +291,8 @@ def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
         }
         if ring.operation is not None:
             props["operation"] = ring.operation
+        if ring.lineage is not None:
+            props.update(lineage_props(ring.lineage))
         rows.append({"ring_id": ring.ring_id, "props": props, "operator_node": ring.cluster,
                      "known": ring.operator is not None, "confidence": ring.operator_confidence})
     return rows
@@ -298,6 +314,6 @@ def operation_rows(operations: Sequence[Operation]) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["BATCH_ROWS", "chunk_name", "chunk_count", "batches", "columns", "prefetch", "count", "epoch", "indicator_id", "ACCOUNTS_SQL",
+__all__ = ["BATCH_ROWS", "lineage_props", "chunk_name", "chunk_count", "batches", "columns", "prefetch", "count", "epoch", "indicator_id", "ACCOUNTS_SQL",
            "entity_sql", "incidence_sql", "IP_ASN_SQL", "link_sql", "INDICATORS_SQL", "indicator_target_sql",
            "ring_rows", "operation_rows", "open_run"]

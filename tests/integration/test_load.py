@@ -332,3 +332,70 @@ def test_keys_are_taken_as_new_only_while_the_store_has_none_of_the_label_or_typ
     run_query(neo4j_driver, neo4j_settings, "seed",
               "MATCH (a:Account {account_id: 'b'}) CREATE (a)-[:USED_IP]->(:IP {address: '10.0.0.1'})", write=True)
     assert ask(*used_ip, ["a", "b"]) == ["b"]
+
+
+def _stored_rings(driver, settings) -> dict[str, dict]:
+    return {r["id"]: {"props": r["props"], "members": sorted(r["members"])} for r in run_query(
+        driver, settings, "rings", "MATCH (r:Ring) RETURN r.ring_id AS id, properties(r) AS props, "
+                                   "[(a:Account)-[:MEMBER_OF]->(r) | a.account_id] AS members")}
+
+
+def test_rings_recomputed_over_the_graph_continue_the_stored_rings(neo4j_driver, neo4j_settings, clean_db,
+                                                                   fixture_run, tmp_path):
+    """The stored graph is the state: a recompute keeps the ids of the rings it continues and says their lineage."""
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    batch = json.loads((fixture_run / "rings.json").read_text())["input"]["batch_id"]
+    rings = sorted(json.loads((fixture_run / "rings.json").read_text())["rings"], key=lambda r: r["ring_id"])
+    assert len(rings) >= 3
+    # What an investigator's graph held before: the rings under ids of an earlier day, the first ring
+    # without one of its members yet, and the last ring not found at all.
+    renamed = [[r["ring_id"], f"known-{k}"] for k, r in enumerate(rings[:-1])]
+    run_query(neo4j_driver, neo4j_settings, "rename", "UNWIND $pairs AS p MATCH (r:Ring {ring_id: p[0]}) "
+              "SET r.ring_id = p[1], r.first_detected = 'day-0'", {"pairs": renamed}, write=True)
+    late = rings[0]["members"][0]
+    run_query(neo4j_driver, neo4j_settings, "late", "MATCH (:Account {account_id: $a})-[m:MEMBER_OF]->"
+              "(:Ring {ring_id: 'known-0'}) DELETE m", {"a": late}, write=True)
+    run_query(neo4j_driver, neo4j_settings, "unfound", "MATCH (r:Ring {ring_id: $r}) DETACH DELETE r",
+              {"r": rings[-1]["ring_id"]}, write=True)
+
+    res = CliRunner().invoke(main, ["rings", "--neo4j", "--out", str(tmp_path / "a"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    got = {r["ring_id"]: r for r in json.loads((tmp_path / "a" / "rings.json").read_text())["rings"]}
+    assert sorted(got) == sorted([f"known-{k}" for k in range(len(rings) - 1)] + [rings[-1]["ring_id"]])
+    for k, ring in enumerate(rings[:-1]):
+        assert got[f"known-{k}"]["members"] == ring["members"]
+        assert got[f"known-{k}"]["lineage"] == {
+            "status": "continuing", "first_detected": "day-0", "previous_ids": [f"known-{k}"],
+            "new_members": {"count": 1, "ids": [late]} if k == 0 else {"count": 0, "ids": []}}
+    assert got[rings[-1]["ring_id"]]["lineage"] == {
+        "status": "new", "first_detected": batch, "previous_ids": [],
+        "new_members": {"count": len(rings[-1]["members"]), "ids": rings[-1]["members"]}}
+    # The graph holds what rings.json says, lineage included.
+    stored = _stored_rings(neo4j_driver, neo4j_settings)
+    assert {k: v["members"] for k, v in stored.items()} == {k: r["members"] for k, r in got.items()}
+    assert stored["known-0"]["props"]["lineage"] == "continuing"
+    assert stored["known-0"]["props"]["first_detected"] == "day-0"
+    assert stored["known-0"]["props"]["new_members"] == 1
+
+    # Recomputed again over the same graph: the same ids, nothing new.
+    res = CliRunner().invoke(main, ["rings", "--neo4j", "--out", str(tmp_path / "b"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    again = {r["ring_id"]: r for r in json.loads((tmp_path / "b" / "rings.json").read_text())["rings"]}
+    assert sorted(again) == sorted(got)
+    assert all(r["lineage"]["status"] == "continuing" and r["lineage"]["new_members"]["count"] == 0
+               for r in again.values())
+    assert again[rings[-1]["ring_id"]]["lineage"]["first_detected"] == batch
+
+
+def test_a_first_load_prints_no_server_notifications(neo4j_settings, clean_db, fixture_run):
+    """Regression: on an empty store the load's count queries name types not created yet, and the driver
+    logged each server notification as a WARNING, which the CLI printed in full, query text and all.
+    A real process: pytest's own log handlers would swallow what the user saw."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "from linkage.cli import main; main()", "load", str(fixture_run),
+                           "--quiet"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "notification" not in proc.stderr.lower()
+    assert proc.stderr == ""
