@@ -159,7 +159,7 @@ def child_day(world: Path, day: Path) -> None:
 
     from linkage import detect
 
-    src = day / "batch"
+    src = day.with_name(f"{day.name}-batch")  # beside the run folder: detect replaces that folder whole
     src.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute(f"""CREATE TABLE ev AS SELECT * FROM read_parquet('{world / 'events.parquet'}')

@@ -436,7 +436,7 @@ def import_command(java: str, home: Path, database: str, manifest: dict[str, Any
                    max_off_heap: str = "50%", threads: int | None = None) -> list[str]:
     """The ``neo4j-admin database import full`` command line, run as ``AdminTool`` from ``<home>/lib``."""
     return [
-        java, f"-Xmx{heap}", *server.JVM_FLAGS, "-cp", str(home / "lib" / "*"), server.ADMIN_TOOL,
+        java, f"-Xmx{heap}", *server.ADMIN_JVM_FLAGS, "-cp", str(home / "lib" / "*"), server.ADMIN_TOOL,
         "database", "import", "full", database, "--overwrite-destination=true", "--high-parallel-io=off",
         f"--max-off-heap-memory={max_off_heap}", f"--report-file={home / 'logs' / 'import.report'}",
         *([f"--threads={threads}"] if threads else []), *admin_args(manifest),

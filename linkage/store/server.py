@@ -72,6 +72,9 @@ JVM_FLAGS = (
     "--enable-native-access=ALL-UNNAMED",
     "-Dlog4j2.disable.jmx=true",
 )
+#: ``neo4j-admin database import`` keeps Neo4j's own collector (G1): the parallel one was measured on
+#: the server's transactional writes only.
+ADMIN_JVM_FLAGS = ("-XX:+UseG1GC", *(f for f in JVM_FLAGS if f != "-XX:+UseParallelGC"))
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # servers this process launched, to reap them
 
