@@ -109,8 +109,9 @@ def _rings_files(result: Result, out: Path, source: dict[str, Any]) -> None:
                                   "score"])
     # With no ring both frames are empty and pandas types their ring_id differently: make both text.
     members = result.members.astype({"ring_id": str})
-    # A run with state says which members are new to their ring since the last batch (``lineage``).
-    with_lineage = "state" in result.counts
+    # A run with state (a folder, or the stored graph for `linkage rings`) says which members are new to
+    # their ring since the last batch (``lineage``).
+    with_lineage = "state" in result.counts or any(r.lineage is not None for r in result.rings)
     fresh = {(r.ring_id, m) for r in result.rings if r.lineage is not None for m in r.lineage.new_members}
     members = members.assign(new=[(rid, acc) in fresh for rid, acc in zip(members["ring_id"], members["account_id"])])
     con.register("ring_members_out", members.merge(rings.astype({"ring_id": str}), on="ring_id", how="left"))

@@ -370,6 +370,9 @@ def test_rings_recomputed_over_the_graph_continue_the_stored_rings(neo4j_driver,
     assert got[rings[-1]["ring_id"]]["lineage"] == {
         "status": "new", "first_detected": batch, "previous_ids": [],
         "new_members": {"count": len(rings[-1]["members"]), "ids": rings[-1]["members"]}}
+    members = pd.read_csv(tmp_path / "a" / "ring_members.csv", dtype={"new": bool})
+    fresh = members[members["new"]]
+    assert sorted(fresh["account_id"]) == sorted([late, *rings[-1]["members"]])
     # The graph holds what rings.json says, lineage included.
     stored = _stored_rings(neo4j_driver, neo4j_settings)
     assert {k: v["members"] for k, v in stored.items()} == {k: r["members"] for k, r in got.items()}
