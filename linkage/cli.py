@@ -131,7 +131,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (and the --format json or csv output).")
 @format_option
 @click.option("--neo4j", "use_neo4j", is_flag=True,
-              help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD).")
+              help="Also load the evidence graph and rings into Neo4j (see --neo4j-*; password: $NEO4J_PASSWORD); "
+                   "rings continuing stored ones keep their ids (DuckDB engine).")
 @click.option("--intel", "intel_bundles", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A STIX 2.1 bundle to read as intel (repeatable); DATA/intel.stix.json is read too.")
 @click.option("--share-key-env", "key_env", default=DEFAULT_KEY_ENV, show_default=True, metavar="VAR",
@@ -154,6 +155,10 @@ def detect(data: Path, out_dir: Path, seed: int | None, threshold: float | None,
     what the state carries from earlier batches, rings keep their ids across batches, and each
     ring says its lineage (new, continuing, merged, split; new members).
 
+    With --neo4j (and no --state) the stored graph is the state for ring ids: a ring that continues
+    one stored there (by shared members) keeps its ring_id and says its lineage, then the run is
+    loaded. The batch itself is detected alone; `linkage rings` recomputes over every stored batch.
+
     --format text prints the figures and a table by operator; json the whole summary with timings;
     csv the table by operator.
     """
@@ -169,9 +174,14 @@ def detect(data: Path, out_dir: Path, seed: int | None, threshold: float | None,
     config = Config(**overrides)
     if window_days is not None and state_dir is None:
         raise click.UsageError("--window-days needs --state")
+    known = None
+    if use_neo4j and state_dir is None and engine == "duckdb":  # the stored graph is the state
+        from .store.commands import stored_rings
+
+        known = stored_rings(settings)
     run = functools.partial(run_detect, data, config, out=out_dir, intel=intel, threads=threads,
                             memory_limit=memory_limit, max_field_bytes=max_field_bytes, state=state_dir,
-                            window_days=window_days, engine=engine, spark_master=spark_master)
+                            window_days=window_days, engine=engine, spark_master=spark_master, known_rings=known)
     if quiet or fmt != "text":
         result = run()
     else:

@@ -9,13 +9,14 @@ query what the run produced (``Config(keep_tables=True)`` keeps every stage's ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from . import activity, analysis, engines, io, limits, signals
 from .config import Config
 from .errors import ConfigError
-from .lineage import Prior
+from .lineage import KnownRing, Prior
 from .publish import RunWriter
 from .results import Result
 from .stages import Context, Reporter, Runner, Stage, Timer
@@ -32,13 +33,17 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
            report: Reporter | None = None, threads: int | None = None,
            memory_limit: str | None = None, max_field_bytes: int | None = None,
            intel: StixIntel | None = None, state: str | Path | None = None,
-           window_days: int | None = None, engine: str | None = None, spark_master: str | None = None) -> Result:
+           window_days: int | None = None, engine: str | None = None, spark_master: str | None = None,
+           known_rings: Sequence[KnownRing] | None = None) -> Result:
     """Run the whole pipeline on the batch folder ``data``; write outputs to ``out`` if given.
 
     ``state`` is a state folder (``linkage.state``): the batch is detected together with what
     earlier batches left there (accounts, payments, the last ``window_days`` days of requests,
     intel), each ring says its lineage against the rings found before, and the state is updated
-    once the outputs are written. Without it the run stands alone.
+    once the outputs are written. Without it the run stands alone, unless ``known_rings`` are
+    given: rings found before elsewhere (``detect --neo4j`` passes the stored graph's,
+    ``linkage.store.rings.known_rings``); each ring is matched to them and says its lineage, and
+    nothing is recorded (the load records it).
 
     ``max_field_bytes`` is the input field size limit (``io.read_batch``; default 1 MB): like the
     memory limit it bounds the run, not the detection, so it is not part of ``Config``.
@@ -55,13 +60,18 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
     engine = engines.check_engine(engine)
     if engine == "spark" and state is not None:
         raise ConfigError("--state is not supported on the Spark engine yet (run batches of a series with DuckDB)")
+    if engine == "spark" and known_rings is not None:
+        raise ConfigError("matching rings to known ones is not supported on the Spark engine yet")
+    if state is not None and known_rings is not None:
+        raise ConfigError("give the known rings by a state folder or by known_rings, not both")
     threads, memory_limit = limits.check_threads(threads), limits.check_memory_limit(memory_limit)
     # OUT and the state are checked now (a file, a mount point, someone else's files), not after a long run.
     store = State(state, window_days=window_days) if state is not None else None
     writer = RunWriter(out) if out is not None else None
     if store is None:
         return _run(data, config, writer, None, report=report, threads=threads, memory_limit=memory_limit,
-                    max_field_bytes=max_field_bytes, intel=intel, engine=engine, spark_master=spark_master)
+                    max_field_bytes=max_field_bytes, intel=intel, engine=engine, spark_master=spark_master,
+                    known_rings=known_rings)
     with store:
         return _run(data, config, writer, store, report=report, threads=threads, memory_limit=memory_limit,
                     max_field_bytes=max_field_bytes, intel=intel)
@@ -69,7 +79,8 @@ def detect(data: str | Path, config: Config | None = None, *, out: str | Path | 
 
 def _run(data: str | Path, config: Config, writer: RunWriter | None, store: State | None, *,
          report: Reporter | None, threads: int | None, memory_limit: str | None, max_field_bytes: int | None,
-         intel: StixIntel | None, engine: str = "duckdb", spark_master: str | None = None) -> Result:
+         intel: StixIntel | None, engine: str = "duckdb", spark_master: str | None = None,
+         known_rings: Sequence[KnownRing] | None = None) -> Result:
     timer = Timer(report)
     con = io.connect(threads=threads, memory_limit=memory_limit)
     if engine == "spark":
@@ -91,6 +102,8 @@ def _run(data: str | Path, config: Config, writer: RunWriter | None, store: Stat
             added = store.extend(ctx.con)
             ctx.counts["state"] = {**store.summary(), "carried": added}  # type: ignore[assignment]
             ctx.values["prior"] = Prior(tuple(store.known_rings(ctx.con)), batch.batch_id)
+        elif known_rings is not None:
+            ctx.values["prior"] = Prior(tuple(known_rings), batch.batch_id)
 
     stages = [
         Stage("read", read, writes=("accounts", "events", "payments", "intel", "rejected"),

@@ -21,6 +21,7 @@ from ..safetext import json_text, terminal
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
+    from ..lineage import KnownRing
     from .connection import Settings
     from .lease import Holder
 
@@ -150,6 +151,19 @@ _format_option = click.option("--format", "fmt", type=click.Choice(["text", "jso
 
 def _waiting(holder: Holder) -> None:
     echo(f"waiting for the load lease: another writer holds it ({holder.describe()})", err=True)
+
+
+def stored_rings(settings: Settings) -> tuple[KnownRing, ...]:
+    """The server's active rings, for ``detect --neo4j`` to continue (read before the run, so a server
+    that cannot be reached stops it before minutes of work)."""
+    from .connection import connect
+    from .rings import known_rings
+
+    driver = connect(settings)
+    try:
+        return known_rings(driver, settings)
+    finally:
+        driver.close()
 
 
 def load_to_neo4j(out: Path, settings: Settings, *, quiet: bool = False, fmt: str = "text", wait: float = 0.0,

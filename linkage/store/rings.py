@@ -155,8 +155,8 @@ def read_stored(driver: neo4j.Driver, settings: Settings, config: Config, con: d
     return con, counts
 
 
-#: The rings a recompute continues: every ring still active (a ring a later batch merged, split or
-#: superseded is history), its members and the batch it was first detected in.
+#: The rings a recompute or a ``detect --neo4j`` continues: every ring still active (a ring a later
+#: batch merged, split or superseded is history), its members and the batch it was first detected in.
 KNOWN_RINGS = """
 MATCH (r:Ring) WHERE coalesce(r.status, 'active') = 'active'
 RETURN r.ring_id AS ring_id, coalesce(r.first_detected, r.batch_id, '') AS first_detected,
@@ -171,26 +171,37 @@ RETURN b.batch_id AS batch_id ORDER BY b.completed DESC, b.batch_id LIMIT 1
 """
 
 
-def stored_prior(driver: neo4j.Driver, settings: Settings, con: duckdb.DuckDBPyConnection) -> lineage.Prior:
-    """The stored rings as the known rings of a recompute: the graph is the state (``linkage.lineage``).
+def known_rings(driver: neo4j.Driver, settings: Settings, con: duckdb.DuckDBPyConnection | None = None
+                ) -> tuple[lineage.KnownRing, ...]:
+    """The stored active rings as the known rings a run continues (``linkage.lineage``).
 
     A run with ``--state`` keeps each ring's tools as they were when it was found; the graph keeps
-    the evidence instead, so a stored ring's tools are read from it now, by the definition the run
-    uses (``analysis.ring_tools``: weighted entities two of its members use), over the tables
-    ``read_stored`` built in ``con``.
+    the evidence instead. With ``con`` (the stored graph as ``read_stored`` built it) a ring's tools
+    are read from it now, by the definition the run uses (``analysis.ring_tools``: weighted
+    entities two of its members use). Without it (``detect --neo4j``, whose tables hold only its
+    own batch) the rings are matched by members alone: a ring's accounts outlive a day's batch.
     """
     known = _frame(driver, settings, KNOWN_RINGS, "stored rings")
+    tools: dict[int, list[str]] = {}
+    if con is not None:
+        pairs = pd.DataFrame([(k, m) for k, ms in enumerate(known["members"]) for m in ms],
+                             columns=["cid", "account_id"])
+        aids = con.execute("SELECT aid, account_id FROM accounts").df()
+        tools = analysis.ring_tools(con, pairs.merge(aids, on="account_id")) if len(pairs) else {}
+    return tuple(lineage.KnownRing(str(rid), frozenset(str(m) for m in members), str(first),
+                                   frozenset(tools.get(k, ())))
+                 for k, (rid, first, members) in enumerate(zip(known["ring_id"], known["first_detected"],
+                                                               known["members"])))
+
+
+def stored_prior(driver: neo4j.Driver, settings: Settings, con: duckdb.DuckDBPyConnection) -> lineage.Prior:
+    """The stored rings as the known rings of a recompute (the graph is the state), with their tools.
+
+    New rings of a recompute are first detected in the newest batch loaded to the end.
+    """
     batch = _frame(driver, settings, LATEST_BATCH, "latest batch")
     batch_id = str(batch["batch_id"].iloc[0]) if len(batch) else ""
-    pairs = pd.DataFrame([(k, m) for k, ms in enumerate(known["members"]) for m in ms],
-                         columns=["cid", "account_id"])
-    aids = con.execute("SELECT aid, account_id FROM accounts").df()
-    tools = analysis.ring_tools(con, pairs.merge(aids, on="account_id")) if len(pairs) else {}
-    rings = tuple(lineage.KnownRing(str(rid), frozenset(str(m) for m in members), str(first),
-                                    frozenset(tools.get(k, ())))
-                  for k, (rid, first, members) in enumerate(zip(known["ring_id"], known["first_detected"],
-                                                                known["members"])))
-    return lineage.Prior(rings, batch_id)
+    return lineage.Prior(known_rings(driver, settings, con), batch_id)
 
 
 def recompute(driver: neo4j.Driver, settings: Settings, config: Config | None = None, *, report: Reporter | None = None,

@@ -340,27 +340,27 @@ def _stored_rings(driver, settings) -> dict[str, dict]:
                                    "[(a:Account)-[:MEMBER_OF]->(r) | a.account_id] AS members")}
 
 
-def test_rings_recomputed_over_the_graph_continue_the_stored_rings(neo4j_driver, neo4j_settings, clean_db,
-                                                                   fixture_run, tmp_path):
-    """The stored graph is the state: a recompute keeps the ids of the rings it continues and says their lineage."""
-    load_run(neo4j_driver, neo4j_settings, fixture_run)
-    batch = json.loads((fixture_run / "rings.json").read_text())["input"]["batch_id"]
-    rings = sorted(json.loads((fixture_run / "rings.json").read_text())["rings"], key=lambda r: r["ring_id"])
+def _earlier_rings_stored(driver, settings, run: Path) -> tuple[list[dict], str]:
+    """Load ``run``, then make the stored rings what an investigator's graph held before: the rings under
+    ids of an earlier day (``known-k``), the first without its first member yet, the last not found at all.
+    Returns the run's rings (sorted by id) and that first member."""
+    load_run(driver, settings, run)
+    rings = sorted(json.loads((run / "rings.json").read_text())["rings"], key=lambda r: r["ring_id"])
     assert len(rings) >= 3
-    # What an investigator's graph held before: the rings under ids of an earlier day, the first ring
-    # without one of its members yet, and the last ring not found at all.
     renamed = [[r["ring_id"], f"known-{k}"] for k, r in enumerate(rings[:-1])]
-    run_query(neo4j_driver, neo4j_settings, "rename", "UNWIND $pairs AS p MATCH (r:Ring {ring_id: p[0]}) "
+    run_query(driver, settings, "rename", "UNWIND $pairs AS p MATCH (r:Ring {ring_id: p[0]}) "
               "SET r.ring_id = p[1], r.first_detected = 'day-0'", {"pairs": renamed}, write=True)
     late = rings[0]["members"][0]
-    run_query(neo4j_driver, neo4j_settings, "late", "MATCH (:Account {account_id: $a})-[m:MEMBER_OF]->"
+    run_query(driver, settings, "late", "MATCH (:Account {account_id: $a})-[m:MEMBER_OF]->"
               "(:Ring {ring_id: 'known-0'}) DELETE m", {"a": late}, write=True)
-    run_query(neo4j_driver, neo4j_settings, "unfound", "MATCH (r:Ring {ring_id: $r}) DETACH DELETE r",
+    run_query(driver, settings, "unfound", "MATCH (r:Ring {ring_id: $r}) DETACH DELETE r",
               {"r": rings[-1]["ring_id"]}, write=True)
+    return rings, late
 
-    res = CliRunner().invoke(main, ["rings", "--neo4j", "--out", str(tmp_path / "a"), "--quiet"])
-    assert res.exit_code == 0, res.output
-    got = {r["ring_id"]: r for r in json.loads((tmp_path / "a" / "rings.json").read_text())["rings"]}
+
+def _continued(driver, settings, out: Path, rings: list[dict], late: str, batch: str) -> dict[str, dict]:
+    """Assert the rings of ``out`` continue the stored ones (``_earlier_rings_stored``) and the graph says so."""
+    got = {r["ring_id"]: r for r in json.loads((out / "rings.json").read_text())["rings"]}
     assert sorted(got) == sorted([f"known-{k}" for k in range(len(rings) - 1)] + [rings[-1]["ring_id"]])
     for k, ring in enumerate(rings[:-1]):
         assert got[f"known-{k}"]["members"] == ring["members"]
@@ -370,15 +370,27 @@ def test_rings_recomputed_over_the_graph_continue_the_stored_rings(neo4j_driver,
     assert got[rings[-1]["ring_id"]]["lineage"] == {
         "status": "new", "first_detected": batch, "previous_ids": [],
         "new_members": {"count": len(rings[-1]["members"]), "ids": rings[-1]["members"]}}
-    members = pd.read_csv(tmp_path / "a" / "ring_members.csv", dtype={"new": bool})
+    members = pd.read_csv(out / "ring_members.csv", dtype={"new": bool})
     fresh = members[members["new"]]
     assert sorted(fresh["account_id"]) == sorted([late, *rings[-1]["members"]])
     # The graph holds what rings.json says, lineage included.
-    stored = _stored_rings(neo4j_driver, neo4j_settings)
+    stored = _stored_rings(driver, settings)
     assert {k: v["members"] for k, v in stored.items()} == {k: r["members"] for k, r in got.items()}
     assert stored["known-0"]["props"]["lineage"] == "continuing"
     assert stored["known-0"]["props"]["first_detected"] == "day-0"
     assert stored["known-0"]["props"]["new_members"] == 1
+    return got
+
+
+def test_rings_recomputed_over_the_graph_continue_the_stored_rings(neo4j_driver, neo4j_settings, clean_db,
+                                                                   fixture_run, tmp_path):
+    """The stored graph is the state: a recompute keeps the ids of the rings it continues and says their lineage."""
+    rings, late = _earlier_rings_stored(neo4j_driver, neo4j_settings, fixture_run)
+    batch = json.loads((fixture_run / "rings.json").read_text())["input"]["batch_id"]
+
+    res = CliRunner().invoke(main, ["rings", "--neo4j", "--out", str(tmp_path / "a"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    got = _continued(neo4j_driver, neo4j_settings, tmp_path / "a", rings, late, batch)
 
     # Recomputed again over the same graph: the same ids, nothing new.
     res = CliRunner().invoke(main, ["rings", "--neo4j", "--out", str(tmp_path / "b"), "--quiet"])
@@ -388,6 +400,27 @@ def test_rings_recomputed_over_the_graph_continue_the_stored_rings(neo4j_driver,
     assert all(r["lineage"]["status"] == "continuing" and r["lineage"]["new_members"]["count"] == 0
                for r in again.values())
     assert again[rings[-1]["ring_id"]]["lineage"]["first_detected"] == batch
+
+
+def test_detect_into_the_graph_continues_the_stored_rings(neo4j_driver, neo4j_settings, clean_db, fixture_run,
+                                                          tmp_path):
+    """`detect --neo4j` (no --state): the stored graph is the state for ring ids. Regression: each run's rings
+    took their own member-set ids, so a day's load marked the investigator's rings superseded."""
+    rings, late = _earlier_rings_stored(neo4j_driver, neo4j_settings, fixture_run)
+    res = CliRunner().invoke(main, ["detect", str(FIXTURE), "--out", str(tmp_path / "a"), "--neo4j", "--quiet"])
+    assert res.exit_code == 0, res.output
+    batch = json.loads((tmp_path / "a" / "rings.json").read_text())["input"]["batch_id"]
+    _continued(neo4j_driver, neo4j_settings, tmp_path / "a", rings, late, batch)
+    statuses = {r["id"]: r["props"]["status"] for r in run_query(
+        neo4j_driver, neo4j_settings, "statuses", "MATCH (r:Ring) RETURN r.ring_id AS id, properties(r) AS props")}
+    assert set(statuses.values()) == {"active"}  # nothing superseded: every stored ring continued
+
+    # The same batch again: the same ids, nothing new.
+    res = CliRunner().invoke(main, ["detect", str(FIXTURE), "--out", str(tmp_path / "b"), "--neo4j", "--quiet"])
+    assert res.exit_code == 0, res.output
+    again = {r["ring_id"]: r for r in json.loads((tmp_path / "b" / "rings.json").read_text())["rings"]}
+    assert sorted(again) == sorted(statuses)
+    assert all(r["lineage"]["new_members"]["count"] == 0 for r in again.values())
 
 
 def test_a_first_load_prints_no_server_notifications(neo4j_settings, clean_db, fixture_run):
