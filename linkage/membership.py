@@ -47,10 +47,13 @@ def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]
     return con.execute(f"""
         WITH chosen AS (SELECT m.cid, m.aid, coalesce(a.org_id, '') AS org_id FROM members m JOIN accounts a USING (aid)
                         WHERE m.cid IN (SELECT unnest(?))),
+        -- the members' incidences, read once for the two uses below (DuckDB materialises a CTE read twice)
+        uses AS (
+            SELECT c.cid, c.aid, c.org_id, i.family, i.entity FROM chosen c JOIN incidence i USING (aid)),
         -- every use by a member of an entity that can tie members, and per community the entities two use
-        here AS (SELECT c.cid, c.aid, c.org_id, i.family, i.entity, e.accounts
-                 FROM chosen c JOIN incidence i USING (aid) JOIN entities e USING (family, entity)
-                 WHERE {scoring.linkable_sql(roles)}),
+        here AS (SELECT u.cid, u.aid, u.org_id, u.family, u.entity, e.accounts
+                 FROM uses u JOIN entities e USING (family, entity)
+                 WHERE {scoring.linkable_sql(roles, i="u")}),
         shared_here AS (SELECT cid, family, entity, any_value(accounts) AS accounts, count(DISTINCT org_id) AS orgs
                         FROM here GROUP BY cid, family, entity HAVING count(*) >= 2),
         -- a template phrase is the ring's tool only while its users are mostly the operation's own
@@ -80,10 +83,9 @@ def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]
         ),
         -- a card of the batch the community pays from is one more tool (an org's card programme is not)
         batch_held AS (
-            SELECT c.cid, c.aid, count(DISTINCT b.family) AS n
-            FROM chosen c JOIN incidence i USING (aid)
-            JOIN card_batches b ON b.cid = c.cid AND b.family = i.family AND b.entity = i.entity
-            WHERE b.passes AND c.org_id = '' GROUP BY c.cid, c.aid
+            SELECT u.cid, u.aid, count(DISTINCT b.family) AS n
+            FROM uses u JOIN card_batches b ON b.cid = u.cid AND b.family = u.family AND b.entity = u.entity
+            WHERE b.passes AND u.org_id = '' GROUP BY u.cid, u.aid
         )
         SELECT c.cid, c.aid, (coalesce(t.tools, 0) + coalesce(h.n, 0))::INTEGER AS tools
         FROM chosen c LEFT JOIN tools t USING (cid, aid) LEFT JOIN batch_held h USING (cid, aid)

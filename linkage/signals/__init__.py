@@ -21,7 +21,7 @@ from .. import families
 from ..config import Config
 from ..families import Family
 from ..sql import literal
-from ..stages import Context, Stage
+from ..stages import Context, Runner, Stage, Timer, tables
 
 # The built-in families register themselves on import, in this order.
 from . import asn, card_batch, device, email, fuzzy, ip, payment, prefix, prompt, signup  # noqa: E402,F401,I001  (order is registry order)
@@ -36,6 +36,11 @@ def _family_params(con: DuckDBPyConnection, config: Config) -> None:
     con.executemany("INSERT INTO family_params VALUES (?, ?, ?, ?, ?, ?)", rows)
     con.execute("CREATE OR REPLACE TEMP TABLE free_mail_domains (domain VARCHAR)")
     con.executemany("INSERT INTO free_mail_domains VALUES (?)", [(d,) for d in sorted(config.free_mail_domains)])
+
+
+#: What the signal stages leave for the later ones (``analysis.INPUTS`` and the graph's parameters).
+OUTPUTS = ("family_params", "free_mail_domains", "incidence", "entities", "shingle_texts", "acct_topics",
+           "ip_networks", "template_marks")
 
 
 def stages(config: Config) -> list[Stage]:
@@ -72,18 +77,19 @@ def _count(ctx: Context, family: Family) -> None:
 def extract(con: DuckDBPyConnection, config: Config, progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Fill ``incidence`` from the batch and weigh every entity; return incidences per family.
 
+    The signal stages run as ``detect`` runs them, so a family's scratch tables (the requests'
+    address uses, the sampled prompts' words, the paraphrase bands) are dropped as there, and only
+    what later stages read stays (``OUTPUTS``; ``Config.keep_tables`` keeps everything), with
+    every table the connection held before.
     ``progress`` is called with each step's name (a family, then ``weigh``) as it starts.
     """
-    prepare(con, config)
-    counts: dict[str, int] = {}
-    for family in _ordered(list(families.in_run(config))):
-        if progress:
-            progress(family.name)
-        counts[family.name] = add_family(con, config, family)
-    if progress:
-        progress("weigh")
-    weigh_entities(con)
-    return counts
+    def report(stage: str, seconds: float | None) -> None:
+        if progress and seconds is None and stage != "signal.params":
+            progress(stage.removeprefix("signal."))
+
+    ctx = Context(con=con, config=config)
+    Runner(stages(config), keep=(*OUTPUTS, *tables(con)), timer=Timer(report)).run(ctx)
+    return dict(ctx.values.get("incidences", {}))
 
 
 def prepare(con: DuckDBPyConnection, config: Config) -> None:

@@ -229,3 +229,18 @@ def test_two_account_components_are_split_or_joined_exactly_as_leiden_does(weigh
         parts = [(x, x + 1)] if label[0] == label[1] else [(x,), (x + 1,)]
         want += [p for p in parts if len(p) >= min_size]
     assert got == sorted(want)
+
+
+def test_extract_leaves_only_what_later_stages_read(tmp_path):
+    """Regression: run outside ``detect``, the families' scratch tables (the requests' address uses, the
+    sampled prompts' words, the paraphrase bands) stayed on the caller's connection."""
+    from linkage.stages import tables
+
+    batch = read_batch(sharing_world(4, "ip").write(tmp_path / "batch"))
+    before = tables(batch.con)
+    counts = signals.extract(batch.con, Config())
+    assert counts["ip"] > 0
+    assert tables(batch.con) == before | set(signals.OUTPUTS)
+    kept = read_batch(sharing_world(4, "ip").write(tmp_path / "kept"))
+    signals.extract(kept.con, Config(keep_tables=True))
+    assert {"ip_uses", "prompt_words"} <= tables(kept.con)
