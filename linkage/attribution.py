@@ -15,6 +15,12 @@
    sufficient and clearly ahead (``margin`` times the runner-up); an operation with
    no or ambiguous intel is one unattributed cluster (``unattributed-…``), though a
    ring with decisive indicators of its own keeps them.
+5. When those rings name two operators or more, the operation is really several
+   glued together by a tool they both use (two operators can buy the same prompt kit).
+   A ring without decisive indicators then follows the operator whose rings *alone*
+   share tools with it (``min_distinct_tools`` of them, ``margin`` times the
+   runner-up): the proxy exits, cards or devices of one operator's rings, not the
+   template everyone sends. A ring tied to both, or to neither, stays unattributed.
 """
 
 from __future__ import annotations
@@ -180,14 +186,19 @@ def attribute(con: duckdb.DuckDBPyConnection, config: Config, rings: pd.DataFram
     ids = rings.set_index("ring")["ring_id"]
     op_rings = rings.groupby("op")["ring"].apply(list)
     op_name = {o: digest(*sorted(ids[r] for r in op_rings[o]), size=6) for o in ops}
+    own = [choose_operator(direct[r], operators, params) for r in range(n)]
+    followed = _follow_distinct_tools(con, params, rings, ring_members, own, op_choice, op_index)
     out = []
     for r in range(n):
         o = int(op_of_ring[r])
         operator, confidence = op_choice[op_index[o]]
         scores = per_op[op_index[o]]
         if operator is None:  # the operation is ambiguous or silent: the ring's own indicators may still speak
-            operator, confidence = choose_operator(direct[r], operators, params)
+            operator, confidence = own[r]
             scores = direct[r] if operator else scores
+        if operator is None and r in followed:  # or the tools it shares with one operator's rings alone
+            operator, share = followed[r]
+            confidence = round(share * float(scores[operators.index(operator)]), 4)
         out.append({
             "ring": r,
             "operator": operator,
@@ -202,6 +213,44 @@ def attribute(con: duckdb.DuckDBPyConnection, config: Config, rings: pd.DataFram
                                         "operator_scores", "operation", "operator_cluster"], dtype=object)
     ties = _tool_paths(con, result, direct_df, rings, ring_members)
     return Attribution(rings=result, direct=direct_df, ties=ties)
+
+
+def _follow_distinct_tools(con: duckdb.DuckDBPyConnection, params: AttributionParams, rings: pd.DataFrame,
+                           ring_members: pd.DataFrame, own: list[tuple[str | None, float]],
+                           op_choice: list[tuple[str | None, float]], op_index: dict[int, int]
+                           ) -> dict[int, tuple[str, float]]:
+    """``ring → (operator, share)`` for the rings of operations whose rings' own intel names several
+    operators (module docstring, 5): the operator whose rings alone share the most of the operation's
+    tools with the ring, and that share of the ring's distinguishing tools."""
+    op_of_ring = rings.set_index("ring")["op"].astype(int)
+    named: dict[int, set[str]] = {}
+    for r, (operator, _) in enumerate(own):
+        if operator is not None and op_choice[op_index[int(op_of_ring[r])]][0] is None:
+            named.setdefault(int(op_of_ring[r]), set()).add(operator)
+    split = sorted(o for o, names in named.items() if len(names) >= 2)
+    if not split:
+        return {}
+    chosen = ring_members[ring_members["ring"].map(op_of_ring).isin(split)][["aid", "ring"]]
+    con.register("split_members_df", chosen)
+    try:
+        used = con.execute(
+            """SELECT DISTINCT r.ring, i.family, i.entity FROM incidence i JOIN split_members_df r USING (aid)
+               WHERE (i.family, i.entity) IN (SELECT (family, entity) FROM op_tools)""").df()
+    finally:
+        con.unregister("split_members_df")
+    used["label"] = [own[int(r)][0] for r in used["ring"]]
+    # A tool speaks for an operator when the rings its own intel names that use it are all that operator's.
+    labels = used.dropna(subset=["label"]).groupby(["family", "entity"])["label"].agg(["nunique", "first"])
+    distinct = labels.loc[labels["nunique"] == 1, "first"]
+    open_rings = used[used["label"].isna()].join(distinct.rename("tool_of"), on=["family", "entity"], how="inner")
+    counts = open_rings.groupby(["ring", "tool_of"]).size().unstack(fill_value=0)
+    out: dict[int, tuple[str, float]] = {}
+    for ring, row in counts.iterrows():
+        ranked = row.sort_values(ascending=False, kind="stable")
+        top, runner_up = int(ranked.iloc[0]), int(ranked.iloc[1]) if len(ranked) > 1 else 0
+        if top >= params.min_distinct_tools and top >= params.margin * runner_up:
+            out[int(str(ring))] = (str(ranked.index[0]), round(top / int(row.sum()), 4))
+    return out
 
 
 def _tool_paths(con: duckdb.DuckDBPyConnection, result: pd.DataFrame, direct_df: pd.DataFrame, rings: pd.DataFrame,

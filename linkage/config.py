@@ -150,6 +150,9 @@ class AttributionParams:
     #: A prompt excerpt points at an account sharing at least this many of its shingles, and this share.
     prompt_min_hits: int = 2
     prompt_min_share: float = 0.3
+    #: In an operation whose intel names several operators, a ring without indicators of its own follows
+    #: the operator whose rings alone share at least this many of the operation's tools with it.
+    min_distinct_tools: int = 2
 
 
 def _default_families() -> dict[str, FamilyParams]:
