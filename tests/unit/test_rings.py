@@ -349,3 +349,40 @@ def test_a_common_phrase_the_ring_also_uses_is_not_a_second_tool_of_a_bystander(
     (found,) = result.rings
     assert set(found.members) == set(ring)
     assert found.bystanders == ["household"]
+
+
+def test_rings_of_an_operation_two_operators_share_follow_the_one_whose_tools_they_use():
+    """Held-out world H9: two operators sending the same prompt kit made one operation; intel on some rings
+    named each, and every ring without indicators of its own was left unattributed. A ring follows the
+    operator whose rings alone share tools with it; the kit everyone sends decides nothing, and a ring tied
+    to both operators' rings stays unattributed."""
+    import duckdb
+
+    from linkage.attribution import _follow_distinct_tools
+    from linkage.config import AttributionParams
+
+    con = duckdb.connect()
+    uses = {  # aid -> entities its requests touched (ring of each aid below)
+        1: ["ip:1.1.1.1", "ip:1.1.1.2"], 2: ["ip:1.1.1.2"],                 # ring 0, named X by intel
+        3: ["ip:1.1.1.1"], 4: ["ip:1.1.1.2"],                               # ring 1: X's exits only
+        5: ["ip:2.2.2.1", "ip:2.2.2.2"], 6: ["ip:2.2.2.2"],                 # ring 2, named Y by intel
+        7: ["ip:2.2.2.1", "ip:2.2.2.2"], 8: [],                             # ring 3: Y's exits only
+        9: ["ip:1.1.1.1"], 10: ["ip:2.2.2.1"],                              # ring 4: one exit of each
+        11: ["ip:1.1.1.1"], 12: [],                                         # ring 5: a single exit of X's
+    }
+    rows = [(aid, *e.split(":", 1)) for aid, es in uses.items() for e in [*es, "prompt:kit phrase"]]
+    con.execute("CREATE TABLE incidence (aid INTEGER, family VARCHAR, entity VARCHAR)")
+    con.executemany("INSERT INTO incidence VALUES (?, ?, ?)", rows)
+    con.execute("CREATE TABLE op_tools AS SELECT DISTINCT 7 AS op, family, entity FROM incidence")
+    rings = pd.DataFrame({"ring": range(6), "ring_id": [f"r{k}" for k in range(6)], "op": [7] * 6})
+    members = pd.DataFrame({"aid": list(uses), "ring": [(aid - 1) // 2 for aid in uses]})
+    own = [("X", 0.9), (None, 0.0), ("Y", 0.9), (None, 0.0), (None, 0.0), (None, 0.0)]
+    params = AttributionParams()
+
+    got = _follow_distinct_tools(con, params, rings, members, own, [(None, 0.0)], {7: 0})
+    assert got == {1: ("X", 1.0), 3: ("Y", 1.0)}
+    # An operation its intel names as one operator's is not split: every ring takes that operator already.
+    assert _follow_distinct_tools(con, params, rings, members, own, [("X", 0.8)], {7: 0}) == {}
+    # Intel naming one operator only, on an operation left ambiguous: nothing to tell apart.
+    assert _follow_distinct_tools(con, params, rings, members, [("X", 0.9)] + [(None, 0.0)] * 5,
+                                  [(None, 0.0)], {7: 0}) == {}
