@@ -45,34 +45,35 @@ def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]
     least_share = " ".join(f"WHEN {literal(f)} THEN {float(config.families[f].min_exclusivity)!r}" for f in templates)
     exclusivity = f"CASE s.family {least_share} ELSE 0 END" if templates else "0"
     return con.execute(f"""
-        WITH chosen AS (SELECT m.cid, m.aid, coalesce(a.org_id, '') AS org_id FROM members m JOIN accounts a USING (aid)
+        WITH chosen AS (SELECT m.cid, o.op, m.aid, coalesce(a.org_id, '') AS org_id
+                        FROM members m JOIN accounts a USING (aid) JOIN operations o USING (cid)
                         WHERE m.cid IN (SELECT unnest(?))),
         -- the members' incidences, read once for the two uses below (DuckDB materialises a CTE read twice)
         uses AS (
-            SELECT c.cid, c.aid, c.org_id, i.family, i.entity FROM chosen c JOIN incidence i USING (aid)),
+            SELECT c.cid, c.op, c.aid, c.org_id, i.family, i.entity FROM chosen c JOIN incidence i USING (aid)),
         -- every use by a member of an entity that can tie members, and per community the entities two use
-        here AS (SELECT u.cid, u.aid, u.org_id, u.family, u.entity, e.accounts
+        here AS (SELECT u.cid, u.op, u.aid, u.org_id, u.family, u.entity, e.accounts
                  FROM uses u JOIN entities e USING (family, entity)
                  WHERE {scoring.linkable_sql(roles, i="u")}),
-        shared_here AS (SELECT cid, family, entity, any_value(accounts) AS accounts, count(DISTINCT org_id) AS orgs
-                        FROM here GROUP BY cid, family, entity HAVING count(*) >= 2),
+        shared_here AS (SELECT op, family, entity, any_value(accounts) AS accounts, count(DISTINCT org_id) AS orgs
+                        FROM here GROUP BY op, family, entity HAVING count(*) >= 2),
         -- a template phrase is the ring's tool only while its users are mostly the operation's own
         op_users AS (
             SELECT o.op, i.family, i.entity, count(*) AS n
             FROM incidence i SEMI JOIN (SELECT DISTINCT family, entity FROM shared_here WHERE {is_template()}) t
                  ON t.family = i.family AND t.entity = i.entity
             JOIN members m USING (aid) JOIN operations o USING (cid)
-            WHERE o.op IN (SELECT op FROM operations WHERE cid IN (SELECT cid FROM chosen))
+            WHERE o.op IN (SELECT op FROM chosen)
             GROUP BY ALL
         ),
         linking AS (
-            SELECT s.cid, s.family, s.entity, s.orgs FROM shared_here s JOIN operations o USING (cid)
-            LEFT JOIN op_users u ON u.op = o.op AND u.family = s.family AND u.entity = s.entity
+            SELECT s.op, s.family, s.entity, s.orgs FROM shared_here s
+            LEFT JOIN op_users u ON u.op = s.op AND u.family = s.family AND u.entity = s.entity
             WHERE NOT {is_template('s.family')} OR coalesce(u.n, 0) >= {exclusivity} * s.accounts
         ),
         -- an entity counts for a member when another member outside its verified org uses it too: with no
         -- org, any other user; in an org, a user of another org or of none (two org values among its users)
-        shared AS (SELECT h.cid, h.aid, h.family, h.entity FROM here h JOIN linking l USING (cid, family, entity)
+        shared AS (SELECT h.cid, h.aid, h.family, h.entity FROM here h JOIN linking l USING (op, family, entity)
                    WHERE h.org_id = '' OR l.orgs >= 2),
         used AS (SELECT cid, aid, family, count(*) AS n FROM shared GROUP BY ALL),
         tools AS (
