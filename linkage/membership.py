@@ -10,11 +10,13 @@ and the operation's templates, or one of them and a card of the batch the ring
 pays from (``operations.card_batches``).
 
 So a member stays in a flagged ring only when it uses at least
-``ScoringParams.member_min_tools`` of the community's linking entities
-(entities two members or more use and that carry weight; template families
-count once, however many phrases of the template it sends), each shared with
-a member outside its own verified org: what colleagues share is their org's
-declared business. A template phrase is the ring's only while most of its
+``ScoringParams.member_min_tools`` of the operation's linking entities
+(entities that carry weight and that another member of one of the operation's
+flagged rings uses too; template families count once, however many phrases of
+the template it sends), each shared with a member outside its own verified
+org: what colleagues share is their org's declared business. The operation's,
+not only the community's: a thin operation spreads one proxy pool over all its
+rings, so an account's few exits are shared with accounts of other rings. A template phrase is the ring's only while most of its
 users (``min_exclusivity`` of the family) sit in the ring's operation: a
 common way of asking for code that one account in forty of the batch uses is
 how people write, and a bystander who writes that way and shares one address
