@@ -199,8 +199,14 @@ def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     names = names.merge(tools, on=["cid", "aid"], how="left")
     thin = names["tools"].fillna(0) < config.scoring.member_min_tools
     thin |= names["cid"].map((~thin).groupby(names["cid"]).sum()) < 2  # one account left is no ring
-    bystanders = names[thin].groupby("cid")["account_id"].apply(sorted)
-    names = names[~thin].drop(columns="tools")
+    outside, names = names[thin], names[~thin].drop(columns="tools")
+    # accounts Leiden left outside the rings that carry a member's tools of an operation join it
+    joined = membership.recruits(con, config, names[["cid", "aid"]])
+    joined = joined.merge(con.execute("SELECT aid, account_id FROM accounts WHERE aid IN (SELECT unnest(?))",
+                                      [joined["aid"].astype(int).tolist()]).df(), on="aid")
+    names = pd.concat([names, joined[["cid", "aid", "account_id"]]], ignore_index=True)
+    bystanders = outside[~outside["aid"].isin(joined["aid"])].groupby("cid")["account_id"].apply(sorted)
+    recruits = joined.groupby("cid")["account_id"].apply(sorted)
     flagged = flagged[flagged["cid"].isin(names["cid"])]
     ids = names.groupby("cid")["account_id"].apply(ring_id)
     lineages: dict[str, lineage.Lineage] = {}
@@ -241,6 +247,7 @@ def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
             evidence=ev["paths"],
             attribution={"direct_evidence": a.direct_evidence, "operator_scores": a.operator_scores},
             bystanders=list(bystanders.get(row.cid, [])),
+            recruits=list(recruits.get(row.cid, [])),
             lineage=lineages.get(row.ring_id),
         ))
     out_members = ring_members.merge(order[["ring", "ring_id"]], on="ring")[["ring_id", "account_id", "aid"]]

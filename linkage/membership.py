@@ -93,3 +93,50 @@ def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]
         SELECT c.cid, c.aid, (coalesce(t.tools, 0) + coalesce(h.n, 0))::INTEGER AS tools
         FROM chosen c LEFT JOIN tools t USING (cid, aid) LEFT JOIN batch_held h USING (cid, aid)
         ORDER BY c.cid, c.aid""", [cids]).df()
+
+
+def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame) -> pd.DataFrame:
+    """``(cid, aid)``: accounts outside the flagged rings that pass the member test against an operation.
+
+    Leiden places an account by its links, and a quiet operator's account may have almost none: one
+    exit it shares with one other account weighs too little to pull it into the ring, so it sits
+    alone or with strangers. Membership is a matter of tools, not of placement: an account that
+    holds a card of the batch the operation pays from *and* shares one of its linking entities (an
+    address, device, card or mail domain a flagged member of the operation uses) carries the two
+    tools a member must (``ScoringParams.member_min_tools``). Each alone is how bystanders look (a
+    BIN that also serves ordinary customers; a residential exit a household shares), so the batch is
+    required and templates do not stand in for it: a common way of asking for code is not a purse.
+    Accounts of a verified org are left out, as for members (an org's card programme is its own).
+    The account joins the operation's ring whose members share the most with it (then the lowest
+    community). ``flagged`` is ``(cid, aid)`` of the flagged rings' members.
+    """
+    roles = scoring.Roles.of(config)
+    linking = [f for f in roles.weighted if f not in roles.templates]
+    if not roles.batches or not linking or flagged.empty:
+        return pd.DataFrame({"cid": pd.Series(dtype="int64"), "aid": pd.Series(dtype="int64")})
+    con.register("flagged_members_df", flagged[["cid", "aid"]])
+    try:
+        found = con.execute(f"""
+            WITH fm AS (SELECT f.cid, f.aid, o.op FROM flagged_members_df f JOIN operations o USING (cid)),
+            purse AS (SELECT DISTINCT o.op, b.family, b.entity FROM card_batches b JOIN operations o USING (cid)
+                      WHERE b.passes AND b.cid IN (SELECT cid FROM fm)),
+            holders AS (SELECT DISTINCT i.aid, p.op FROM incidence i JOIN purse p USING (family, entity)
+                        JOIN accounts a USING (aid)
+                        WHERE coalesce(a.org_id, '') = '' AND i.aid NOT IN (SELECT aid FROM fm)),
+            ties AS (SELECT DISTINCT h.aid, h.op, f.cid, i.family, i.entity
+                     FROM holders h JOIN incidence i USING (aid) JOIN entities e USING (family, entity)
+                     JOIN incidence j ON j.family = i.family AND j.entity = i.entity
+                     JOIN fm f ON f.aid = j.aid AND f.op = h.op
+                     WHERE e.pair_weight > 0 AND {among(linking, 'i.family')}),
+            -- the tools count over the operation (its card batch is one); the ring is where most of them lead
+            per_op AS (SELECT aid, op, count(*) + 1 AS tools FROM (SELECT DISTINCT aid, op, family, entity FROM ties) t
+                       GROUP BY aid, op),
+            per_ring AS (SELECT aid, op, cid, count(*) AS n FROM ties GROUP BY aid, op, cid),
+            best AS (SELECT r.aid, r.cid, row_number() OVER (PARTITION BY r.aid ORDER BY o.tools DESC, r.n DESC, r.cid) AS rank
+                     FROM per_ring r JOIN per_op o USING (aid, op)
+                     WHERE o.tools >= {int(config.scoring.member_min_tools)})
+            SELECT cid, aid FROM best WHERE rank = 1
+            ORDER BY cid, aid""").df()
+    finally:
+        con.unregister("flagged_members_df")
+    return found.astype({"cid": "int64", "aid": "int64"})

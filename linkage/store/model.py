@@ -51,7 +51,7 @@ _FIXED_NODES = (
     NodeType("ASN", "number", ("number", "hosting", "accounts")),
     NodeType("Ring", "ring_id",
              ("ring_id", "score", "size", "requests", "first_seen", "last_seen", "operator", "operator_confidence",
-              "operator_cluster", "bystanders", "signals", "coordination", "harvesting", "diversity",
+              "operator_cluster", "bystanders", "recruits", "signals", "coordination", "harvesting", "diversity",
               "payment_share", "template_share", "burst_share", "lockstep_share", "hosting_share", "volume_ratio", "density",
               "median_requests", "evidence", "run_id", "operation",
               # day by day (store.lineage): the batch that last wrote the ring, whether it is still current or was

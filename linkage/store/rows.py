@@ -285,6 +285,7 @@ def ring_rows(rings: list[Ring]) -> list[dict[str, Any]]:
             "operator": ring.operator, "operator_confidence": ring.operator_confidence,
             "operator_cluster": ring.operator_cluster,
             "bystanders": sorted(ring.bystanders) or None,  # absent rather than an empty list
+            "recruits": sorted(ring.recruits) or None,
             "signals": sorted(ring.signals),
             "evidence": [p["path"] for p in ring.evidence],
             **{k: ring.features[k] for k in RING_FEATURES if k in ring.features},
