@@ -230,14 +230,7 @@ def _follow_distinct_tools(con: duckdb.DuckDBPyConnection, params: AttributionPa
     split = sorted(o for o, names in named.items() if len(names) >= 2)
     if not split:
         return {}
-    chosen = ring_members[ring_members["ring"].map(op_of_ring).isin(split)][["aid", "ring"]]
-    con.register("split_members_df", chosen)
-    try:
-        used = con.execute(
-            """SELECT DISTINCT r.ring, i.family, i.entity FROM incidence i JOIN split_members_df r USING (aid)
-               WHERE (i.family, i.entity) IN (SELECT (family, entity) FROM op_tools)""").df()
-    finally:
-        con.unregister("split_members_df")
+    used = _ring_tools(con, ring_members[ring_members["ring"].map(op_of_ring).isin(split)])
     used["label"] = [own[int(r)][0] for r in used["ring"]]
     # A tool speaks for an operator when the rings its own intel names that use it are all that operator's.
     labels = used.dropna(subset=["label"]).groupby(["family", "entity"])["label"].agg(["nunique", "first"])
@@ -273,19 +266,27 @@ def _tool_paths(con: duckdb.DuckDBPyConnection, result: pd.DataFrame, direct_df:
     empty = pd.DataFrame({"r1": [], "r2": [], "family": [], "entity": [], "accounts": []})
     if not pairs:
         return empty
-    con.register("pairs_df", pd.DataFrame(pairs, columns=["r1", "r2"]))
-    con.register("ring_members_df", ring_members[["aid", "ring"]])
-    df = con.execute(
-        """WITH used AS (
-               SELECT DISTINCT r.ring, i.family, i.entity FROM incidence i JOIN ring_members_df r USING (aid)
-               WHERE r.ring IN (SELECT r1 FROM pairs_df UNION SELECT r2 FROM pairs_df)
-                 AND (i.family, i.entity) IN (SELECT (family, entity) FROM op_tools)
-           )
-           SELECT p.r1, p.r2, x.family, x.entity, e.accounts
-           FROM pairs_df p JOIN used x ON x.ring = p.r1 JOIN used y ON y.ring = p.r2 AND y.family = x.family
-                AND y.entity = x.entity JOIN entities e ON e.family = x.family AND e.entity = x.entity
-           ORDER BY p.r1, e.accounts, x.family, x.entity"""
-    ).df()
-    con.unregister("pairs_df")
-    con.unregister("ring_members_df")
-    return df
+    pairs_df = pd.DataFrame(pairs, columns=["r1", "r2"])
+    used = _ring_tools(con, ring_members[ring_members["ring"].isin(set(pairs_df["r1"]) | set(pairs_df["r2"]))])
+    con.register("pairs_df", pairs_df)
+    con.register("used_df", used)
+    try:
+        return con.execute(
+            """SELECT p.r1, p.r2, x.family, x.entity, e.accounts
+               FROM pairs_df p JOIN used_df x ON x.ring = p.r1 JOIN used_df y ON y.ring = p.r2 AND y.family = x.family
+                    AND y.entity = x.entity JOIN entities e ON e.family = x.family AND e.entity = x.entity
+               ORDER BY p.r1, e.accounts, x.family, x.entity""").df()
+    finally:
+        con.unregister("pairs_df")
+        con.unregister("used_df")
+
+
+def _ring_tools(con: duckdb.DuckDBPyConnection, ring_members: pd.DataFrame) -> pd.DataFrame:
+    """``(ring, family, entity)``: the operation tools (``op_tools``) the members of each given ring use."""
+    con.register("tool_members_df", ring_members[["aid", "ring"]])
+    try:
+        return con.execute(
+            """SELECT DISTINCT r.ring, i.family, i.entity FROM incidence i JOIN tool_members_df r USING (aid)
+               WHERE (i.family, i.entity) IN (SELECT (family, entity) FROM op_tools)""").df()
+    finally:
+        con.unregister("tool_members_df")

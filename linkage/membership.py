@@ -16,7 +16,8 @@ flagged rings uses too; template families count once, however many phrases of
 the template it sends), each shared with a member outside its own verified
 org: what colleagues share is their org's declared business. The operation's,
 not only the community's: a thin operation spreads one proxy pool over all its
-rings, so an account's few exits are shared with accounts of other rings. A template phrase is the ring's only while most of its
+rings, so an account's few exits are shared with accounts of other rings.
+A template phrase is the ring's only while most of its
 users (``min_exclusivity`` of the family) sit in the ring's operation: a
 common way of asking for code that one account in forty of the batch uses is
 how people write, and a bystander who writes that way and shares one address
@@ -53,7 +54,7 @@ def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]
         -- the members' incidences, read once for the two uses below (DuckDB materialises a CTE read twice)
         uses AS (
             SELECT c.cid, c.op, c.aid, c.org_id, i.family, i.entity FROM chosen c JOIN incidence i USING (aid)),
-        -- every use by a member of an entity that can tie members, and per community the entities two use
+        -- every use by a member of an entity that can tie members, and per operation the entities two use
         here AS (SELECT u.cid, u.op, u.aid, u.org_id, u.family, u.entity, e.accounts
                  FROM uses u JOIN entities e USING (family, entity)
                  WHERE {scoring.linkable_sql(roles, i="u")}),

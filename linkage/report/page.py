@@ -304,6 +304,10 @@ def _operation_note(ring: dict[str, Any]) -> str:
     if bystanders:
         out += (f' · <small title="{esc(", ".join(str(b) for b in bystanders[:50]))}">{_n(len(bystanders))} '
                 "bystanders not flagged (one shared entity)</small>")
+    recruits = ring.get("recruits") or []
+    if recruits:
+        out += (f' · <small title="{esc(", ".join(str(r) for r in recruits[:50]))}">{_n(len(recruits))} '
+                "members joined from outside the community (a card of the batch and a shared entity)</small>")
     return out
 
 

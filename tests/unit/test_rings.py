@@ -420,7 +420,7 @@ def test_an_account_left_outside_the_ring_with_a_card_of_its_batch_and_one_of_it
     _household(w, "neighbour", "192.0.2.3", exit_ip="198.18.0.9")
     result = detect(w.write(tmp_path / "batch"))
     (found,) = result.rings
-    assert found.recruits == ["quiet-0"] and "quiet-0" not in found.bystanders
     assert set(found.members) == set(ring) | {"quiet-0"} and found.size == 13
+    assert found.recruits == ["quiet-0"] and "quiet-0" not in found.bystanders
     members = result.members[result.members["ring_id"] == found.ring_id]
     assert set(members["account_id"]) == set(found.members)
