@@ -46,7 +46,8 @@ def explain_from_neo4j(driver: neo4j.Driver, settings: Settings, a: str, b: str,
     exp = Explanation(a, b, "neo4j", max_intermediate=max_intermediate)
     exp.rings = [RingRef(r["ring_id"], float(r["score"] or 0.0), int(r["size"] or 0), r["operator"],
                          r["operator_cluster"], r["operator_confidence"], sorted(r["members"]),
-                         r.get("operation"), sorted(r.get("bystanders") or []))
+                         r.get("operation"), sorted(r.get("bystanders") or []),
+                         recruits=sorted(r.get("recruits") or []))
                  for r in head["rings"]]
     exp.link = link_of(head["weight"], head["signals"], {f: w for f, w in head["per_family"] or []})
     exp.shared = sort_shared([

@@ -82,7 +82,8 @@ def rings_of(rings: list[Ring], a: str, b: str) -> list[RingRef]:
         near = [acc for acc in (a, b) if acc in bystanders]
         if mine or near:
             out.append(RingRef(ring.ring_id, ring.score, ring.size, ring.operator, ring.operator_cluster,
-                               ring.operator_confidence, mine, ring.operation, near, ring.lineage))
+                               ring.operator_confidence, mine, ring.operation, near, ring.lineage,
+                               [acc for acc in mine if acc in set(ring.recruits)]))
     return sorted(out, key=lambda r: (-r.score, r.ring_id))
 
 

@@ -49,6 +49,9 @@ class RingRef:
     bystanders: list[str] = field(default_factory=list)
     #: The ring's lineage across batches (``linkage.lineage``), when its run had state.
     lineage: Lineage | None = None
+    #: Which of the two accounts are recruits of the ring: members placed outside its community that carry
+    #: a member's tools of its operation (``linkage.membership.recruits``).
+    recruits: list[str] = field(default_factory=list)
 
 
 @dataclass

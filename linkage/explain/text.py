@@ -69,7 +69,7 @@ def ring_lines(exp: Explanation) -> list[str]:
     """Which flagged rings hold the two accounts."""
     both = [r for r in exp.rings if set(r.members) == {exp.a, exp.b}]
     if both:
-        return [f"Both are members of {_ring(r)}." for r in both]
+        return [f"Both are members of {_ring(r)}." for r in both] + _recruit_lines(exp)
     if not exp.rings:
         return ["Neither is a member of a flagged ring."]
     lines = []
@@ -81,8 +81,15 @@ def ring_lines(exp: Explanation) -> list[str]:
                          else f"{acc} is a member of no flagged ring.")
         lines += [f"{acc} is a bystander of {_ring(r)}: in its community, but it uses fewer of the ring's linking "
                   "entities than a member must (ScoringParams.member_min_tools), so it is not flagged." for r in near]
-    lines += operation_lines(exp)
+    lines += _recruit_lines(exp) + operation_lines(exp)
     return lines
+
+
+def _recruit_lines(exp: Explanation) -> list[str]:
+    """Members the community detection placed elsewhere, that joined a ring by carrying its operation's tools."""
+    return [f"{acc} joined {r.ring_id} from outside its community: it holds a card of the batch the ring's "
+            "operation pays from and shares one of its linking entities with a member (a recruit)."
+            for r in exp.rings for acc in r.recruits]
 
 
 def operation_lines(exp: Explanation) -> list[str]:

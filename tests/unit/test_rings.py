@@ -418,9 +418,16 @@ def test_an_account_left_outside_the_ring_with_a_card_of_its_batch_and_one_of_it
     _household(w, "quiet", "192.0.2.1", own_bin="537410", exit_ip="198.18.0.9")
     _household(w, "saver", "192.0.2.2", own_bin="537410")
     _household(w, "neighbour", "192.0.2.3", exit_ip="198.18.0.9")
-    result = detect(w.write(tmp_path / "batch"))
+    batch = w.write(tmp_path / "batch")
+    result = detect(batch)
     (found,) = result.rings
     assert set(found.members) == set(ring) | {"quiet-0"} and found.size == 13
     assert found.recruits == ["quiet-0"] and "quiet-0" not in found.bystanders
     members = result.members[result.members["ring_id"] == found.ring_id]
     assert set(members["account_id"]) == set(found.members)
+    out = tmp_path / "out"  # the analyst reads it in rings.json and from explain
+    assert CliRunner().invoke(main, ["detect", str(batch), "--out", str(out)]).exit_code == 0
+    (written,) = json.loads((out / "rings.json").read_text())["rings"]
+    assert written["recruits"] == ["quiet-0"]
+    said = CliRunner().invoke(main, ["explain", "quiet-0", ring[0], "--from", str(out)])
+    assert said.exit_code == 0 and f"quiet-0 joined {found.ring_id} from outside its community" in said.output

@@ -1,7 +1,8 @@
 // id: direct-link
 // name: Direct evidence link between two accounts, and their rings
 // description: Whether both accounts exist, their verified org (a pair inside one org is discounted), the flagged
-//   rings each is a member or a bystander of (with score, size and operator), and, if the evidence graph links them directly,
+//   rings each is a member or a bystander of (with score, size and operator; `recruits` names which of the two joined
+//   the ring from outside its community), and, if the evidence graph links them directly,
 //   the link's weight, the signal families behind it and each family's share of the weight (one LINKED
 //   relationship per pair; per_family lists [family, weight] for every family the run weighs). The examples are
 //   accounts of the fixture world; `linkage query run ring-members -p ring_id=top` lists accounts of yours.
@@ -26,7 +27,9 @@ CALL (a, b) {
                                                     operator_confidence: t.confidence, operation: r.operation,
                                                     members: members,
                                                     bystanders: [y IN [a.account_id, b.account_id]
-                                                                 WHERE y IN r.bystanders]} END)
+                                                                 WHERE y IN r.bystanders],
+                                                    recruits: [y IN [a.account_id, b.account_id]
+                                                               WHERE y IN coalesce(r.recruits, [])]} END)
           WHERE x IS NOT NULL] AS rings
 }
 RETURN a IS NOT NULL AS a_found, b IS NOT NULL AS b_found, a.org_id AS a_org, b.org_id AS b_org, rings,
