@@ -118,6 +118,10 @@ class ScoringParams:
     #: A member of a flagged community is flagged only when it uses this many of the community's linking
     #: entities (template families counting once): one shared address is a bystander (``linkage.membership``).
     member_min_tools: int = 2
+    #: Accounts outside the rings that carry a member's tools of an operation join it only when chance would
+    #: explain at most this share of them: the rate at which accounts without the batch's card share the
+    #: operation's entities, times the card's holders, against how many holders do (``membership.recruits``).
+    recruit_chance: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,8 @@ class Config:
         unknown = set(self.families) - set(families.names())
         if unknown:
             raise ConfigError(f"unknown signal families: {', '.join(sorted(unknown))}")
+        if not 0.0 <= self.scoring.recruit_chance < 1.0:
+            raise ConfigError(f"scoring.recruit_chance must be in [0, 1), got {self.scoring.recruit_chance}")
         if not 0.0 < self.scoring.batch_chance < 1.0:
             raise ConfigError(f"scoring.batch_chance must be in (0, 1), got {self.scoring.batch_chance}")
         if not 0.0 <= self.threshold <= 1.0:

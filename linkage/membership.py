@@ -104,38 +104,55 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     alone or with strangers. Membership is a matter of tools, not of placement: an account that
     holds a card of the batch the operation pays from *and* shares one of its linking entities (an
     address, device, card or mail domain a flagged member of the operation uses) carries the two
-    tools a member must (``ScoringParams.member_min_tools``). Each alone is how bystanders look (a
-    BIN that also serves ordinary customers; a residential exit a household shares), so the batch is
-    required and templates do not stand in for it: a common way of asking for code is not a purse.
-    Accounts of a verified org are left out, as for members (an org's card programme is its own).
-    The account joins the operation's ring whose members share the most with it (then the lowest
-    community). ``flagged`` is ``(cid, aid)`` of the flagged rings' members.
+    tools a member must (``ScoringParams.member_min_tools``). Templates do not stand in for the
+    card: a common way of asking for code is not a purse.
+
+    Each tool alone is how ordinary people look (a virtual-card BIN also serves ordinary customers;
+    a residential exit of a proxy pool is somebody's home lease), and in a large batch both together
+    happen by chance too. So an operation recruits only when chance explains few of its candidates:
+    the share of accounts *without* the batch's card that share its entities as much, times the
+    card's holders, is the number of coincidences to expect; it must be at most
+    ``ScoringParams.recruit_chance`` of the holders that do share. Accounts of a verified org are
+    left out, as for members (an org's card programme is its own). A recruit joins the operation's
+    ring whose members share the most with it (then the lowest community). ``flagged`` is
+    ``(cid, aid)`` of the flagged rings' members.
     """
     roles = scoring.Roles.of(config)
     linking = [f for f in roles.weighted if f not in roles.templates]
     if not roles.batches or not linking or flagged.empty:
         return pd.DataFrame({"cid": pd.Series(dtype="int64"), "aid": pd.Series(dtype="int64")})
+    need = int(config.scoring.member_min_tools) - 1  # the card is one tool
     con.register("flagged_members_df", flagged[["cid", "aid"]])
     try:
         found = con.execute(f"""
             WITH fm AS (SELECT f.cid, f.aid, o.op FROM flagged_members_df f JOIN operations o USING (cid)),
             purse AS (SELECT DISTINCT o.op, b.family, b.entity FROM card_batches b JOIN operations o USING (cid)
                       WHERE b.passes AND b.cid IN (SELECT cid FROM fm)),
+            outside AS (SELECT aid FROM accounts WHERE coalesce(org_id, '') = '' AND aid NOT IN (SELECT aid FROM fm)),
             holders AS (SELECT DISTINCT i.aid, p.op FROM incidence i JOIN purse p USING (family, entity)
-                        JOIN accounts a USING (aid)
-                        WHERE coalesce(a.org_id, '') = '' AND i.aid NOT IN (SELECT aid FROM fm)),
-            ties AS (SELECT DISTINCT h.aid, h.op, f.cid, i.family, i.entity
-                     FROM holders h JOIN incidence i USING (aid) JOIN entities e USING (family, entity)
-                     JOIN incidence j ON j.family = i.family AND j.entity = i.entity
-                     JOIN fm f ON f.aid = j.aid AND f.op = h.op
-                     WHERE e.pair_weight > 0 AND {among(linking, 'i.family')}),
-            -- the tools count over the operation (its card batch is one); the ring is where most of them lead
-            per_op AS (SELECT aid, op, count(*) + 1 AS tools FROM (SELECT DISTINCT aid, op, family, entity FROM ties) t
-                       GROUP BY aid, op),
-            per_ring AS (SELECT aid, op, cid, count(*) AS n FROM ties GROUP BY aid, op, cid),
-            best AS (SELECT r.aid, r.cid, row_number() OVER (PARTITION BY r.aid ORDER BY o.tools DESC, r.n DESC, r.cid) AS rank
-                     FROM per_ring r JOIN per_op o USING (aid, op)
-                     WHERE o.tools >= {int(config.scoring.member_min_tools)})
+                        WHERE i.aid IN (SELECT aid FROM outside)),
+            -- the linking entities the operation's flagged members use, by ring, and who outside uses them
+            member_ents AS (SELECT DISTINCT f.op, f.cid, i.family, i.entity
+                            FROM fm f JOIN incidence i USING (aid) JOIN entities e USING (family, entity)
+                            WHERE e.pair_weight > 0 AND {among(linking, 'i.family')}),
+            ties AS (SELECT DISTINCT i.aid, m.op, m.cid, m.family, m.entity
+                     FROM incidence i JOIN member_ents m USING (family, entity) WHERE i.aid IN (SELECT aid FROM outside)
+                       AND m.op IN (SELECT op FROM purse)),
+            sharing AS (SELECT aid, op FROM (SELECT DISTINCT aid, op, family, entity FROM ties) t
+                        GROUP BY aid, op HAVING count(*) >= {need}),
+            -- per operation: holders of its card that share its entities, against everybody else outside
+            held AS (SELECT op, count(*) AS n FROM holders GROUP BY op),
+            shared AS (SELECT s.op, count(h.aid) AS holders_sharing, count(*) - count(h.aid) AS others_sharing
+                       FROM sharing s LEFT JOIN holders h USING (aid, op) GROUP BY s.op),
+            credible AS (SELECT s.op FROM shared s JOIN held USING (op)
+                         WHERE s.holders_sharing > 0
+                           AND held.n * s.others_sharing
+                               <= {float(config.scoring.recruit_chance)!r} * s.holders_sharing
+                                  * greatest((SELECT count(*) FROM outside) - held.n, 1)),
+            per_ring AS (SELECT t.aid, t.op, t.cid, count(*) AS n FROM ties t
+                         JOIN sharing s USING (aid, op) JOIN holders h USING (aid, op)
+                         WHERE t.op IN (SELECT op FROM credible) GROUP BY t.aid, t.op, t.cid),
+            best AS (SELECT aid, cid, row_number() OVER (PARTITION BY aid ORDER BY n DESC, cid) AS rank FROM per_ring)
             SELECT cid, aid FROM best WHERE rank = 1
             ORDER BY cid, aid""").df()
     finally:
