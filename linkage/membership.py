@@ -102,10 +102,11 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     Leiden places an account by its links, and a quiet operator's account may have almost none: one
     exit it shares with one other account weighs too little to pull it into the ring, so it sits
     alone or with strangers. Membership is a matter of tools, not of placement: an account that
-    holds a card of the batch the operation pays from *and* shares one of its linking entities (an
-    address, device, card or mail domain a flagged member of the operation uses) carries the two
-    tools a member must (``ScoringParams.member_min_tools``). Templates do not stand in for the
-    card: a common way of asking for code is not a purse.
+    holds a card of the batch the operation pays from *and* shares its infrastructure (an address,
+    card or mail domain that carries weight and that a flagged member of the operation uses) carries
+    the two tools a member must (``ScoringParams.member_min_tools``). Templates do not stand in for
+    the card (a common way of asking for code is not a purse), and a sign-up minute is a moment, not
+    a tool (at seed scale, 113 prepaid-card users who signed up in an operation's minutes).
 
     Each tool alone is how ordinary people look (a virtual-card BIN also serves ordinary customers;
     a residential exit of a proxy pool is somebody's home lease), and in a large batch both together
@@ -118,7 +119,8 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     ``(cid, aid)`` of the flagged rings' members.
     """
     roles = scoring.Roles.of(config)
-    linking = [f for f in roles.weighted if f not in roles.templates]
+    # what the operation owns: addresses, cards, mail domains (a sign-up minute is a moment, not a tool)
+    linking = [f for f in roles.infrastructure if f in roles.weighted and f not in roles.batches]
     if not roles.batches or not linking or flagged.empty:
         return pd.DataFrame({"cid": pd.Series(dtype="int64"), "aid": pd.Series(dtype="int64")})
     need = int(config.scoring.member_min_tools) - 1  # the card is one tool
