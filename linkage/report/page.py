@@ -307,7 +307,7 @@ def _operation_note(ring: dict[str, Any]) -> str:
     recruits = ring.get("recruits") or []
     if recruits:
         out += (f' · <small title="{esc(", ".join(str(r) for r in recruits[:50]))}">{_n(len(recruits))} '
-                "members joined from outside the community (a card of the batch and a shared entity)</small>")
+                "members joined from outside the community (a card of the batch and a shared address)</small>")
     return out
 
 

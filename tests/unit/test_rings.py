@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from worldkit import START, WORDS, World, add_campus, add_family, add_regulars, add_ring
 
-from linkage import Config, detect
+from linkage import Config, detect, membership
 from linkage.cli import main
 from linkage.scoring import score
 
@@ -431,3 +432,29 @@ def test_an_account_left_outside_the_ring_with_a_card_of_its_batch_and_one_of_it
     assert written["recruits"] == ["quiet-0"]
     said = CliRunner().invoke(main, ["explain", "quiet-0", ring[0], "--from", str(out)])
     assert said.exit_code == 0 and f"quiet-0 joined {found.ring_id} from outside its community" in said.output
+
+
+@pytest.mark.parametrize(("sharing_without_card", "recruited"), [(1, [10]), (30, [])])
+def test_recruits_only_where_chance_explains_few_of_them(sharing_without_card, recruited):
+    """Known answer on hand-made tables: ring members 1-4 (community 1) pay from BIN 537410 and exit through
+    x1 and x2. Account 10 holds a 537410 card and exits through x1; account 11 holds one and shares nothing;
+    100 others share nothing, and ``sharing_without_card`` accounts without the card exit through x2. With
+    one such account, a holder sharing an exit is no coincidence (2 holders x 1/101 expected, against 1):
+    10 joins community 1. With 30 of 130, chance explains it (2 x 30/130 = 0.46 > 0.1 x 1): nobody joins."""
+    con = duckdb.connect()
+    members = [1, 2, 3, 4]
+    without = list(range(20, 20 + sharing_without_card))
+    outsiders = [10, 11, *without, *range(100, 200)]
+    con.execute("CREATE TABLE accounts AS SELECT unnest(?) AS aid, 'acc' || unnest(?) AS account_id, "
+                "CAST(NULL AS VARCHAR) AS org_id", [members + outsiders, members + outsiders])
+    con.execute("CREATE TABLE operations AS SELECT 1 AS cid, 1 AS op")
+    con.execute("CREATE TABLE card_batches AS SELECT 1 AS cid, 'card_batch' AS family, '537410' AS entity, "
+                "true AS passes")
+    uses = ([(m, "card_batch", "537410") for m in members] + [(1, "ip", "x1"), (2, "ip", "x2"), (10, "ip", "x1")]
+            + [(10, "card_batch", "537410"), (11, "card_batch", "537410")] + [(a, "ip", "x2") for a in without])
+    con.register("uses_df", pd.DataFrame(uses, columns=["aid", "family", "entity"]))
+    con.execute("CREATE TABLE incidence AS SELECT * FROM uses_df")
+    con.execute("CREATE TABLE entities AS SELECT family, entity, count(*) AS accounts, "
+                "CASE WHEN family = 'ip' THEN 1.0 ELSE 0.0 END AS pair_weight FROM incidence GROUP BY ALL")
+    found = membership.recruits(con, Config(), pd.DataFrame({"cid": 1, "aid": members}))
+    assert found["aid"].tolist() == recruited and set(found["cid"]) <= {1}
