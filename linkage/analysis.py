@@ -22,7 +22,7 @@ from .evidence import ring_evidence
 from .frames import rows
 from .ids import set_digest
 from .results import Operation, Result, Ring
-from .stages import Context, Reporter, Runner, Stage, Timer
+from .stages import Context, Reporter, Runner, Stage, Timer, step
 
 #: What a producer must leave on the connection for the analysis stages (the analysis contract).
 INPUTS = ("accounts", "incidence", "entities", "family_params", "acct_activity", "acct_windows", "acct_topics",
@@ -79,8 +79,10 @@ def _attribution(ctx: Context) -> None:
     prior: lineage.Prior | None = ctx.values.get("prior")
     rings, members = assemble(ctx.con, ctx.config, flagged, prior=prior)
     ctx.values["rings"], ctx.values["members"] = rings, members
-    ctx.values["operations"] = operation_summaries(ctx.con, ctx.config, rings, members)
-    ctx.values["watchlist"] = watchlist(ctx.con, ctx.config, scored)
+    with step("attribution.operations"):
+        ctx.values["operations"] = operation_summaries(ctx.con, ctx.config, rings, members)
+    with step("attribution.watchlist"):
+        ctx.values["watchlist"] = watchlist(ctx.con, ctx.config, scored)
 
 
 STAGES = (
@@ -191,19 +193,19 @@ def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     With ``prior`` (a run with state) each ring is matched to the rings earlier batches found
     (``linkage.lineage``): a ring that continues one keeps its id, and every ring says its lineage.
     """
-    names = con.execute(
-        "SELECT m.cid, m.aid, a.account_id FROM members m JOIN accounts a USING (aid) WHERE m.cid IN "
-        "(SELECT unnest(?))", [flagged["cid"].astype(int).tolist()]
-    ).df()
-    tools = membership.member_tools(con, config, flagged["cid"].astype(int).tolist())
+    with step("attribution.member_tools"):
+        names = con.execute(
+            "SELECT m.cid, m.aid, a.account_id FROM members m JOIN accounts a USING (aid) WHERE m.cid IN "
+            "(SELECT unnest(?))", [flagged["cid"].astype(int).tolist()]
+        ).df()
+        tools = membership.member_tools(con, config, flagged["cid"].astype(int).tolist())
     names = names.merge(tools, on=["cid", "aid"], how="left")
     thin = names["tools"].fillna(0) < config.scoring.member_min_tools
     thin |= names["cid"].map((~thin).groupby(names["cid"]).sum()) < 2  # one account left is no ring
     outside, names = names[thin], names[~thin].drop(columns="tools")
     # accounts Leiden left outside the rings that carry a member's tools of an operation join it
-    joined = membership.recruits(con, config, names[["cid", "aid"]])
-    joined = joined.merge(con.execute("SELECT aid, account_id FROM accounts WHERE aid IN (SELECT unnest(?))",
-                                      [joined["aid"].astype(int).tolist()]).df(), on="aid")
+    with step("attribution.recruits"):
+        joined = membership.recruits(con, config, names[["cid", "aid"]])
     names = pd.concat([names, joined[["cid", "aid", "account_id"]]], ignore_index=True)
     bystanders = outside[~outside["aid"].isin(joined["aid"])].groupby("cid")["account_id"].apply(sorted)
     recruits = joined.groupby("cid")["account_id"].apply(sorted)
@@ -219,7 +221,8 @@ def assemble(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     ring_members = names.assign(ring=names["cid"].map(ring_of_cid)).dropna(subset=["ring"])
     ring_members["ring"] = ring_members["ring"].astype(int)
     attr = attribution.attribute(con, config, order[["ring", "ring_id", "op"]], ring_members[["aid", "ring"]])
-    evidence = ring_evidence(con, config, order, ring_members, attr)
+    with step("attribution.evidence"):
+        evidence = ring_evidence(con, config, order, ring_members, attr)
     member_lists = ring_members.groupby("ring")["account_id"].apply(sorted)
     con.register("ring_members_df", ring_members[["aid", "ring"]])
     requests = dict(con.execute("SELECT r.ring, sum(coalesce(v.requests, 0)) FROM ring_members_df r "

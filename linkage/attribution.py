@@ -38,6 +38,7 @@ from .frames import rows
 from .ids import digest
 from .signals.prompt import excerpt_shingles_sql
 from .sql import literal
+from .stages import step
 
 
 @dataclass
@@ -172,8 +173,10 @@ def attribute(con: duckdb.DuckDBPyConnection, config: Config, rings: pd.DataFram
     """
     params = config.attribution
     n = len(rings)
-    match_indicators(con, config)
-    direct_df = _direct_evidence(con, ring_members)
+    with step("attribution.indicators"):
+        match_indicators(con, config)
+    with step("attribution.direct"):
+        direct_df = _direct_evidence(con, ring_members)
     op_of_ring = rings.set_index("ring")["op"]
     ops = sorted(int(o) for o in rings["op"].unique())
     op_index = {o: k for k, o in enumerate(ops)}
@@ -187,7 +190,8 @@ def attribute(con: duckdb.DuckDBPyConnection, config: Config, rings: pd.DataFram
     op_rings = rings.groupby("op")["ring"].apply(list)
     op_name = {o: digest(*sorted(ids[r] for r in op_rings[o]), size=6) for o in ops}
     own = [choose_operator(direct[r], operators, params) for r in range(n)]
-    followed = _follow_distinct_tools(con, params, rings, ring_members, own, op_choice, op_index)
+    with step("attribution.follow"):
+        followed = _follow_distinct_tools(con, params, rings, ring_members, own, op_choice, op_index)
     out = []
     for r in range(n):
         o = int(op_of_ring[r])
@@ -211,7 +215,8 @@ def attribute(con: duckdb.DuckDBPyConnection, config: Config, rings: pd.DataFram
     # object dtype keeps ``None`` as None (a string column would turn it into NaN).
     result = pd.DataFrame(out, columns=["ring", "operator", "operator_confidence", "direct_evidence",
                                         "operator_scores", "operation", "operator_cluster"], dtype=object)
-    ties = _tool_paths(con, result, direct_df, rings, ring_members)
+    with step("attribution.tool_paths"):
+        ties = _tool_paths(con, result, direct_df, rings, ring_members)
     return Attribution(rings=result, direct=direct_df, ties=ties)
 
 

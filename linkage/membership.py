@@ -97,7 +97,7 @@ def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]
 
 
 def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame) -> pd.DataFrame:
-    """``(cid, aid)``: accounts outside the flagged rings that pass the member test against an operation.
+    """``(cid, aid, account_id)``: accounts outside the flagged rings that pass the member test against an operation.
 
     Leiden places an account by its links, and a quiet operator's account may have almost none: one
     exit it shares with one other account weighs too little to pull it into the ring, so it sits
@@ -122,7 +122,8 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     # what the operation owns: addresses, cards, mail domains (a sign-up minute is a moment, not a tool)
     linking = [f for f in roles.infrastructure if f in roles.weighted and f not in roles.batches]
     if not roles.batches or not linking or flagged.empty:
-        return pd.DataFrame({"cid": pd.Series(dtype="int64"), "aid": pd.Series(dtype="int64")})
+        return pd.DataFrame({"cid": pd.Series(dtype="int64"), "aid": pd.Series(dtype="int64"),
+                             "account_id": pd.Series(dtype="object")})
     need = int(config.scoring.member_min_tools) - 1  # the card is one tool
     con.register("flagged_members_df", flagged[["cid", "aid"]])
     try:
@@ -155,8 +156,8 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
                          JOIN sharing s USING (aid, op) JOIN holders h USING (aid, op)
                          WHERE t.op IN (SELECT op FROM credible) GROUP BY t.aid, t.op, t.cid),
             best AS (SELECT aid, cid, row_number() OVER (PARTITION BY aid ORDER BY n DESC, cid) AS rank FROM per_ring)
-            SELECT cid, aid FROM best WHERE rank = 1
-            ORDER BY cid, aid""").df()
+            SELECT b.cid, b.aid, a.account_id FROM best b JOIN accounts a USING (aid) WHERE b.rank = 1
+            ORDER BY b.cid, b.aid""").df()
     finally:
         con.unregister("flagged_members_df")
     return found.astype({"cid": "int64", "aid": "int64"})

@@ -458,3 +458,4 @@ def test_recruits_only_where_chance_explains_few_of_them(sharing_without_card, r
                 "CASE WHEN family = 'ip' THEN 1.0 ELSE 0.0 END AS pair_weight FROM incidence GROUP BY ALL")
     found = membership.recruits(con, Config(), pd.DataFrame({"cid": 1, "aid": members}))
     assert found["aid"].tolist() == recruited and set(found["cid"]) <= {1}
+    assert found["account_id"].tolist() == [f"acc{a}" for a in recruited]
