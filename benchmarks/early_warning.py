@@ -131,10 +131,17 @@ def _summarise(truth: pd.DataFrame, per_day: pd.DataFrame, first_flag: dict[str,
         lags = [(first_flag[a] - f).days for a, f in zip(accts["account_id"], accts["first_day"])
                 if a in first_flag and f is not None and not pd.isna(f)]
         within7 = sum(1 for x in lags if x <= 7)
+        # accounts whose first request leaves 7 replayed days after it: a short replay (--days) or the
+        # quarter's last week cannot show whether the others would have been flagged in time
+        seen = [(a, f) for a, f in zip(accts["account_id"], accts["first_day"])
+                if f is not None and not pd.isna(f) and days and (days[-1] - f).days >= 7]
+        caught = sum(1 for a, f in seen if a in first_flag and (first_flag[a] - f).days <= 7)
         operators[op] = {"accounts": n, "flagged": len(flagged_on), "requests": int(reqs["requests"].sum()),
                          "p50": reached(0.5), "p90": reached(0.9),
                          "median_days_to_flag": float(pd.Series(lags).median()) if lags else None,
-                         "flagged_within_7_days": round(within7 / n, 4)}
+                         "flagged_within_7_days": round(within7 / n, 4),
+                         "with_7_days_replayed": len(seen),
+                         "flagged_within_7_days_of_those": round(caught / len(seen), 4) if seen else None}
     walls = [d["wall_s"] for d in daily]
     worst = {c: max(d["false_flag_rate"][c] for d in daily) for c in daily[0]["false_flag_rate"]} if daily else {}
     return {"days": len(daily), "window_days": window_days, "operators": operators,
@@ -148,8 +155,9 @@ def markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
              "", f"{meta['accounts']:,} accounts, {meta['requests']:,} requests, {res['days']} daily batches, "
              f"state window {res['window_days']} days; measured {meta['measured']} on a shared 2-core machine.", "",
              "| operator | accounts | flagged | 50% flagged on day | requests sent by then | 90% flagged on day | "
-             "requests sent by then | of all its requests | median days first request → flagged | flagged within 7 days |",
-             "|---|---:|---:|---|---:|---|---:|---:|---:|---:|"]
+             "requests sent by then | of all its requests | median days first request → flagged | flagged within 7 days | "
+             "accounts with 7 days replayed after their first request | of those, flagged within 7 days |",
+             "|---|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for op, o in res["operators"].items():
         def day(p: dict[str, Any]) -> str:
             return f"{p['day']} (day {p['day_index']})" if p["day"] else "not reached"
@@ -161,7 +169,8 @@ def markdown(res: dict[str, Any], meta: dict[str, Any]) -> str:
         med = o["median_days_to_flag"]
         lines.append(f"| {op} | {o['accounts']:,} | {o['flagged']:,} | {day(o['p50'])} | {req(o['p50'])} | "
                      f"{day(o['p90'])} | {req(o['p90'])} | {share} | {'–' if med is None else f'{med:g}'} | "
-                     f"{o['flagged_within_7_days']:.1%} |")
+                     f"{o['flagged_within_7_days']:.1%} | {o.get('with_7_days_replayed', 0):,} | "
+                     f"{'–' if o.get('flagged_within_7_days_of_those') is None else format(o['flagged_within_7_days_of_those'], '.1%')} |")
     w = res["wall_s"]
     lines += ["", f"Wall time per day (detect with state, outputs written): median {w['median']:.1f} s, "
               f"max {w['max']:.1f} s, total {w['total']:.0f} s.", "",
