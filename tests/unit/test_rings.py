@@ -459,3 +459,23 @@ def test_recruits_only_where_chance_explains_few_of_them(sharing_without_card, r
     found = membership.recruits(con, Config(), pd.DataFrame({"cid": 1, "aid": members}))
     assert found["aid"].tolist() == recruited and set(found["cid"]) <= {1}
     assert found["account_id"].tolist() == [f"acc{a}" for a in recruited]
+
+
+def test_indicator_specificity_counts_every_account_it_touches_inside_and_outside_the_rings():
+    """An address indicator touches accounts 1, 2 (ring 0), 3 (ring 1) and 9 (no ring): specificity 1/2 for
+    ring 0, 1/4 for ring 1, 3/4 for their operation; a second indicator touching only 3 adds 1 to ring 1.
+    A regression test for the one-pass reach that replaced a windowed distinct count per use."""
+    from linkage import attribution
+
+    con = duckdb.connect()
+    hits = [("OP", "ip", "203.0.113.7", a) for a in (1, 2, 3, 9)] + [("OP", "device", "dev-1", 3)]
+    con.register("hits_df", pd.DataFrame(hits, columns=["operator", "kind", "value", "aid"]))
+    con.execute("CREATE TABLE indicator_hits AS SELECT * FROM hits_df")
+    reach = attribution._reach(con, pd.DataFrame({"aid": [1, 2, 3, 4], "ring": [0, 0, 1, 1]}))
+    direct = attribution._direct_evidence(reach).set_index("ring")
+    assert direct.loc[0, "evidence"] == pytest.approx(1 - np.exp(-0.5))
+    assert direct.loc[1, "evidence"] == pytest.approx(1 - np.exp(-1.25))
+    assert [(i["kind"], i["touched"], i["specificity"]) for i in direct.loc[1, "indicators"]] == [
+        ("device", 1, 1.0), ("ip", 1, 0.25)]
+    ops = attribution._op_evidence(reach, pd.Series({0: 0, 1: 0}))
+    assert ops["evidence"].tolist() == pytest.approx([1 - np.exp(-1.75)])
