@@ -114,3 +114,35 @@ def add_campus(w: World, name: str, n: int = 40) -> list[str]:
                       if k % 2 == 0 else w.random_prompt())
             w.request(aid, ts, "192.0.2.10", 11537, f"lab-{name}-{i % 4}", prompt)
     return ids
+
+
+def add_household(w: World, name: str, home: str, *, own_bin: str | None = None, exit_ip: str | None = None) -> list[str]:
+    """Three people behind one home address and laptop, paying with the family card; the first may also hold a
+    card of its own (``own_bin``) and reach the platform through ``exit_ip`` a few times."""
+    ids = [f"{name}-{i}" for i in range(3)]
+    for i, aid in enumerate(ids):
+        w.account(aid, START - pd.Timedelta(days=60 + i), f"{name}{i}@gmail.com", "household")
+        w.payments.append({"account_id": aid, "instrument_id": f"tok_{name}", "instrument_type": "card", "bin": "520000"})
+        for k in range(10):
+            w.request(aid, START + pd.Timedelta(days=2 + k, hours=i), home, 7922, f"laptop-{name}", w.random_prompt())
+    if own_bin:
+        w.payments.append({"account_id": ids[0], "instrument_id": f"tok_{name}_own", "instrument_type": "card",
+                           "bin": own_bin})
+    for k in range(3 if exit_ip else 0):
+        w.request(ids[0], START + pd.Timedelta(days=20, hours=k), exit_ip, 14061, f"laptop-{name}", w.random_prompt())
+    return ids
+
+
+def recruit_world(folder: Path) -> tuple[Path, list[str]]:
+    """A ring of twelve paying from BIN 537410, 150 regulars and three households: ``quiet-0`` holds a card of
+    the ring's batch and shares one exit with a member (a recruit), ``saver-0`` holds such a card and shares
+    nothing, ``neighbour-0`` shares the exit without the card. Returns the written folder and the ring."""
+    w = World(seed=31)
+    ring = add_ring(w, "ringa", n=12, card_share=1, bin="537410")
+    add_regulars(w, n=150)
+    for k in range(3):
+        w.request(ring[0], START + pd.Timedelta(days=21, hours=k), "198.18.0.9", 14061, "harness-ringa", "")
+    add_household(w, "quiet", "192.0.2.1", own_bin="537410", exit_ip="198.18.0.9")
+    add_household(w, "saver", "192.0.2.2", own_bin="537410")
+    add_household(w, "neighbour", "192.0.2.3", exit_ip="198.18.0.9")
+    return w.write(folder), ring

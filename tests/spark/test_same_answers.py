@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from worldkit import recruit_world
 
 from linkage.cli import main
 
@@ -73,7 +74,21 @@ def test_same_rings_members_operators_and_scores(runs):
         for name, value in d["features"].items():
             assert s["features"][name] == pytest.approx(value, abs=1e-6), name
         assert s["bystanders"] == d["bystanders"]
+        assert s["recruits"] == d["recruits"]
         assert s["requests"] == d["requests"]
+
+
+def test_same_recruits(tmp_path, spark_master):
+    """An account joining a ring from outside its community (a recruit) joins it on both engines alike:
+    the fixture has none, so a hand-made world with one (``worldkit.recruit_world``)."""
+    world, ring = recruit_world(tmp_path / "world")
+    duck, spark = tmp_path / "duckdb", tmp_path / "spark"
+    _detect(world, duck)
+    _detect(world, spark, "--engine", "spark", "--spark-master", spark_master)
+    (d,), (s,) = _rings(duck), _rings(spark)
+    assert d["recruits"] == ["quiet-0"] and set(d["members"]) == set(ring) | {"quiet-0"}
+    assert (s["ring_id"], s["members"], s["recruits"], s["bystanders"]) == (d["ring_id"], d["members"], d["recruits"],
+                                                                            d["bystanders"])
 
 
 def test_same_ring_members_csv(runs):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from worldkit import START, WORDS, World, add_campus, add_family, add_regulars, add_ring
+from worldkit import START, WORDS, World, add_campus, add_family, add_regulars, add_ring, recruit_world
 
 from linkage import Config, detect, membership
 from linkage.cli import main
@@ -389,37 +389,12 @@ def test_rings_of_an_operation_two_operators_share_follow_the_one_whose_tools_th
                                   [(None, 0.0)], {7: 0}) == {}
 
 
-def _household(w: World, name: str, home: str, *, own_bin: str | None = None, exit_ip: str | None = None) -> list[str]:
-    """Three people behind one home address and laptop, paying with the family card; the first may also hold a
-    card of its own (``own_bin``) and reach the platform through ``exit_ip`` a few times."""
-    ids = [f"{name}-{i}" for i in range(3)]
-    for i, aid in enumerate(ids):
-        w.account(aid, START - pd.Timedelta(days=60 + i), f"{name}{i}@gmail.com", "household")
-        w.payments.append({"account_id": aid, "instrument_id": f"tok_{name}", "instrument_type": "card", "bin": "520000"})
-        for k in range(10):
-            w.request(aid, START + pd.Timedelta(days=2 + k, hours=i), home, 7922, f"laptop-{name}", w.random_prompt())
-    if own_bin:
-        w.payments.append({"account_id": ids[0], "instrument_id": f"tok_{name}_own", "instrument_type": "card",
-                           "bin": own_bin})
-    for k in range(3 if exit_ip else 0):
-        w.request(ids[0], START + pd.Timedelta(days=20, hours=k), exit_ip, 14061, f"laptop-{name}", w.random_prompt())
-    return ids
-
-
 def test_an_account_left_outside_the_ring_with_a_card_of_its_batch_and_one_of_its_exits_joins_it(tmp_path):
     """Regression (mimicry operators missed at 0.89): a quiet operator account shares one proxy exit with one
     member and pays from the ring's card batch, but its household-like ties place it in another community.
     It carries a member's two tools, so it joins the ring as a recruit. The batch's BIN alone, or the exit
     alone, is how ordinary customers and neighbours look: those stay out."""
-    w = World(seed=31)
-    ring = add_ring(w, "ringa", n=12, card_share=1, bin="537410")
-    add_regulars(w, n=150)
-    for k in range(3):
-        w.request(ring[0], START + pd.Timedelta(days=21, hours=k), "198.18.0.9", 14061, "harness-ringa", "")
-    _household(w, "quiet", "192.0.2.1", own_bin="537410", exit_ip="198.18.0.9")
-    _household(w, "saver", "192.0.2.2", own_bin="537410")
-    _household(w, "neighbour", "192.0.2.3", exit_ip="198.18.0.9")
-    batch = w.write(tmp_path / "batch")
+    batch, ring = recruit_world(tmp_path / "batch")
     result = detect(batch)
     (found,) = result.rings
     assert set(found.members) == set(ring) | {"quiet-0"} and found.size == 13
