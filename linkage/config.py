@@ -122,6 +122,9 @@ class ScoringParams:
     #: explain at most this share of them: the rate at which accounts without the batch's card share the
     #: operation's entities, times the card's holders, against how many holders do (``membership.recruits``).
     recruit_chance: float = 0.1
+    #: Recruits are members: their exits are the operation's too, so recruiting repeats with them among the
+    #: members until a round finds nobody, at most this many rounds (``membership.recruits``).
+    recruit_rounds: int = 5
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,8 @@ class Config:
         unknown = set(self.families) - set(families.names())
         if unknown:
             raise ConfigError(f"unknown signal families: {', '.join(sorted(unknown))}")
+        if self.scoring.recruit_rounds < 1:
+            raise ConfigError(f"scoring.recruit_rounds must be at least 1, got {self.scoring.recruit_rounds}")
         if not 0.0 <= self.scoring.recruit_chance < 1.0:
             raise ConfigError(f"scoring.recruit_chance must be in [0, 1), got {self.scoring.recruit_chance}")
         if not 0.0 < self.scoring.batch_chance < 1.0:

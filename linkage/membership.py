@@ -102,29 +102,78 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     Leiden places an account by its links, and a quiet operator's account may have almost none: one
     exit it shares with one other account weighs too little to pull it into the ring, so it sits
     alone or with strangers. Membership is a matter of tools, not of placement: an account that
-    holds a card of the batch the operation pays from *and* shares its infrastructure (an address,
-    card or mail domain that carries weight and that a flagged member of the operation uses) carries
-    the two tools a member must (``ScoringParams.member_min_tools``). Templates do not stand in for
-    the card (a common way of asking for code is not a purse), and a sign-up minute is a moment, not
-    a tool (at seed scale, 113 prepaid-card users who signed up in an operation's minutes).
+    holds a card of the batch the operation pays from *and* uses another of its tools carries the
+    two tools a member must (``ScoringParams.member_min_tools``). That other tool is the operation's
+    infrastructure (an address, card or mail domain that carries weight and that one of its members
+    uses) or its templates, counted as for members: ``min_shared`` phrases of a template family that
+    mostly the operation's members use (``min_exclusivity``). Templates do not stand in for the card
+    (a way of asking for code is not a purse), and a sign-up minute is a moment, not a tool (at seed
+    scale, 113 prepaid-card users who signed up in an operation's minutes).
 
     Each tool alone is how ordinary people look (a virtual-card BIN also serves ordinary customers;
     a residential exit of a proxy pool is somebody's home lease), and in a large batch both together
     happen by chance too. So an operation recruits only when chance explains few of its candidates:
-    the share of accounts *without* the batch's card that share its entities as much, times the
-    card's holders, is the number of coincidences to expect; it must be at most
+    the share of accounts *without* the batch's card that share its tools as much, times the card's
+    holders, is the number of coincidences to expect; it must be at most
     ``ScoringParams.recruit_chance`` of the holders that do share. Accounts of a verified org are
     left out, as for members (an org's card programme is its own). A recruit joins the operation's
     ring whose members share the most with it (then the lowest community). ``flagged`` is
     ``(cid, aid)`` of the flagged rings' members.
+
+    A recruit is a member: the exits it uses are the operation's too. So recruiting repeats, with the
+    recruits among the members, until a round finds nobody (at most ``ScoringParams.recruit_rounds``):
+    a mimicry operation's accounts pair off on proxy exits no flagged member happened to use, and
+    the second of a pair is found through the first. Every round passes the same chance test.
     """
+    found = [_no_recruits()]
+    members = flagged[["cid", "aid"]].astype({"cid": "int64", "aid": "int64"})
+    for _ in range(int(config.scoring.recruit_rounds)):
+        more = _recruit_round(con, config, members)
+        if more.empty:
+            break
+        found.append(more)
+        members = pd.concat([members, more[["cid", "aid"]]], ignore_index=True)
+    out = pd.concat(found, ignore_index=True).sort_values(["cid", "aid"], kind="stable").reset_index(drop=True)
+    return out.astype({"cid": "int64", "aid": "int64"})
+
+
+def _no_recruits() -> pd.DataFrame:
+    return pd.DataFrame({"cid": pd.Series(dtype="int64"), "aid": pd.Series(dtype="int64"),
+                         "account_id": pd.Series(dtype="object")})
+
+
+def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame) -> pd.DataFrame:
+    """One round of ``recruits``: the accounts outside ``flagged`` that pass against its operations."""
     roles = scoring.Roles.of(config)
     # what the operation owns: addresses, cards, mail domains (a sign-up minute is a moment, not a tool)
     linking = [f for f in roles.infrastructure if f in roles.weighted and f not in roles.batches]
     if not roles.batches or not linking or flagged.empty:
-        return pd.DataFrame({"cid": pd.Series(dtype="int64"), "aid": pd.Series(dtype="int64"),
-                             "account_id": pd.Series(dtype="object")})
+        return _no_recruits()
     need = int(config.scoring.member_min_tools) - 1  # the card is one tool
+    templates = roles.templates
+    exclusivity = " ".join(f"WHEN {literal(f)} THEN {float(config.families[f].min_exclusivity)!r}" for f in templates)
+    min_shared = " ".join(f"WHEN {literal(f)} THEN {int(config.families[f].min_shared)}" for f in templates)
+    template_ties = f"""
+            -- template phrases mostly the operation's own members use, and who outside sends enough of them
+            op_phrases AS (SELECT f.op, i.family, i.entity FROM fm f JOIN incidence i USING (aid)
+                           JOIN entities e USING (family, entity)
+                           WHERE {among(templates, 'i.family')} AND e.accounts >= 2
+                           GROUP BY f.op, i.family, i.entity, e.accounts
+                           HAVING count(DISTINCT f.aid) >= (CASE i.family {exclusivity} ELSE 1 END) * e.accounts),
+            member_phrases AS (SELECT DISTINCT f.op, f.cid, i.family, i.entity FROM fm f JOIN incidence i USING (aid)
+                               JOIN op_phrases p ON p.op = f.op AND p.family = i.family AND p.entity = i.entity),
+            phrase_ties AS (SELECT DISTINCT i.aid, m.op, m.cid, m.family, m.entity
+                            FROM incidence i JOIN member_phrases m USING (family, entity)
+                            WHERE i.aid IN (SELECT aid FROM outside) AND m.op IN (SELECT op FROM purse)),
+            phrase_units AS (SELECT aid, op, family FROM (SELECT DISTINCT aid, op, family, entity FROM phrase_ties)
+                             GROUP BY aid, op, family HAVING count(*) >= CASE family {min_shared} ELSE 1 END),
+            all_ties AS (SELECT aid, op, cid, family, entity FROM ties UNION ALL
+                         SELECT t.aid, t.op, t.cid, t.family, t.entity FROM phrase_ties t
+                         SEMI JOIN phrase_units u ON u.aid = t.aid AND u.op = t.op AND u.family = t.family),
+            units AS (SELECT DISTINCT aid, op, family || chr(31) || entity AS unit FROM ties UNION ALL
+                      SELECT aid, op, family AS unit FROM phrase_units),""" if templates else """
+            all_ties AS (SELECT aid, op, cid, family, entity FROM ties),
+            units AS (SELECT DISTINCT aid, op, family || chr(31) || entity AS unit FROM ties),"""
     con.register("flagged_members_df", flagged[["cid", "aid"]])
     try:
         found = con.execute(f"""
@@ -134,16 +183,15 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
             outside AS (SELECT aid FROM accounts WHERE coalesce(org_id, '') = '' AND aid NOT IN (SELECT aid FROM fm)),
             holders AS (SELECT DISTINCT i.aid, p.op FROM incidence i JOIN purse p USING (family, entity)
                         WHERE i.aid IN (SELECT aid FROM outside)),
-            -- the linking entities the operation's flagged members use, by ring, and who outside uses them
+            -- the linking entities the operation's members use, by ring, and who outside uses them
             member_ents AS (SELECT DISTINCT f.op, f.cid, i.family, i.entity
                             FROM fm f JOIN incidence i USING (aid) JOIN entities e USING (family, entity)
                             WHERE e.pair_weight > 0 AND {among(linking, 'i.family')}),
             ties AS (SELECT DISTINCT i.aid, m.op, m.cid, m.family, m.entity
                      FROM incidence i JOIN member_ents m USING (family, entity) WHERE i.aid IN (SELECT aid FROM outside)
-                       AND m.op IN (SELECT op FROM purse)),
-            sharing AS (SELECT aid, op FROM (SELECT DISTINCT aid, op, family, entity FROM ties) t
-                        GROUP BY aid, op HAVING count(*) >= {need}),
-            -- per operation: holders of its card that share its entities, against everybody else outside
+                       AND m.op IN (SELECT op FROM purse)),{template_ties}
+            sharing AS (SELECT aid, op FROM units GROUP BY aid, op HAVING count(*) >= {need}),
+            -- per operation: holders of its card that share its tools, against everybody else outside
             held AS (SELECT op, count(*) AS n FROM holders GROUP BY op),
             shared AS (SELECT s.op, count(h.aid) AS holders_sharing, count(*) - count(h.aid) AS others_sharing
                        FROM sharing s LEFT JOIN holders h USING (aid, op) GROUP BY s.op),
@@ -152,7 +200,7 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
                            AND held.n * s.others_sharing
                                <= {float(config.scoring.recruit_chance)!r} * s.holders_sharing
                                   * greatest((SELECT count(*) FROM outside) - held.n, 1)),
-            per_ring AS (SELECT t.aid, t.op, t.cid, count(*) AS n FROM ties t
+            per_ring AS (SELECT t.aid, t.op, t.cid, count(*) AS n FROM all_ties t
                          JOIN sharing s USING (aid, op) JOIN holders h USING (aid, op)
                          WHERE t.op IN (SELECT op FROM credible) GROUP BY t.aid, t.op, t.cid),
             best AS (SELECT aid, cid, row_number() OVER (PARTITION BY aid ORDER BY n DESC, cid) AS rank FROM per_ring)
