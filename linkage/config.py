@@ -125,6 +125,10 @@ class ScoringParams:
     #: Recruits are members: their exits are the operation's too, so recruiting repeats with them among the
     #: members until a round finds nobody, at most this many rounds (``membership.recruits``).
     recruit_rounds: int = 5
+    #: A template phrase is a recruit's tool only when at least this share of its users are the operation's
+    #: members (and at least the family's ``min_exclusivity``): with no community around it, a phrase the
+    #: operation shares with as many strangers as it sends itself is how people write, not its template.
+    recruit_exclusivity: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,8 @@ class Config:
             raise ConfigError(f"unknown signal families: {', '.join(sorted(unknown))}")
         if self.scoring.recruit_rounds < 1:
             raise ConfigError(f"scoring.recruit_rounds must be at least 1, got {self.scoring.recruit_rounds}")
+        if not 0.0 < self.scoring.recruit_exclusivity <= 1.0:
+            raise ConfigError(f"scoring.recruit_exclusivity must be in (0, 1], got {self.scoring.recruit_exclusivity}")
         if not 0.0 <= self.scoring.recruit_chance < 1.0:
             raise ConfigError(f"scoring.recruit_chance must be in [0, 1), got {self.scoring.recruit_chance}")
         if not 0.0 < self.scoring.batch_chance < 1.0:

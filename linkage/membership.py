@@ -105,8 +105,10 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     holds a card of the batch the operation pays from *and* uses another of its tools carries the
     two tools a member must (``ScoringParams.member_min_tools``). That other tool is the operation's
     infrastructure (an address, card or mail domain that carries weight and that one of its members
-    uses) or its templates, counted as for members: ``min_shared`` phrases of a template family that
-    mostly the operation's members use (``min_exclusivity``). Templates do not stand in for the card
+    uses) or its templates, counted as for members: ``min_shared`` phrases of a template family, each
+    sent mostly by the operation's members (``recruit_exclusivity``, half its users, or the family's
+    ``min_exclusivity`` if that is more; held-out world H2 recruited a regular account at 0.3, by phrases
+    a third of whose users were the operation's). Templates do not stand in for the card
     (a way of asking for code is not a purse), and a sign-up minute is a moment, not a tool (at seed
     scale, 113 prepaid-card users who signed up in an operation's minutes).
 
@@ -151,7 +153,9 @@ def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.D
         return _no_recruits()
     need = int(config.scoring.member_min_tools) - 1  # the card is one tool
     templates = roles.templates
-    exclusivity = " ".join(f"WHEN {literal(f)} THEN {float(config.families[f].min_exclusivity)!r}" for f in templates)
+    least = float(config.scoring.recruit_exclusivity)
+    exclusivity = " ".join(f"WHEN {literal(f)} THEN {max(float(config.families[f].min_exclusivity), least)!r}"
+                           for f in templates)
     min_shared = " ".join(f"WHEN {literal(f)} THEN {int(config.families[f].min_shared)}" for f in templates)
     template_ties = f"""
             -- template phrases mostly the operation's own members use, and who outside sends enough of them

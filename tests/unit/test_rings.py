@@ -409,31 +409,66 @@ def test_an_account_left_outside_the_ring_with_a_card_of_its_batch_and_one_of_it
     assert said.exit_code == 0 and f"quiet-0 joined {found.ring_id} from outside its community" in said.output
 
 
-@pytest.mark.parametrize(("sharing_without_card", "recruited"), [(1, [10]), (30, [])])
-def test_recruits_only_where_chance_explains_few_of_them(sharing_without_card, recruited):
-    """Known answer on hand-made tables: ring members 1-4 (community 1) pay from BIN 537410 and exit through
-    x1 and x2. Account 10 holds a 537410 card and exits through x1; account 11 holds one and shares nothing;
-    100 others share nothing, and ``sharing_without_card`` accounts without the card exit through x2. With
-    one such account, a holder sharing an exit is no coincidence (2 holders x 1/101 expected, against 1):
-    10 joins community 1. With 30 of 130, chance explains it (2 x 30/130 = 0.46 > 0.1 x 1): nobody joins."""
+def _recruit_tables(uses: list[tuple[int, str, str]], outsiders: list[int]) -> duckdb.DuckDBPyConnection:
+    """Hand-made tables for ``membership.recruits``: ring members 1-4 (community 1, operation 1) pay from BIN
+    537410; ``uses`` adds each account's other entities. Addresses carry weight; template phrases carry none
+    (past the pair cap), as an operation's templates do."""
     con = duckdb.connect()
     members = [1, 2, 3, 4]
-    without = list(range(20, 20 + sharing_without_card))
-    outsiders = [10, 11, *without, *range(100, 200)]
+    everyone = members + outsiders
     con.execute("CREATE TABLE accounts AS SELECT unnest(?) AS aid, 'acc' || unnest(?) AS account_id, "
-                "CAST(NULL AS VARCHAR) AS org_id", [members + outsiders, members + outsiders])
+                "CAST(NULL AS VARCHAR) AS org_id", [everyone, everyone])
     con.execute("CREATE TABLE operations AS SELECT 1 AS cid, 1 AS op")
     con.execute("CREATE TABLE card_batches AS SELECT 1 AS cid, 'card_batch' AS family, '537410' AS entity, "
                 "true AS passes")
-    uses = ([(m, "card_batch", "537410") for m in members] + [(1, "ip", "x1"), (2, "ip", "x2"), (10, "ip", "x1")]
-            + [(10, "card_batch", "537410"), (11, "card_batch", "537410")] + [(a, "ip", "x2") for a in without])
-    con.register("uses_df", pd.DataFrame(uses, columns=["aid", "family", "entity"]))
+    rows = [(m, "card_batch", "537410") for m in members] + uses
+    con.register("uses_df", pd.DataFrame(rows, columns=["aid", "family", "entity"]))
     con.execute("CREATE TABLE incidence AS SELECT * FROM uses_df")
     con.execute("CREATE TABLE entities AS SELECT family, entity, count(*) AS accounts, "
                 "CASE WHEN family = 'ip' THEN 1.0 ELSE 0.0 END AS pair_weight FROM incidence GROUP BY ALL")
-    found = membership.recruits(con, Config(), pd.DataFrame({"cid": 1, "aid": members}))
+    return con
+
+
+@pytest.mark.parametrize(("sharing_without_card", "recruited"), [(1, [10]), (30, [])])
+def test_recruits_only_where_chance_explains_few_of_them(sharing_without_card, recruited):
+    """Known answer on hand-made tables: ring members 1-4 exit through x1 and x2. Account 10 holds a 537410
+    card and exits through x1; account 11 holds one and shares nothing; 100 others share nothing, and
+    ``sharing_without_card`` accounts without the card exit through x2. With one such account, a holder
+    sharing an exit is no coincidence (2 holders x 1/101 expected, against 1): 10 joins community 1. With
+    30 of 130, chance explains it (2 x 30/130 = 0.46 > 0.1 x 1): nobody joins."""
+    without = list(range(20, 20 + sharing_without_card))
+    uses = ([(1, "ip", "x1"), (2, "ip", "x2"), (10, "ip", "x1")]
+            + [(10, "card_batch", "537410"), (11, "card_batch", "537410")] + [(a, "ip", "x2") for a in without])
+    con = _recruit_tables(uses, [10, 11, *without, *range(100, 200)])
+    found = membership.recruits(con, Config(), pd.DataFrame({"cid": 1, "aid": [1, 2, 3, 4]}))
     assert found["aid"].tolist() == recruited and set(found["cid"]) <= {1}
     assert found["account_id"].tolist() == [f"acc{a}" for a in recruited]
+
+
+def test_recruits_by_the_operations_templates_and_through_other_recruits():
+    """Known answer (mimicry missed at 0.877: its quiet accounts hold the operation's card and use its
+    templates, or pair off on proxy exits no flagged member used). Members 1-4 send phrases p1-p4 of their
+    template (prompt family: ``min_shared`` 3) and exit through x1. Holders of a 537410 card outside:
+    10 sends p1-p3 (the template is a tool: joins); 11 sends p1-p2 (too few phrases: stays out); 12 sends
+    q1-q3, a public template's phrases that members 1 and 2 send but 40 others too (not the operation's:
+    stays out); 15 sends r1-r3, which members 1 and 2 send and four others too (a third of their users are
+    the operation's: a way of writing it shares, not its template; regression, held-out world H2); 13 exits
+    through x1 (joins in the first round) and 14 through y1 with 13 only (joins in the second round, through
+    13; with one round allowed, it stays out). 100 accounts share nothing."""
+    phrases = [(m, "prompt", p) for m in (1, 2, 3, 4) for p in ("p1", "p2", "p3", "p4")]
+    public = [(a, "prompt", q) for a in (1, 2, *range(200, 240)) for q in ("q1", "q2", "q3")]
+    shared = [(a, "prompt", r) for a in (1, 2, 15, 240, 241, 242) for r in ("r1", "r2", "r3")]
+    cards = [(a, "card_batch", "537410") for a in (10, 11, 12, 13, 14, 15)]
+    uses = (phrases + public + shared + cards + [(1, "ip", "x1"), (13, "ip", "x1"), (13, "ip", "y1"), (14, "ip", "y1")]
+            + [(10, "prompt", p) for p in ("p1", "p2", "p3")] + [(11, "prompt", p) for p in ("p1", "p2")]
+            + [(12, "prompt", q) for q in ("q1", "q2", "q3")])
+    con = _recruit_tables(uses, [10, 11, 12, 13, 14, 15, *range(100, 200), *range(200, 243)])
+    flagged = pd.DataFrame({"cid": 1, "aid": [1, 2, 3, 4]})
+    found = membership.recruits(con, Config(), flagged)
+    assert found["aid"].tolist() == [10, 13, 14] and set(found["cid"]) == {1}
+    one_round = Config()
+    one_round = dataclasses.replace(one_round, scoring=dataclasses.replace(one_round.scoring, recruit_rounds=1))
+    assert membership.recruits(con, one_round, flagged)["aid"].tolist() == [10, 13]
 
 
 def test_indicator_specificity_counts_every_account_it_touches_inside_and_outside_the_rings():
