@@ -96,8 +96,8 @@ def _reach(con: duckdb.DuckDBPyConnection, ring_members: pd.DataFrame) -> pd.Dat
 
     An indicator's specificity for a ring is the share of all the accounts it touches that are the
     ring's members. One grouped pass over the hits serves the rings and their operations: the hits grow
-    with the intel times the operations' size, and a windowed distinct count over them (one per use)
-    made attribution grow eight-fold from one to two million accounts.
+    with the intel times the operations' size, and a windowed distinct count over them for each use
+    took 39 s of attribution's 214 s at two million accounts (this pass and the sums: 10 s).
     """
     con.register("reach_members_df", ring_members[["aid", "ring"]])
     try:

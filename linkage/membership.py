@@ -122,15 +122,20 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     ring whose members share the most with it (then the lowest community). ``flagged`` is
     ``(cid, aid)`` of the flagged rings' members.
 
+    The two routes, the card with infrastructure and the card with templates, are tested for chance
+    apart: they are different coincidences (at seed scale, accounts without the card send an
+    operation's phrases far more often than they use its exits, and a pooled test recruited nobody).
+
     A recruit is a member: the exits it uses are the operation's too. So recruiting repeats, with the
     recruits among the members, until a round finds nobody (at most ``ScoringParams.recruit_rounds``):
     a mimicry operation's accounts pair off on proxy exits no flagged member happened to use, and
-    the second of a pair is found through the first. Every round passes the same chance test.
+    the second of a pair is found through the first. Later rounds follow exits only: the operation's
+    templates are what its flagged members send, already put to every account in the first round.
     """
     found = [_no_recruits()]
     members = flagged[["cid", "aid"]].astype({"cid": "int64", "aid": "int64"})
-    for _ in range(int(config.scoring.recruit_rounds)):
-        more = _recruit_round(con, config, members)
+    for k in range(int(config.scoring.recruit_rounds)):
+        more = _recruit_round(con, config, members, templates=k == 0)
         if more.empty:
             break
         found.append(more)
@@ -144,21 +149,28 @@ def _no_recruits() -> pd.DataFrame:
                          "account_id": pd.Series(dtype="object")})
 
 
-def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame) -> pd.DataFrame:
-    """One round of ``recruits``: the accounts outside ``flagged`` that pass against its operations."""
-    roles = scoring.Roles.of(config)
-    # what the operation owns: addresses, cards, mail domains (a sign-up minute is a moment, not a tool)
-    linking = [f for f in roles.infrastructure if f in roles.weighted and f not in roles.batches]
-    if not roles.batches or not linking or flagged.empty:
-        return _no_recruits()
-    need = int(config.scoring.member_min_tools) - 1  # the card is one tool
-    templates = roles.templates
+def _credible(route: str, config: Config) -> str:
+    """CTEs ``shared_<route>`` and ``credible_<route>``: the operations whose holders sharing by ``route``
+    (``sharing_<route>(aid, op)``) chance would not explain (see ``recruits``)."""
+    return f"""
+            shared_{route} AS (SELECT s.op, count(h.aid) AS holders_sharing, count(*) - count(h.aid) AS others_sharing
+                               FROM sharing_{route} s LEFT JOIN holders h USING (aid, op) GROUP BY s.op),
+            credible_{route} AS (
+                SELECT s.op FROM shared_{route} s JOIN held USING (op)
+                WHERE s.holders_sharing > 0
+                  AND held.n * s.others_sharing
+                      <= {float(config.scoring.recruit_chance)!r} * s.holders_sharing
+                         * greatest((SELECT count(*) FROM outside) - held.n, 1)),"""
+
+
+def _template_routes(config: Config, templates: list[str]) -> str:
+    """CTEs for the template route: the operation's phrases, who outside sends enough of them, both routes' ties."""
     least = float(config.scoring.recruit_exclusivity)
     exclusivity = " ".join(f"WHEN {literal(f)} THEN {max(float(config.families[f].min_exclusivity), least)!r}"
                            for f in templates)
     min_shared = " ".join(f"WHEN {literal(f)} THEN {int(config.families[f].min_shared)}" for f in templates)
-    template_ties = f"""
-            -- template phrases mostly the operation's own members use, and who outside sends enough of them
+    return f"""
+            -- template phrases mostly the operation's own members send, and who outside sends enough of them
             op_phrases AS (SELECT f.op, i.family, i.entity FROM fm f JOIN incidence i USING (aid)
                            JOIN entities e USING (family, entity)
                            WHERE {among(templates, 'i.family')} AND e.accounts >= 2
@@ -171,13 +183,38 @@ def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.D
                             WHERE i.aid IN (SELECT aid FROM outside) AND m.op IN (SELECT op FROM purse)),
             phrase_units AS (SELECT aid, op, family FROM (SELECT DISTINCT aid, op, family, entity FROM phrase_ties)
                              GROUP BY aid, op, family HAVING count(*) >= CASE family {min_shared} ELSE 1 END),
+            -- the template route: accounts sending the operation's templates, with enough tools in all
+            sharing_template AS (
+                SELECT u.aid, u.op FROM (SELECT DISTINCT aid, op, family || chr(31) || entity AS unit FROM ties
+                                         UNION ALL SELECT aid, op, family AS unit FROM phrase_units) u
+                SEMI JOIN phrase_units p ON p.aid = u.aid AND p.op = u.op
+                GROUP BY u.aid, u.op HAVING count(*) >= {{need}}),
             all_ties AS (SELECT aid, op, cid, family, entity FROM ties UNION ALL
                          SELECT t.aid, t.op, t.cid, t.family, t.entity FROM phrase_ties t
-                         SEMI JOIN phrase_units u ON u.aid = t.aid AND u.op = t.op AND u.family = t.family),
-            units AS (SELECT DISTINCT aid, op, family || chr(31) || entity AS unit FROM ties UNION ALL
-                      SELECT aid, op, family AS unit FROM phrase_units),""" if templates else """
-            all_ties AS (SELECT aid, op, cid, family, entity FROM ties),
-            units AS (SELECT DISTINCT aid, op, family || chr(31) || entity AS unit FROM ties),"""
+                         SEMI JOIN phrase_units u ON u.aid = t.aid AND u.op = t.op AND u.family = t.family),"""
+
+
+def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame, *, templates: bool
+                   ) -> pd.DataFrame:
+    """One round of ``recruits``: the accounts outside ``flagged`` that pass against its operations.
+
+    ``templates``: the template route is open too (the first round).
+    """
+    roles = scoring.Roles.of(config)
+    # what the operation owns: addresses, cards, mail domains (a sign-up minute is a moment, not a tool)
+    linking = [f for f in roles.infrastructure if f in roles.weighted and f not in roles.batches]
+    if not roles.batches or not linking or flagged.empty:
+        return _no_recruits()
+    need = int(config.scoring.member_min_tools) - 1  # the card is one tool
+    if templates and roles.templates:
+        routes = ["infra", "template"]
+        template_ctes = _template_routes(config, roles.templates).replace("{need}", str(need))
+    else:
+        routes = ["infra"]
+        template_ctes = """
+            all_ties AS (SELECT aid, op, cid, family, entity FROM ties),"""
+    passing = " UNION ".join(f"SELECT aid, op FROM sharing_{r} WHERE op IN (SELECT op FROM credible_{r})"
+                             for r in routes)
     con.register("flagged_members_df", flagged[["cid", "aid"]])
     try:
         found = con.execute(f"""
@@ -187,26 +224,21 @@ def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.D
             outside AS (SELECT aid FROM accounts WHERE coalesce(org_id, '') = '' AND aid NOT IN (SELECT aid FROM fm)),
             holders AS (SELECT DISTINCT i.aid, p.op FROM incidence i JOIN purse p USING (family, entity)
                         WHERE i.aid IN (SELECT aid FROM outside)),
+            held AS (SELECT op, count(*) AS n FROM holders GROUP BY op),
             -- the linking entities the operation's members use, by ring, and who outside uses them
             member_ents AS (SELECT DISTINCT f.op, f.cid, i.family, i.entity
                             FROM fm f JOIN incidence i USING (aid) JOIN entities e USING (family, entity)
                             WHERE e.pair_weight > 0 AND {among(linking, 'i.family')}),
             ties AS (SELECT DISTINCT i.aid, m.op, m.cid, m.family, m.entity
                      FROM incidence i JOIN member_ents m USING (family, entity) WHERE i.aid IN (SELECT aid FROM outside)
-                       AND m.op IN (SELECT op FROM purse)),{template_ties}
-            sharing AS (SELECT aid, op FROM units GROUP BY aid, op HAVING count(*) >= {need}),
-            -- per operation: holders of its card that share its tools, against everybody else outside
-            held AS (SELECT op, count(*) AS n FROM holders GROUP BY op),
-            shared AS (SELECT s.op, count(h.aid) AS holders_sharing, count(*) - count(h.aid) AS others_sharing
-                       FROM sharing s LEFT JOIN holders h USING (aid, op) GROUP BY s.op),
-            credible AS (SELECT s.op FROM shared s JOIN held USING (op)
-                         WHERE s.holders_sharing > 0
-                           AND held.n * s.others_sharing
-                               <= {float(config.scoring.recruit_chance)!r} * s.holders_sharing
-                                  * greatest((SELECT count(*) FROM outside) - held.n, 1)),
+                       AND m.op IN (SELECT op FROM purse)),
+            sharing_infra AS (SELECT aid, op FROM (SELECT DISTINCT aid, op, family, entity FROM ties)
+                              GROUP BY aid, op HAVING count(*) >= {need}),{template_ctes}
+            -- per operation and route: holders of its card that share its tools, against everybody else outside
+            {"".join(_credible(r, config) for r in routes)}
+            passing AS ({passing}),
             per_ring AS (SELECT t.aid, t.op, t.cid, count(*) AS n FROM all_ties t
-                         JOIN sharing s USING (aid, op) JOIN holders h USING (aid, op)
-                         WHERE t.op IN (SELECT op FROM credible) GROUP BY t.aid, t.op, t.cid),
+                         JOIN passing s USING (aid, op) JOIN holders h USING (aid, op) GROUP BY t.aid, t.op, t.cid),
             best AS (SELECT aid, cid, row_number() OVER (PARTITION BY aid ORDER BY n DESC, cid) AS rank FROM per_ring)
             SELECT b.cid, b.aid, a.account_id FROM best b JOIN accounts a USING (aid) WHERE b.rank = 1
             ORDER BY b.cid, b.aid""").df()

@@ -409,12 +409,13 @@ def test_an_account_left_outside_the_ring_with_a_card_of_its_batch_and_one_of_it
     assert said.exit_code == 0 and f"quiet-0 joined {found.ring_id} from outside its community" in said.output
 
 
-def _recruit_tables(uses: list[tuple[int, str, str]], outsiders: list[int]) -> duckdb.DuckDBPyConnection:
-    """Hand-made tables for ``membership.recruits``: ring members 1-4 (community 1, operation 1) pay from BIN
+def _recruit_tables(uses: list[tuple[int, str, str]], outsiders: list[int], members: tuple[int, ...] = (1, 2, 3, 4)
+                    ) -> duckdb.DuckDBPyConnection:
+    """Hand-made tables for ``membership.recruits``: ring members (1-4: community 1, operation 1) pay from BIN
     537410; ``uses`` adds each account's other entities. Addresses carry weight; template phrases carry none
     (past the pair cap), as an operation's templates do."""
     con = duckdb.connect()
-    members = [1, 2, 3, 4]
+    members = list(members)
     everyone = members + outsiders
     con.execute("CREATE TABLE accounts AS SELECT unnest(?) AS aid, 'acc' || unnest(?) AS account_id, "
                 "CAST(NULL AS VARCHAR) AS org_id", [everyone, everyone])
@@ -469,6 +470,21 @@ def test_recruits_by_the_operations_templates_and_through_other_recruits():
     one_round = Config()
     one_round = dataclasses.replace(one_round, scoring=dataclasses.replace(one_round.scoring, recruit_rounds=1))
     assert membership.recruits(con, one_round, flagged)["aid"].tolist() == [10, 13]
+
+
+def test_recruits_by_address_and_by_template_are_tested_for_chance_apart():
+    """Regression (seed scale: GLASS-HERON 5,000 -> 4,952 when the two routes shared one chance test). Members
+    1-8 send phrases p1-p3 and exit through x1; three accounts without the card send p1-p3 too, and 100 card
+    holders share nothing. Holder 10 sends p1-p3: three of the four senders outside lack the card, which
+    chance explains (102 holders x 3/103 against 1): 10 stays out. Holder 13 exits through x1, which no
+    account without the card does: 13 joins. Pooled, the three senders would have kept 13 out as well."""
+    members = tuple(range(1, 9))
+    uses = ([(m, "prompt", p) for m in members for p in ("p1", "p2", "p3")] + [(1, "ip", "x1"), (13, "ip", "x1")]
+            + [(a, "prompt", p) for a in (10, 20, 21, 22) for p in ("p1", "p2", "p3")]
+            + [(a, "card_batch", "537410") for a in (10, 13, *range(100, 200))])
+    con = _recruit_tables(uses, [10, 13, 20, 21, 22, *range(100, 300)], members)
+    found = membership.recruits(con, Config(), pd.DataFrame({"cid": 1, "aid": list(members)}))
+    assert found["aid"].tolist() == [13]
 
 
 def test_indicator_specificity_counts_every_account_it_touches_inside_and_outside_the_rings():
