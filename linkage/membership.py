@@ -163,35 +163,46 @@ def _credible(route: str, config: Config) -> str:
                          * greatest((SELECT count(*) FROM outside) - held.n, 1)),"""
 
 
-def _template_routes(config: Config, templates: list[str]) -> str:
-    """CTEs for the template route: the operation's phrases, who outside sends enough of them, both routes' ties."""
+def _template_routes(config: Config, templates: list[str], need: int) -> str:
+    """CTEs of the template route: the operation's phrases, and the accounts outside sending enough of them.
+
+    ``phrase_uses`` is per operation, not per ring: a phrase its rings all send would otherwise count
+    once per ring for every account that sends it (13M rows at seed scale, where 13k will do).
+    """
     least = float(config.scoring.recruit_exclusivity)
     exclusivity = " ".join(f"WHEN {literal(f)} THEN {max(float(config.families[f].min_exclusivity), least)!r}"
                            for f in templates)
     min_shared = " ".join(f"WHEN {literal(f)} THEN {int(config.families[f].min_shared)}" for f in templates)
     return f"""
             -- template phrases mostly the operation's own members send, and who outside sends enough of them
-            op_phrases AS (SELECT f.op, i.family, i.entity FROM fm f JOIN incidence i USING (aid)
+            -- (an incidence row is one account's use of one entity, and a member is in one ring: no duplicates)
+            member_phrases AS (SELECT f.op, f.cid, f.aid, i.family, i.entity FROM fm f JOIN incidence i USING (aid)
+                               WHERE {among(templates, 'i.family')}),
+            op_phrases AS (SELECT c.op, c.family, c.entity
+                           FROM (SELECT op, family, entity, count(*) AS n FROM member_phrases GROUP BY ALL) c
                            JOIN entities e USING (family, entity)
-                           WHERE {among(templates, 'i.family')} AND e.accounts >= 2
-                           GROUP BY f.op, i.family, i.entity, e.accounts
-                           HAVING count(DISTINCT f.aid) >= (CASE i.family {exclusivity} ELSE 1 END) * e.accounts),
-            member_phrases AS (SELECT DISTINCT f.op, f.cid, i.family, i.entity FROM fm f JOIN incidence i USING (aid)
-                               JOIN op_phrases p ON p.op = f.op AND p.family = i.family AND p.entity = i.entity),
-            phrase_ties AS (SELECT DISTINCT i.aid, m.op, m.cid, m.family, m.entity
-                            FROM incidence i JOIN member_phrases m USING (family, entity)
-                            WHERE i.aid IN (SELECT aid FROM outside) AND m.op IN (SELECT op FROM purse)),
-            phrase_units AS (SELECT aid, op, family FROM (SELECT DISTINCT aid, op, family, entity FROM phrase_ties)
+                           WHERE e.accounts >= 2 AND c.n >= (CASE c.family {exclusivity} ELSE 1 END) * e.accounts),
+            ring_phrases AS (SELECT DISTINCT m.op, m.cid, m.family, m.entity FROM member_phrases m
+                             SEMI JOIN op_phrases o ON o.op = m.op AND o.family = m.family AND o.entity = m.entity),
+            phrase_uses AS (SELECT DISTINCT i.aid, p.op, p.family, p.entity
+                            FROM incidence i JOIN op_phrases p USING (family, entity)
+                            WHERE i.aid IN (SELECT aid FROM outside) AND p.op IN (SELECT op FROM purse)),
+            phrase_units AS (SELECT aid, op, family FROM phrase_uses
                              GROUP BY aid, op, family HAVING count(*) >= CASE family {min_shared} ELSE 1 END),
             -- the template route: accounts sending the operation's templates, with enough tools in all
             sharing_template AS (
                 SELECT u.aid, u.op FROM (SELECT DISTINCT aid, op, family || chr(31) || entity AS unit FROM ties
                                          UNION ALL SELECT aid, op, family AS unit FROM phrase_units) u
                 SEMI JOIN phrase_units p ON p.aid = u.aid AND p.op = u.op
-                GROUP BY u.aid, u.op HAVING count(*) >= {{need}}),
-            all_ties AS (SELECT aid, op, cid, family, entity FROM ties UNION ALL
-                         SELECT t.aid, t.op, t.cid, t.family, t.entity FROM phrase_ties t
-                         SEMI JOIN phrase_units u ON u.aid = t.aid AND u.op = t.op AND u.family = t.family),"""
+                GROUP BY u.aid, u.op HAVING count(*) >= {need}),"""
+
+
+_PHRASE_RING_TIES = """
+            UNION ALL
+            SELECT u.aid, u.op, m.cid, u.family, u.entity
+            FROM phrase_uses u SEMI JOIN passing s ON s.aid = u.aid AND s.op = u.op
+            SEMI JOIN phrase_units pu ON pu.aid = u.aid AND pu.op = u.op AND pu.family = u.family
+            JOIN ring_phrases m ON m.op = u.op AND m.family = u.family AND m.entity = u.entity"""
 
 
 def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFrame, *, templates: bool
@@ -206,13 +217,10 @@ def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.D
     if not roles.batches or not linking or flagged.empty:
         return _no_recruits()
     need = int(config.scoring.member_min_tools) - 1  # the card is one tool
+    routes, template_ctes, phrase_ring_ties = ["infra"], "", ""
     if templates and roles.templates:
-        routes = ["infra", "template"]
-        template_ctes = _template_routes(config, roles.templates).replace("{need}", str(need))
-    else:
-        routes = ["infra"]
-        template_ctes = """
-            all_ties AS (SELECT aid, op, cid, family, entity FROM ties),"""
+        routes, template_ctes, phrase_ring_ties = (["infra", "template"], _template_routes(config, roles.templates, need),
+                                                   _PHRASE_RING_TIES)
     passing = " UNION ".join(f"SELECT aid, op FROM sharing_{r} WHERE op IN (SELECT op FROM credible_{r})"
                              for r in routes)
     con.register("flagged_members_df", flagged[["cid", "aid"]])
@@ -236,9 +244,11 @@ def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.D
                               GROUP BY aid, op HAVING count(*) >= {need}),{template_ctes}
             -- per operation and route: holders of its card that share its tools, against everybody else outside
             {"".join(_credible(r, config) for r in routes)}
-            passing AS ({passing}),
-            per_ring AS (SELECT t.aid, t.op, t.cid, count(*) AS n FROM all_ties t
-                         JOIN passing s USING (aid, op) JOIN holders h USING (aid, op) GROUP BY t.aid, t.op, t.cid),
+            passing AS (SELECT p.aid, p.op FROM ({passing}) p SEMI JOIN holders h ON h.aid = p.aid AND h.op = p.op),
+            -- a recruit joins the operation's ring whose members share the most with it
+            ring_ties AS (SELECT t.aid, t.op, t.cid, t.family, t.entity FROM ties t
+                          SEMI JOIN passing s ON s.aid = t.aid AND s.op = t.op{phrase_ring_ties}),
+            per_ring AS (SELECT aid, op, cid, count(*) AS n FROM ring_ties GROUP BY aid, op, cid),
             best AS (SELECT aid, cid, row_number() OVER (PARTITION BY aid ORDER BY n DESC, cid) AS rank FROM per_ring)
             SELECT b.cid, b.aid, a.account_id FROM best b JOIN accounts a USING (aid) WHERE b.rank = 1
             ORDER BY b.cid, b.aid""").df()
