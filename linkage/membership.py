@@ -122,15 +122,23 @@ def recruits(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.DataFra
     ring whose members share the most with it (then the lowest community). ``flagged`` is
     ``(cid, aid)`` of the flagged rings' members.
 
-    The two routes, the card with infrastructure and the card with templates, are tested for chance
-    apart: they are different coincidences (at seed scale, accounts without the card send an
-    operation's phrases far more often than they use its exits, and a pooled test recruited nobody).
+    An operation that buys its cards anywhere has no batch, and its accounts' two tools are its exits
+    and its templates (a thin operation spreads one proxy pool and three templates over 1,500
+    accounts). That is the third route, tested the same way with the template's senders in place
+    of the card's holders: accounts that send no template share its exits at some rate, and that
+    rate times the senders must be at most ``recruit_chance`` of the senders that share them.
+
+    The routes, the card with infrastructure, the card with templates, and exits with templates,
+    are tested for chance apart: they are different coincidences (at seed scale, accounts without
+    the card send an operation's phrases far more often than they use its exits, and a test pooled
+    over the first two recruited nobody).
 
     A recruit is a member: the exits it uses are the operation's too. So recruiting repeats, with the
     recruits among the members, until a round finds nobody (at most ``ScoringParams.recruit_rounds``):
     a mimicry operation's accounts pair off on proxy exits no flagged member happened to use, and
-    the second of a pair is found through the first. Later rounds follow exits only: the operation's
-    templates are what its flagged members send, already put to every account in the first round.
+    the second of a pair is found through the first. Later rounds follow exits and cards only: the
+    operation's templates are what its flagged members send, already put to every account in the first
+    round.
     """
     found = [_no_recruits()]
     members = flagged[["cid", "aid"]].astype({"cid": "int64", "aid": "int64"})
@@ -149,18 +157,27 @@ def _no_recruits() -> pd.DataFrame:
                          "account_id": pd.Series(dtype="object")})
 
 
+#: The routes to recruiting: (the tool every candidate holds, the accounts holding it, what else they share).
+ROUTES = {"infra": ("holders", "sharing_infra"), "template": ("holders", "sharing_template"),
+          "exits": ("senders", "sharing_infra")}
+
+
 def _credible(route: str, config: Config) -> str:
-    """CTEs ``shared_<route>`` and ``credible_<route>``: the operations whose holders sharing by ``route``
-    (``sharing_<route>(aid, op)``) chance would not explain (see ``recruits``)."""
+    """CTEs ``shared_<route>`` and ``credible_<route>``: the operations whose candidates on ``route`` chance
+    would not explain (see ``recruits``), and ``passing_<route>(aid, op)``, those candidates."""
+    holders, sharing = ROUTES[route]
     return f"""
             shared_{route} AS (SELECT s.op, count(h.aid) AS holders_sharing, count(*) - count(h.aid) AS others_sharing
-                               FROM sharing_{route} s LEFT JOIN holders h USING (aid, op) GROUP BY s.op),
+                               FROM {sharing} s LEFT JOIN {holders} h USING (aid, op) GROUP BY s.op),
+            held_{route} AS (SELECT op, count(*) AS n FROM {holders} GROUP BY op),
             credible_{route} AS (
-                SELECT s.op FROM shared_{route} s JOIN held USING (op)
+                SELECT s.op FROM shared_{route} s JOIN held_{route} held USING (op)
                 WHERE s.holders_sharing > 0
                   AND held.n * s.others_sharing
                       <= {float(config.scoring.recruit_chance)!r} * s.holders_sharing
-                         * greatest((SELECT count(*) FROM outside) - held.n, 1)),"""
+                         * greatest((SELECT count(*) FROM outside) - held.n, 1)),
+            passing_{route} AS (SELECT s.aid, s.op FROM {sharing} s SEMI JOIN {holders} h ON h.aid = s.aid AND h.op = s.op
+                                WHERE s.op IN (SELECT op FROM credible_{route})),"""
 
 
 def _template_routes(config: Config, templates: list[str], need: int) -> str:
@@ -186,9 +203,10 @@ def _template_routes(config: Config, templates: list[str], need: int) -> str:
                              SEMI JOIN op_phrases o ON o.op = m.op AND o.family = m.family AND o.entity = m.entity),
             phrase_uses AS (SELECT DISTINCT i.aid, p.op, p.family, p.entity
                             FROM incidence i JOIN op_phrases p USING (family, entity)
-                            WHERE i.aid IN (SELECT aid FROM outside) AND p.op IN (SELECT op FROM purse)),
+                            WHERE i.aid IN (SELECT aid FROM outside)),
             phrase_units AS (SELECT aid, op, family FROM phrase_uses
                              GROUP BY aid, op, family HAVING count(*) >= CASE family {min_shared} ELSE 1 END),
+            senders AS (SELECT DISTINCT aid, op FROM phrase_units),
             -- the template route: accounts sending the operation's templates, with enough tools in all
             sharing_template AS (
                 SELECT u.aid, u.op FROM (SELECT DISTINCT aid, op, family || chr(31) || entity AS unit FROM ties
@@ -214,15 +232,14 @@ def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.D
     roles = scoring.Roles.of(config)
     # what the operation owns: addresses, cards, mail domains (a sign-up minute is a moment, not a tool)
     linking = [f for f in roles.infrastructure if f in roles.weighted and f not in roles.batches]
-    if not roles.batches or not linking or flagged.empty:
+    if not linking or flagged.empty:
         return _no_recruits()
-    need = int(config.scoring.member_min_tools) - 1  # the card is one tool
+    need = int(config.scoring.member_min_tools) - 1  # the card, or the template, is one tool
     routes, template_ctes, phrase_ring_ties = ["infra"], "", ""
     if templates and roles.templates:
-        routes, template_ctes, phrase_ring_ties = (["infra", "template"], _template_routes(config, roles.templates, need),
-                                                   _PHRASE_RING_TIES)
-    passing = " UNION ".join(f"SELECT aid, op FROM sharing_{r} WHERE op IN (SELECT op FROM credible_{r})"
-                             for r in routes)
+        routes, template_ctes, phrase_ring_ties = (["infra", "template", "exits"],
+                                                   _template_routes(config, roles.templates, need), _PHRASE_RING_TIES)
+    passing = " UNION ".join(f"SELECT aid, op FROM passing_{r}" for r in routes)
     con.register("flagged_members_df", flagged[["cid", "aid"]])
     try:
         found = con.execute(f"""
@@ -232,19 +249,17 @@ def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.D
             outside AS (SELECT aid FROM accounts WHERE coalesce(org_id, '') = '' AND aid NOT IN (SELECT aid FROM fm)),
             holders AS (SELECT DISTINCT i.aid, p.op FROM incidence i JOIN purse p USING (family, entity)
                         WHERE i.aid IN (SELECT aid FROM outside)),
-            held AS (SELECT op, count(*) AS n FROM holders GROUP BY op),
             -- the linking entities the operation's members use, by ring, and who outside uses them
             member_ents AS (SELECT DISTINCT f.op, f.cid, i.family, i.entity
                             FROM fm f JOIN incidence i USING (aid) JOIN entities e USING (family, entity)
                             WHERE e.pair_weight > 0 AND {among(linking, 'i.family')}),
             ties AS (SELECT DISTINCT i.aid, m.op, m.cid, m.family, m.entity
-                     FROM incidence i JOIN member_ents m USING (family, entity) WHERE i.aid IN (SELECT aid FROM outside)
-                       AND m.op IN (SELECT op FROM purse)),
+                     FROM incidence i JOIN member_ents m USING (family, entity) WHERE i.aid IN (SELECT aid FROM outside)),
             sharing_infra AS (SELECT aid, op FROM (SELECT DISTINCT aid, op, family, entity FROM ties)
                               GROUP BY aid, op HAVING count(*) >= {need}),{template_ctes}
             -- per operation and route: holders of its card that share its tools, against everybody else outside
             {"".join(_credible(r, config) for r in routes)}
-            passing AS (SELECT p.aid, p.op FROM ({passing}) p SEMI JOIN holders h ON h.aid = p.aid AND h.op = p.op),
+            passing AS ({passing}),
             -- a recruit joins the operation's ring whose members share the most with it
             ring_ties AS (SELECT t.aid, t.op, t.cid, t.family, t.entity FROM ties t
                           SEMI JOIN passing s ON s.aid = t.aid AND s.op = t.op{phrase_ring_ties}),

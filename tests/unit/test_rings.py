@@ -487,6 +487,23 @@ def test_recruits_by_address_and_by_template_are_tested_for_chance_apart():
     assert found["aid"].tolist() == [13]
 
 
+@pytest.mark.parametrize(("behind_the_exit", "recruited"), [(0, [30]), (40, [])])
+def test_recruits_by_the_operations_exits_and_templates_without_its_card(behind_the_exit, recruited):
+    """Known answer (a thin operation buys cards anywhere, so it has no batch: WILLOW-SHRIKE at 0.935). Members
+    1-4 send p1-p4 and exit through x1. Outside, 30 exits through x1 and sends p1-p3 (two tools, no card:
+    joins); 31 only exits through x1 and 32 only sends p1-p3 (one tool each: out); 100 share nothing. The
+    template senders are the holders of this route's chance test: with ``behind_the_exit`` more accounts that
+    send no template exiting through x1 (a carrier address), 2 senders x 41/101 coincidences are to be
+    expected against the one found, and nobody joins."""
+    behind = list(range(400, 400 + behind_the_exit))
+    uses = ([(m, "prompt", p) for m in (1, 2, 3, 4) for p in ("p1", "p2", "p3", "p4")] + [(1, "ip", "x1")]
+            + [(30, "ip", "x1"), (31, "ip", "x1")] + [(a, "prompt", p) for a in (30, 32) for p in ("p1", "p2", "p3")]
+            + [(a, "ip", "x1") for a in behind])
+    con = _recruit_tables(uses, [30, 31, 32, *range(100, 200), *behind])
+    found = membership.recruits(con, Config(), pd.DataFrame({"cid": 1, "aid": [1, 2, 3, 4]}))
+    assert found["aid"].tolist() == recruited and set(found["cid"]) <= {1}
+
+
 def test_indicator_specificity_counts_every_account_it_touches_inside_and_outside_the_rings():
     """An address indicator touches accounts 1, 2 (ring 0), 3 (ring 1) and 9 (no ring): specificity 1/2 for
     ring 0, 1/4 for ring 1, 3/4 for their operation; a second indicator touching only 3 adds 1 to ring 1.
