@@ -46,8 +46,8 @@ class Ring:
     #: (``linkage.membership``). Worth a look, not an action.
     bystanders: list[str] = field(default_factory=list)
     #: Members the community detection left outside the ring that carry a member's tools of its operation:
-    #: a card of the batch it pays from, and an address, card or mail domain its members use or its template
-    #: phrases (``membership.recruits``).
+    #: two of a card of the batch it pays from, an address, card or mail domain its members use, and its
+    #: template phrases (``membership.recruits``).
     recruits: list[str] = field(default_factory=list)
     #: Where the ring comes from across batches (``linkage.lineage``); None for a run without state.
     lineage: Lineage | None = None

@@ -87,9 +87,9 @@ def ring_lines(exp: Explanation) -> list[str]:
 
 def _recruit_lines(exp: Explanation) -> list[str]:
     """Members the community detection placed elsewhere, that joined a ring by carrying its operation's tools."""
-    return [f"{acc} joined {r.ring_id} from outside its community: it holds a card of the batch the ring's "
-            "operation pays from, and shares an address, card or mail domain with a member or sends the operation's "
-            "template phrases (a recruit)."
+    return [f"{acc} joined {r.ring_id} from outside its community: it carries two of the operation's tools, "
+            "a card of the batch it pays from, an address, card or mail domain a member uses, and its template "
+            "phrases (a recruit)."
             for r in exp.rings for acc in r.recruits]
 
 
