@@ -157,7 +157,7 @@ def _no_recruits() -> pd.DataFrame:
                          "account_id": pd.Series(dtype="object")})
 
 
-#: The routes to recruiting: (the tool every candidate holds, the accounts holding it, what else they share).
+#: The routes to recruiting: (the accounts holding the route's first tool, the accounts sharing its second).
 ROUTES = {"infra": ("holders", "sharing_infra"), "template": ("holders", "sharing_template"),
           "exits": ("senders", "sharing_infra")}
 
