@@ -28,6 +28,8 @@ members is no ring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import pandas as pd
 
@@ -36,17 +38,23 @@ from .config import Config
 from .sql import among, literal
 
 
+def _per_family(templates: list[str], col: str, value: Callable[[str], float], default: float) -> str:
+    """A SQL ``CASE`` on ``col`` giving each template family its own threshold, ``default`` for the rest."""
+    if not templates:
+        return repr(default)
+    whens = " ".join(f"WHEN {literal(f)} THEN {value(f)!r}" for f in templates)
+    return f"CASE {col} {whens} ELSE {default!r} END"
+
+
 def member_tools(con: duckdb.DuckDBPyConnection, config: Config, cids: list[int]) -> pd.DataFrame:
     """``(cid, aid, tools)`` for every member of the given communities (0 when it uses none)."""
     roles = scoring.Roles.of(config)
     templates = roles.templates
-    min_shared = " ".join(f"WHEN {literal(f)} THEN {int(config.families[f].min_shared)}" for f in templates)
 
     def is_template(col: str = "family") -> str:
         return among(templates, col)
-    threshold = f"CASE family {min_shared} ELSE 1 END" if templates else "1"
-    least_share = " ".join(f"WHEN {literal(f)} THEN {float(config.families[f].min_exclusivity)!r}" for f in templates)
-    exclusivity = f"CASE s.family {least_share} ELSE 0 END" if templates else "0"
+    threshold = _per_family(templates, "family", lambda f: int(config.families[f].min_shared), 1)
+    exclusivity = _per_family(templates, "s.family", lambda f: float(config.families[f].min_exclusivity), 0)
     return con.execute(f"""
         WITH chosen AS (SELECT m.cid, o.op, m.aid, coalesce(a.org_id, '') AS org_id
                         FROM members m JOIN accounts a USING (aid) JOIN operations o USING (cid)
@@ -187,9 +195,9 @@ def _template_routes(config: Config, templates: list[str], need: int) -> str:
     once per ring for every account that sends it (13M rows at seed scale, where 13k will do).
     """
     least = float(config.scoring.recruit_exclusivity)
-    exclusivity = " ".join(f"WHEN {literal(f)} THEN {max(float(config.families[f].min_exclusivity), least)!r}"
-                           for f in templates)
-    min_shared = " ".join(f"WHEN {literal(f)} THEN {int(config.families[f].min_shared)}" for f in templates)
+    exclusivity = _per_family(templates, "c.family",
+                              lambda f: max(float(config.families[f].min_exclusivity), least), 1)
+    min_shared = _per_family(templates, "family", lambda f: int(config.families[f].min_shared), 1)
     return f"""
             -- template phrases mostly the operation's own members send, and who outside sends enough of them
             -- (an incidence row is one account's use of one entity, and a member is in one ring: no duplicates)
@@ -198,14 +206,14 @@ def _template_routes(config: Config, templates: list[str], need: int) -> str:
             op_phrases AS (SELECT c.op, c.family, c.entity
                            FROM (SELECT op, family, entity, count(*) AS n FROM member_phrases GROUP BY ALL) c
                            JOIN entities e USING (family, entity)
-                           WHERE e.accounts >= 2 AND c.n >= (CASE c.family {exclusivity} ELSE 1 END) * e.accounts),
+                           WHERE e.accounts >= 2 AND c.n >= {exclusivity} * e.accounts),
             ring_phrases AS (SELECT DISTINCT m.op, m.cid, m.family, m.entity FROM member_phrases m
                              SEMI JOIN op_phrases o ON o.op = m.op AND o.family = m.family AND o.entity = m.entity),
             phrase_uses AS (SELECT DISTINCT i.aid, p.op, p.family, p.entity
                             FROM incidence i JOIN op_phrases p USING (family, entity)
                             WHERE i.aid IN (SELECT aid FROM outside)),
             phrase_units AS (SELECT aid, op, family FROM phrase_uses
-                             GROUP BY aid, op, family HAVING count(*) >= CASE family {min_shared} ELSE 1 END),
+                             GROUP BY aid, op, family HAVING count(*) >= {min_shared}),
             senders AS (SELECT DISTINCT aid, op FROM phrase_units),
             -- the template route: accounts sending the operation's templates, with enough tools in all
             sharing_template AS (
@@ -240,6 +248,8 @@ def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.D
         routes, template_ctes, phrase_ring_ties = (["infra", "template", "exits"],
                                                    _template_routes(config, roles.templates, need), _PHRASE_RING_TIES)
     passing = " UNION ".join(f"SELECT aid, op FROM passing_{r}" for r in routes)
+    # without the exits route, an operation with no card batch has no holders: its ties would go unused
+    only_purse = "" if "exits" in routes else " AND f.op IN (SELECT op FROM purse)"
     con.register("flagged_members_df", flagged[["cid", "aid"]])
     try:
         found = con.execute(f"""
@@ -252,7 +262,7 @@ def _recruit_round(con: duckdb.DuckDBPyConnection, config: Config, flagged: pd.D
             -- the linking entities the operation's members use, by ring, and who outside uses them
             member_ents AS (SELECT DISTINCT f.op, f.cid, i.family, i.entity
                             FROM fm f JOIN incidence i USING (aid) JOIN entities e USING (family, entity)
-                            WHERE e.pair_weight > 0 AND {among(linking, 'i.family')}),
+                            WHERE e.pair_weight > 0 AND {among(linking, 'i.family')}{only_purse}),
             ties AS (SELECT DISTINCT i.aid, m.op, m.cid, m.family, m.entity
                      FROM incidence i JOIN member_ents m USING (family, entity) WHERE i.aid IN (SELECT aid FROM outside)),
             sharing_infra AS (SELECT aid, op FROM (SELECT DISTINCT aid, op, family, entity FROM ties)
