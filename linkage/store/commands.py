@@ -215,8 +215,8 @@ def load_command(out_dir: Path, settings: Settings, bulk: bool, replace_rings: b
                  fmt: str, as_json: bool, quiet: bool) -> None:
     """Load the evidence graph and rings of a `linkage detect` run (OUT_DIR) into Neo4j.
 
-    Incremental: a batch adds to what earlier batches stored. Its LINKED pairs
-    replace only the pairs it touched (both accounts in the batch); its rings are
+    Incremental: a batch adds to what earlier batches stored. Its run's LINKED
+    pairs are created or re-weighted, and stored pairs it does not link stay; its rings are
     added by lineage: a continuing ring keeps its node and gains the new members,
     members the batch saw elsewhere leave it, rings it merged or split are marked,
     not deleted (--replace-rings: the stored rings become exactly this run's).

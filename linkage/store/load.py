@@ -20,9 +20,9 @@ Fast because the server does little per row (``benchmarks/neo4j_load.py``):
 - a label or type the store has none of yet is read from the count store, so a
   first load asks no "which of these keys exist" question per key;
 - rarity reads each entity's degree (``GetDegree``) and rewrites only what changed;
-- ``LINKED`` and rings are written as the difference to what is stored
-  (``writeback``), so a re-run writes nothing and a later batch touches only its
-  own pairs.
+- ``LINKED`` pairs are created for accounts with none stored and merged for the
+  others, with no read of what is stored; a later batch writes only the pairs
+  its run links (``writeback``). Rings are written as the difference to what is stored.
 
 Times travel as epoch seconds and become datetimes in Cypher. Entity rarity
 (``accounts``, ``hub``, ``pair_weight``) is recomputed from the stored graph
@@ -463,7 +463,7 @@ def load_run(driver: neo4j.Driver, settings: Settings, out: str | Path, config: 
 def _load(writer: Writer, run: RunFolder, con: duckdb.DuckDBPyConnection, batch: str, config: Config,
           replace_rings: bool) -> LoadStats:
     from .lineage import add_rings, lineages
-    from .writeback import replace_links, write_rings
+    from .writeback import write_links, write_rings
 
     with writer.step("schema", rels_per_row=0):
         schema.apply(writer.driver, writer.settings)
@@ -475,7 +475,7 @@ def _load(writer: Writer, run: RunFolder, con: duckdb.DuckDBPyConnection, batch:
     send_ip_asn(writer, con, config)
     refresh_rarity(writer, con, config)
     send_intel(writer, con, config)
-    replace_links(writer, con, config)
+    write_links(writer, con, config)
     members = con.execute("SELECT ring_id, account_id FROM ring_members").fetchall() \
         if "ring_members" in _views(con) else []
     member_rows = [{"ring_id": r, "account_id": a} for r, a in members]

@@ -1,15 +1,24 @@
-"""``LINKED`` and rings as the difference to what is stored: shared by ``load`` and ``rings``.
+"""``LINKED`` and rings, written over what is stored: shared by ``load`` and ``rings``.
 
-A batch's links replace only the pairs its run touched: pairs whose two
-accounts are both in the run. Links of earlier batches with an account the run
-does not hold stay. So the run's accounts are walked in chunks (sorted, so each
-chunk is a range of start nodes; ``LINKED`` always points from the smaller
-account id to the larger, as ``rows.link_sql`` orders them), and per chunk one
-transaction reads the stored links leaving those accounts, keeps those whose
-other end is in the run, and writes the difference: creates the new pairs,
-sets the changed ones, deletes the pairs the run no longer links. Idempotent
-and kill-safe by construction (a re-run finds nothing to change), with no
-global clear: clearing every link took 67 s of a 255 s seed-scale day load.
+A batch (``load``) writes the pairs its run links and nothing else
+(``write_links``): a new pair is created, a stored pair takes the run's
+weights, and every other stored pair stays. A batch's run sees its own
+requests (and, with ``--state``, a window of earlier ones): that it does not
+link two accounts says nothing of the evidence an earlier batch found for them,
+a card they shared in April or addresses they used before the window. At seed
+scale, deleting what a day's run did not link removed 292k of the quarter's
+links between accounts active that day, and took most of the load's ``LINKED``
+time. Rows travel sorted by start account (``LINKED`` always points from the
+smaller account id to the larger, as ``rows.link_sql`` orders them); accounts
+with no stored link get their pairs created, the others merged. Idempotent and
+kill-safe: a re-run writes the same properties again.
+
+``linkage rings`` recomputes over every batch stored, so its links are the
+whole truth about the pairs among its accounts: ``replace_links`` makes the
+stored pairs exactly the run's, per chunk of start accounts, reading the
+stored links leaving them and writing the difference (creates the new pairs,
+sets the changed ones, deletes the pairs the recompute no longer links),
+with no global clear (clearing every link took 67 s of a 255 s seed-scale day).
 
 ``write_rings`` replaces (the stored assignment is exactly the run's
 afterwards): ``linkage rings``, which recomputes over everything stored, and
@@ -31,7 +40,7 @@ from .. import families
 from ..config import Config
 from ..results import Operation, Ring
 from . import rows
-from .load import Writer, lookup, positions, unwind
+from .load import Writer, count_rels, known, lookup, positions, split, unwind, with_rels
 
 if TYPE_CHECKING:
     import neo4j
@@ -59,6 +68,17 @@ def create_links(names: tuple[str, ...]) -> str:
 {unwind('ai', 'bi', *names, carry='x_at')}
 WITH x_at[ai][0] AS a, x_at[bi][0] AS b, {', '.join(names)} WHERE a IS NOT NULL AND b IS NOT NULL
 CREATE (a)-[l:LINKED]->(b)
+SET l = {_props_map(names)}
+"""
+
+
+def merge_links(names: tuple[str, ...]) -> str:
+    """The run's pairs among accounts that have stored links: created when absent, given the run's properties."""
+    return f"""
+{lookup('x', 'Account', 'account_id', 'accounts')}
+{unwind('ai', 'bi', *names, carry='x_at')}
+WITH x_at[ai][0] AS a, x_at[bi][0] AS b, {', '.join(names)} WHERE a IS NOT NULL AND b IS NOT NULL
+MERGE (a)-[l:LINKED]->(b)
 SET l = {_props_map(names)}
 """
 
@@ -110,6 +130,32 @@ def _link_chunks(con: duckdb.DuckDBPyConnection, config: Config, size: int) -> i
         SELECT s.chunk, l.* FROM ({rows.link_sql(config)}) l JOIN link_starts s ON s.account_id = l.a
         ORDER BY s.chunk, l.a, l.b""")
     return int(con.execute("SELECT coalesce(max(chunk) + 1, 0) FROM link_starts").fetchall()[0][0])
+
+
+def write_links(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config, *, size: int = LINK_CHUNK) -> None:
+    """Write the run's ``links`` as ``LINKED`` pairs; stored pairs the run does not link stay as they are."""
+    names = link_props(config)
+    sql = f"SELECT a, b, {', '.join(names)} FROM ({rows.link_sql(config)}) ORDER BY a, b"
+    with writer.step("LINKED relationships", rows.count(con, sql)) as step:
+        for cols in rows.prefetch(rows.columns(con.cursor(), sql, size=size)):
+            counts = step.write(functools.partial(_write_run_links, names=names, cols=cols))
+            step.sent(len(cols["a"]), **counts)
+
+
+def _write_run_links(tx: neo4j.ManagedTransaction, names: tuple[str, ...], cols: dict[str, list[Any]]
+                     ) -> dict[str, int]:
+    """One chunk of the run's pairs: those of accounts with no stored link created as they come, the rest merged."""
+    starts = sorted(set(cols["a"]))
+    seen = known(tx, starts, with_rels("Account", "account_id", "LINKED"), count_rels("LINKED"))
+    created = 0
+    for is_new, part in zip((True, False), split(cols, "a", seen)):
+        if part["a"]:
+            accounts, at = positions(part["a"] + part["b"])
+            n = len(part["a"])
+            summary = tx.run(create_links(names) if is_new else merge_links(names),
+                             {"accounts": accounts, "ai": at[:n], "bi": at[n:], **{c: part[c] for c in names}}).consume()
+            created += summary.counters.relationships_created
+    return {"created": created, "updated": len(cols["a"]) - created}
 
 
 def replace_links(writer: Writer, con: duckdb.DuckDBPyConnection, config: Config, *, size: int = LINK_CHUNK) -> None:
@@ -289,4 +335,4 @@ def write_operations(writer: Writer, operations: Sequence[Operation]) -> None:
             step.sent(len(op_rows[i:i + 1000]))
 
 
-__all__ = ["replace_links", "write_rings", "write_operations", "diff_links", "ring_diff", "link_props", "create_links", "update_links"]
+__all__ = ["write_links", "merge_links", "replace_links", "write_rings", "write_operations", "diff_links", "ring_diff", "link_props", "create_links", "update_links"]

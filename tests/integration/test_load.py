@@ -203,33 +203,37 @@ def test_store_failures_give_one_line_and_non_zero_exit(neo4j_settings, fixture_
     assert "definitely-wrong-password" not in res.output
 
 
-# --- a later batch replaces only its own LINKED pairs -------------------------------------------
+# --- a later batch writes only the LINKED pairs its run links ---------------------------------
 
 
-def test_a_later_batch_replaces_only_the_links_of_its_own_accounts(neo4j_driver, neo4j_settings, clean_db,
-                                                                   fixture_run, tmp_path):
+def test_a_later_batch_writes_only_the_links_its_run_makes(neo4j_driver, neo4j_settings, clean_db,
+                                                           fixture_run, tmp_path):
     later = later_batch(fixture_run, tmp_path / "later")
     first, second = run_links(fixture_run), run_links(later)
     in_later = {a for a, in duckdb.sql(f"SELECT account_id FROM '{later}/evidence/accounts.parquet'").fetchall()}
     untouched = {p: w for p, w in first.items() if not (p[0] in in_later and p[1] in in_later)}
-    dropped = {p for p in first if p[0] in in_later and p[1] in in_later and p not in second}
-    assert untouched and second and dropped  # the test can tell all three apart
+    unlinked = {p: w for p, w in first.items() if p[0] in in_later and p[1] in in_later and p not in second}
+    assert untouched and second and unlinked  # the test can tell all three apart
 
     load_run(neo4j_driver, neo4j_settings, fixture_run)
     assert links(neo4j_driver, neo4j_settings) == first
     stats = load_run(neo4j_driver, neo4j_settings, later).as_dict()
     stored = links(neo4j_driver, neo4j_settings)
     assert {p: stored.get(p) for p in untouched} == untouched  # the first batch's other links stay
-    assert {p: stored.get(p) for p in second} == second  # pairs both touched carry the second run's weight
-    assert not dropped & set(stored)  # pairs the second run saw unlinked are gone
-    assert stored == {**untouched, **second}
+    assert {p: stored.get(p) for p in second} == second  # pairs the second run links carry its weight
+    # regression: pairs of two accounts both in the second batch that its run does not link were deleted;
+    # the second run never saw the first batch's evidence for them, so they stay as the first batch wrote them
+    assert {p: stored.get(p) for p in unlinked} == unlinked
+    assert stored == {**first, **second}
     done = stats["steps"]["LINKED relationships"]
-    assert (done["created"], done["updated"], done["deleted"]) == (0, len(second), len(dropped))
+    assert (done["created"], done["updated"]) == (len(set(second) - set(first)), len(set(second) & set(first)))
+    assert "deleted" not in done
 
     before = census(neo4j_driver, neo4j_settings)
     again = load_run(neo4j_driver, neo4j_settings, later).as_dict()["steps"]["LINKED relationships"]
     assert census(neo4j_driver, neo4j_settings) == before  # a re-run of the same batch changes nothing
-    assert (again["created"], again["updated"], again["deleted"]) == (0, 0, 0)
+    assert links(neo4j_driver, neo4j_settings) == stored
+    assert again["created"] == 0
 
 
 # --- what the commands show -----------------------------------------------------------------------
