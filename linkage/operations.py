@@ -17,8 +17,8 @@ Two communities are tied when they share
   a template is the operator's own artefact, copied into every ring, and it is
   all that ties a stealthy operator's rings together.
 
-- a card batch: each pays improbably often from the same BIN (``card_batches``, the
-  test of ``linkage.scoring``). One batch bought from one issuer is one buyer's, and
+- a card batch: each pays mainly and improbably often from the same BIN (``card_batches``,
+  the test of ``linkage.scoring``). One batch bought from one issuer is one buyer's, and
   ties on its own, however many ordinary customers the issuer also serves.
 
 An operation is a connected set of communities tied with strength at least
@@ -127,10 +127,10 @@ def template_ties_sql(config: Config) -> str:
 
 
 def card_batches_sql(config: Config) -> str:
-    """``(cid, family, entity, holders, size, users_share, surprise, passes)``: per community and batch
-    family (``Family.batch``), the entity most of its members hold, how improbable that many holders are,
-    and whether the community pays from a batch (enough holders, improbably many): the one test of a
-    batch, which operations and scoring both read.
+    """``(cid, family, entity, holders, covered, size, users_share, surprise, top, passes)``: per community,
+    batch family (``Family.batch``) and entity its members hold, how improbable that many holders are,
+    and whether the community pays from batches: the one test of a batch, which operations and scoring
+    both read.
 
     ``users_share`` is the entity's share of the family's users in the whole batch; ``surprise`` is
     ``size * KL(holders / size || users_share)``, minus the log of a Chernoff bound on the chance that
@@ -139,6 +139,13 @@ def card_batches_sql(config: Config) -> str:
     BIN one payer in eleven uses is (``ScoringParams.batch_chance``). Members of one verified org hold
     as one: a company's card programme is its declared business, as its shared billing is.
 
+    An operator who gives every account its own card buys them in batches, and not always from one
+    issuer: a third of a ring on each of three BINs is three improbable batches and one purse. So every
+    entity improbable on its own is the community's, and the community pays from batches when the
+    members holding any of them (``covered``) are at least ``ScoringParams.min_coverage`` of it;
+    ``passes`` marks those entities. ``top`` marks the entity most members hold: a community is tied
+    to others (``build``) only through the batch it mainly pays from.
+
     That bound is for finding a batch anywhere in the run. A community holding an entity some other
     community was found paying from only has to be improbable as one of the communities tested
     (``surprise >= ln M``): joining a known batch is one hypothesis per community, not a search.
@@ -146,39 +153,49 @@ def card_batches_sql(config: Config) -> str:
     batch = [f.name for f in families.in_run(config) if f.batch]
     if not batch:
         return ("SELECT CAST(NULL AS BIGINT) AS cid, CAST(NULL AS VARCHAR) AS family, CAST(NULL AS VARCHAR) AS entity, "
-                "0 AS holders, 0 AS size, 0.0 AS users_share, 0.0 AS surprise, false AS passes WHERE false")
-    fams = among(batch, "family")
+                "0 AS holders, 0 AS covered, 0 AS size, 0.0 AS users_share, 0.0 AS surprise, false AS top, "
+                "false AS passes WHERE false")
     s = config.scoring
+    coverage = float(s.min_coverage)
     return f"""
-        WITH users AS (SELECT family, count(DISTINCT aid) AS n FROM incidence WHERE {fams} GROUP BY family),
-        per AS (SELECT family, entity, count(DISTINCT aid) AS n FROM incidence WHERE {fams} GROUP BY family, entity),
+        WITH users AS (SELECT family, count(DISTINCT aid) AS n FROM incidence WHERE {among(batch, 'family')} GROUP BY family),
+        per AS (SELECT family, entity, count(DISTINCT aid) AS n FROM incidence WHERE {among(batch, 'family')}
+                GROUP BY family, entity),
         size AS (SELECT cid, count(*) AS size FROM members GROUP BY cid),
-        held AS (SELECT m.cid, i.family, i.entity,
-                        count(DISTINCT coalesce(nullif(a.org_id, ''), CAST(i.aid AS VARCHAR))) AS holders
-                 FROM incidence i JOIN members m USING (aid) JOIN accounts a USING (aid)
-                 WHERE {among(batch, 'i.family')} GROUP BY m.cid, i.family, i.entity),
-        top AS (SELECT cid, family, entity, holders,
-                       row_number() OVER (PARTITION BY cid, family ORDER BY holders DESC, entity) AS rank FROM held),
-        shares AS (SELECT t.cid, t.family, t.entity, t.holders, s.size, CAST(p.n AS DOUBLE) / u.n AS users_share,
-                          CAST(t.holders AS DOUBLE) / s.size AS q
-                   FROM top t JOIN size s USING (cid) JOIN per p USING (family, entity) JOIN users u USING (family)
-                   WHERE t.rank = 1)
-        , scored AS (
-        SELECT cid, family, entity, holders, size, users_share,
-               CASE WHEN q <= users_share THEN 0.0
-                    ELSE size * (q * ln(q / users_share)
-                                 + CASE WHEN q < 1 THEN (1 - q) * ln((1 - q) / (1 - users_share)) ELSE 0.0 END)
-               END AS surprise
-        FROM shares)
-        , judged AS (
-        SELECT *, holders >= {float(s.min_coverage)!r} * size AS enough,
-               surprise >= {-math.log(float(s.batch_chance))!r} AS found,
-               ln(count(*) OVER (PARTITION BY family)) AS tested
-        FROM scored)
-        SELECT cid, family, entity, holders, size, users_share, surprise,
-               enough AND (found OR (bool_or(enough AND found) OVER (PARTITION BY family, entity)
-                                     AND surprise >= tested)) AS passes
-        FROM judged"""
+        -- who holds what: the members of one verified org hold as one
+        holding AS (SELECT m.cid, i.family, i.entity, coalesce(nullif(a.org_id, ''), CAST(i.aid AS VARCHAR)) AS holder
+                    FROM incidence i JOIN members m USING (aid) JOIN accounts a USING (aid)
+                    WHERE {among(batch, 'i.family')}),
+        held AS (SELECT cid, family, entity, count(DISTINCT holder) AS holders FROM holding GROUP BY cid, family, entity),
+        shares AS (SELECT h.cid, h.family, h.entity, h.holders, s.size, CAST(p.n AS DOUBLE) / u.n AS users_share,
+                          CAST(h.holders AS DOUBLE) / s.size AS q,
+                          row_number() OVER (PARTITION BY h.cid, h.family ORDER BY h.holders DESC, h.entity) = 1 AS top
+                   FROM held h JOIN size s USING (cid) JOIN per p USING (family, entity) JOIN users u USING (family)),
+        scored AS (
+            SELECT cid, family, entity, holders, size, users_share, top,
+                   CASE WHEN q <= users_share THEN 0.0
+                        ELSE size * (q * ln(q / users_share)
+                                     + CASE WHEN q < 1 THEN (1 - q) * ln((1 - q) / (1 - users_share)) ELSE 0.0 END)
+                   END AS surprise
+            FROM shares),
+        tested AS (SELECT family, ln(count(DISTINCT cid)) AS tested FROM scored GROUP BY family),
+        judged AS (SELECT s.*, s.surprise >= {-math.log(float(s.batch_chance))!r} AS found, t.tested
+                   FROM scored s JOIN tested t USING (family)),
+        -- the members holding any of the entities the community is found paying from
+        found_cover AS (SELECT h.cid, h.family, count(DISTINCT h.holder) AS n FROM holding h
+                        SEMI JOIN judged j ON j.cid = h.cid AND j.family = h.family AND j.entity = h.entity AND j.found
+                        GROUP BY h.cid, h.family),
+        paying AS (SELECT j.*, coalesce(c.n, 0) >= {coverage!r} * j.size AS pays
+                   FROM judged j LEFT JOIN found_cover c USING (cid, family)),
+        owned AS (SELECT *, found OR (bool_or(found AND pays) OVER (PARTITION BY family, entity) AND surprise >= tested)
+                            AS own
+                  FROM paying),
+        covered AS (SELECT h.cid, h.family, count(DISTINCT h.holder) AS n FROM holding h
+                    SEMI JOIN owned o ON o.cid = h.cid AND o.family = h.family AND o.entity = h.entity AND o.own
+                    GROUP BY h.cid, h.family)
+        SELECT o.cid, o.family, o.entity, o.holders, coalesce(c.n, 0) AS covered, o.size, o.users_share, o.surprise,
+               o.top, o.own AND coalesce(c.n, 0) >= {coverage!r} * o.size AS passes
+        FROM owned o LEFT JOIN covered c USING (cid, family)"""
 
 
 def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -193,7 +210,7 @@ def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:
                 SELECT c1, c2, n AS w FROM ({infra_ties_sql(config)})
                 UNION ALL SELECT c1, c2, {float(p.template_tie)!r} AS w FROM ({template_ties_sql(config)})
                 UNION ALL SELECT min(cid) OVER (PARTITION BY family, entity) AS c1, cid AS c2, {float(p.min_tie)!r} AS w
-                          FROM card_batches WHERE passes)
+                          FROM card_batches WHERE passes AND top)
             WHERE c1 < c2
             GROUP BY c1, c2 HAVING sum(w) >= {float(p.min_tie)!r} ORDER BY c1, c2"""
     ).fetchnumpy()

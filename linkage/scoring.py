@@ -353,7 +353,7 @@ def batch_sql(config: Config, roles: Roles) -> str:
 
     Reads ``card_batches`` (``linkage.operations``), which holds the test of a batch.
     """
-    cols = ", ".join(f"max(holders) FILTER (WHERE family = {literal(f)}) AS c_{f}, "
+    cols = ", ".join(f"max(CASE WHEN passes THEN covered ELSE holders END) FILTER (WHERE family = {literal(f)}) AS c_{f}, "
                      f"max(surprise) FILTER (WHERE family = {literal(f)}) AS s_{f}, "
                      f"bool_or(passes) FILTER (WHERE family = {literal(f)}) AS p_{f}" for f in roles.batches)
     return f"SELECT cid, {cols} FROM card_batches GROUP BY cid" if cols else f"SELECT DISTINCT cid FROM {roles.members}"

@@ -39,7 +39,7 @@ def test_a_community_paying_from_a_rare_bin_is_a_batch_and_a_popular_bin_is_not(
     config = Config()
     batch.execute(f"CREATE TABLE card_batches AS {card_batches_sql(config)}")
     got = {r[0]: r[1:] for r in batch.execute(
-        "SELECT cid, entity, holders, size, users_share, surprise FROM card_batches ORDER BY cid").fetchall()}
+        "SELECT cid, entity, holders, size, users_share, surprise FROM card_batches WHERE top ORDER BY cid").fetchall()}
     # V: 14 of 200 payers, six of six members: 6 * ln(200 / 14), beyond -ln(1e-6) = 13.8.
     assert got[1][:3] == ("V", 6, 6) and got[1][3] == pytest.approx(14 / 200)
     assert got[1][4] == pytest.approx(6 * math.log(200 / 14))
@@ -60,13 +60,55 @@ def test_a_community_joins_a_batch_others_pay_from_at_the_chance_of_one_communit
                   "(6, 163)")
     batch.execute("UPDATE incidence SET entity = 'R' WHERE aid IN (160, 161)")
     batch.execute(f"CREATE TABLE card_batches AS {card_batches_sql(Config())}")
-    got = {r[0]: r[1:] for r in batch.execute("SELECT cid, entity, surprise, passes FROM card_batches").fetchall()}
+    got = {r[0]: r[1:] for r in batch.execute("SELECT cid, entity, surprise, passes FROM card_batches WHERE top")
+           .fetchall()}
     assert len(got) == 6
     v = 4 * (0.5 * math.log(0.5 / (14 / 200)) + 0.5 * math.log(0.5 / (1 - 14 / 200)))
     assert got[5][0] == "V" and got[5][1] == pytest.approx(v) and math.log(6) < v < -math.log(1e-6)
     assert got[5][2] and not got[6][2]
     assert got[6][0] == "R" and got[6][1] > v  # R is rarer than V, yet founds no batch alone
     assert {c for c, r in got.items() if r[2]} == {1, 2, 5}
+
+
+def _three_bins(popular: bool, bins_held: int = 3) -> duckdb.DuckDBPyConnection:
+    """2,000 payers on their own cards; community 1 = accounts 0-29, ten on each of BINs A, B and C
+    (the first ``bins_held`` of them; the others on cards of their own). ``popular``: 600 outsiders
+    hold each BIN too."""
+    con = duckdb.connect()
+    bins = {a: "ABC"[a // 10] if a // 10 < bins_held else f"own-{a}" for a in range(30)}
+    outsiders = range(30, 2000)
+    bins |= {a: ("ABC"[(a - 30) // 600] if popular and a < 30 + 1800 else f"own-{a}") for a in outsiders}
+    con.execute("CREATE TABLE incidence AS SELECT * FROM (VALUES "
+                + ", ".join(f"({a}, 'card_batch', '{b}')" for a, b in sorted(bins.items())) + ") t(aid, family, entity)")
+    con.execute("CREATE TABLE members AS SELECT 1 AS cid, range AS aid FROM range(30)")
+    con.execute("CREATE TABLE accounts AS SELECT range AS aid, '' AS org_id FROM range(2000)")
+    con.execute(f"CREATE TABLE card_batches AS {card_batches_sql(Config())}")
+    return con
+
+
+def test_a_community_paying_from_three_rare_bins_pays_from_batches_though_none_covers_half():
+    """A third of the community on each of three BINs nobody else holds: each BIN alone is a third, short
+    of ``min_coverage``, and each is improbable on its own (30 * KL(1/3 || 1/200) = 34, beyond 13.8). The
+    members holding any of them are all 30: the community pays from batches, through all three, and is
+    tied to others (``top``) only through the first. Regression: the most-held BIN alone was tested, and a
+    ring buying its cards from three issuers was no batch (GLASS-HERON in the first days of a replay)."""
+    con = _three_bins(popular=False)
+    got = con.execute("SELECT entity, holders, covered, surprise, top, passes FROM card_batches ORDER BY entity"
+                      ).fetchall()
+    q, share = 1 / 3, 10 / 2000
+    kl = 30 * (q * math.log(q / share) + (1 - q) * math.log((1 - q) / (1 - share)))
+    assert [r[:3] for r in got] == [("A", 10, 30), ("B", 10, 30), ("C", 10, 30)]
+    assert all(r[3] == pytest.approx(kl) for r in got)
+    assert [r[4] for r in got] == [True, False, False] and all(r[5] for r in got)
+
+
+def test_popular_bins_or_one_rare_bin_for_a_third_are_no_batch():
+    """The same thirds on BINs 600 of 2,000 payers hold are what anyone's cards look like; one rare BIN
+    for a third of the community (the rest on their own cards) covers a third."""
+    popular = _three_bins(popular=True)
+    assert popular.execute("SELECT count(*) FILTER (WHERE passes), max(surprise) FROM card_batches").fetchone()[0] == 0
+    one = _three_bins(popular=False, bins_held=1)
+    assert one.execute("SELECT entity, covered, passes FROM card_batches WHERE top").fetchall() == [("A", 10, False)]
 
 
 def test_the_chance_bound_is_a_knob(batch):
