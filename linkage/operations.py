@@ -127,7 +127,7 @@ def template_ties_sql(config: Config) -> str:
 
 
 def card_batches_sql(config: Config) -> str:
-    """``(cid, family, entity, holders, covered, size, users_share, surprise, top, passes)``: per community,
+    """``(cid, family, entity, holders, covered, size, users_share, surprise, main, passes)``: per community,
     batch family (``Family.batch``) and entity its members hold, how improbable that many holders are,
     and whether the community pays from batches: the one test of a batch, which operations and scoring
     both read.
@@ -143,8 +143,11 @@ def card_batches_sql(config: Config) -> str:
     issuer: a third of a ring on each of three BINs is three improbable batches and one purse. So every
     entity improbable on its own is the community's, and the community pays from batches when the
     members holding any of them (``covered``) are at least ``ScoringParams.min_coverage`` of it;
-    ``passes`` marks those entities. ``top`` marks the entity most members hold: a community is tied
-    to others (``build``) only through the batch it mainly pays from.
+    ``passes`` marks those entities. ``main`` marks the entity most members hold when it alone covers
+    ``min_coverage``: a community is tied to others (``build``) only through a batch it mainly pays
+    from. A third of a ring on one BIN says the operator bought there, not that everybody else
+    who bought there is the same operator (held-out world H4: a mimicry operation with no intel was
+    tied through a shared issuer to GLASS-HERON, whose rings pay a third from each of three BINs).
 
     That bound is for finding a batch anywhere in the run. A community holding an entity some other
     community was found paying from only has to be improbable as one of the communities tested
@@ -153,7 +156,7 @@ def card_batches_sql(config: Config) -> str:
     batch = [f.name for f in families.in_run(config) if f.batch]
     if not batch:
         return ("SELECT CAST(NULL AS BIGINT) AS cid, CAST(NULL AS VARCHAR) AS family, CAST(NULL AS VARCHAR) AS entity, "
-                "0 AS holders, 0 AS covered, 0 AS size, 0.0 AS users_share, 0.0 AS surprise, false AS top, "
+                "0 AS holders, 0 AS covered, 0 AS size, 0.0 AS users_share, 0.0 AS surprise, false AS main, "
                 "false AS passes WHERE false")
     s = config.scoring
     coverage = float(s.min_coverage)
@@ -194,7 +197,8 @@ def card_batches_sql(config: Config) -> str:
                     SEMI JOIN owned o ON o.cid = h.cid AND o.family = h.family AND o.entity = h.entity AND o.own
                     GROUP BY h.cid, h.family)
         SELECT o.cid, o.family, o.entity, o.holders, coalesce(c.n, 0) AS covered, o.size, o.users_share, o.surprise,
-               o.top, o.own AND coalesce(c.n, 0) >= {coverage!r} * o.size AS passes
+               o.top AND o.holders >= {coverage!r} * o.size AS main,
+               o.own AND coalesce(c.n, 0) >= {coverage!r} * o.size AS passes
         FROM owned o LEFT JOIN covered c USING (cid, family)"""
 
 
@@ -210,7 +214,7 @@ def build(con: duckdb.DuckDBPyConnection, config: Config) -> None:
                 SELECT c1, c2, n AS w FROM ({infra_ties_sql(config)})
                 UNION ALL SELECT c1, c2, {float(p.template_tie)!r} AS w FROM ({template_ties_sql(config)})
                 UNION ALL SELECT min(cid) OVER (PARTITION BY family, entity) AS c1, cid AS c2, {float(p.min_tie)!r} AS w
-                          FROM card_batches WHERE passes AND top)
+                          FROM card_batches WHERE passes AND main)
             WHERE c1 < c2
             GROUP BY c1, c2 HAVING sum(w) >= {float(p.min_tie)!r} ORDER BY c1, c2"""
     ).fetchnumpy()

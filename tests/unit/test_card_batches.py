@@ -39,7 +39,7 @@ def test_a_community_paying_from_a_rare_bin_is_a_batch_and_a_popular_bin_is_not(
     config = Config()
     batch.execute(f"CREATE TABLE card_batches AS {card_batches_sql(config)}")
     got = {r[0]: r[1:] for r in batch.execute(
-        "SELECT cid, entity, holders, size, users_share, surprise FROM card_batches WHERE top ORDER BY cid").fetchall()}
+        "SELECT cid, entity, holders, size, users_share, surprise FROM card_batches WHERE holders = (SELECT max(holders) FROM card_batches c WHERE c.cid = card_batches.cid) ORDER BY cid").fetchall()}
     # V: 14 of 200 payers, six of six members: 6 * ln(200 / 14), beyond -ln(1e-6) = 13.8.
     assert got[1][:3] == ("V", 6, 6) and got[1][3] == pytest.approx(14 / 200)
     assert got[1][4] == pytest.approx(6 * math.log(200 / 14))
@@ -60,7 +60,7 @@ def test_a_community_joins_a_batch_others_pay_from_at_the_chance_of_one_communit
                   "(6, 163)")
     batch.execute("UPDATE incidence SET entity = 'R' WHERE aid IN (160, 161)")
     batch.execute(f"CREATE TABLE card_batches AS {card_batches_sql(Config())}")
-    got = {r[0]: r[1:] for r in batch.execute("SELECT cid, entity, surprise, passes FROM card_batches WHERE top")
+    got = {r[0]: r[1:] for r in batch.execute("SELECT cid, entity, surprise, passes FROM card_batches WHERE entity NOT LIKE 'own-%'")
            .fetchall()}
     assert len(got) == 6
     v = 4 * (0.5 * math.log(0.5 / (14 / 200)) + 0.5 * math.log(0.5 / (1 - 14 / 200)))
@@ -89,17 +89,17 @@ def _three_bins(popular: bool, bins_held: int = 3) -> duckdb.DuckDBPyConnection:
 def test_a_community_paying_from_three_rare_bins_pays_from_batches_though_none_covers_half():
     """A third of the community on each of three BINs nobody else holds: each BIN alone is a third, short
     of ``min_coverage``, and each is improbable on its own (30 * KL(1/3 || 1/200) = 34, beyond 13.8). The
-    members holding any of them are all 30: the community pays from batches, through all three, and is
-    tied to others (``top``) only through the first. Regression: the most-held BIN alone was tested, and a
+    members holding any of them are all 30: the community pays from batches, through all three; it is
+    tied to nobody through them (``main``), since none alone pays for most of it. Regression: the most-held BIN alone was tested, and a
     ring buying its cards from three issuers was no batch (GLASS-HERON in the first days of a replay)."""
     con = _three_bins(popular=False)
-    got = con.execute("SELECT entity, holders, covered, surprise, top, passes FROM card_batches ORDER BY entity"
+    got = con.execute("SELECT entity, holders, covered, surprise, main, passes FROM card_batches ORDER BY entity"
                       ).fetchall()
     q, share = 1 / 3, 10 / 2000
     kl = 30 * (q * math.log(q / share) + (1 - q) * math.log((1 - q) / (1 - share)))
     assert [r[:3] for r in got] == [("A", 10, 30), ("B", 10, 30), ("C", 10, 30)]
     assert all(r[3] == pytest.approx(kl) for r in got)
-    assert [r[4] for r in got] == [True, False, False] and all(r[5] for r in got)
+    assert not any(r[4] for r in got) and all(r[5] for r in got)
 
 
 def test_popular_bins_or_one_rare_bin_for_a_third_are_no_batch():
@@ -108,7 +108,7 @@ def test_popular_bins_or_one_rare_bin_for_a_third_are_no_batch():
     popular = _three_bins(popular=True)
     assert popular.execute("SELECT count(*) FILTER (WHERE passes), max(surprise) FROM card_batches").fetchone()[0] == 0
     one = _three_bins(popular=False, bins_held=1)
-    assert one.execute("SELECT entity, covered, passes FROM card_batches WHERE top").fetchall() == [("A", 10, False)]
+    assert one.execute("SELECT entity, covered, passes FROM card_batches WHERE entity = 'A'").fetchall() == [("A", 10, False)]
 
 
 def test_the_chance_bound_is_a_knob(batch):
@@ -155,3 +155,25 @@ def test_fresh_cards_of_a_common_bin_tie_nobody(tmp_path):
     by_label = {w.truth[m]: r for r in result.rings for m in r.members}
     assert set(by_label) == {"ringa", "ringz"}
     assert by_label["ringa"].operation != by_label["ringz"].operation
+
+
+def test_a_ring_paying_a_third_from_each_of_three_bins_pays_from_batches_and_is_tied_through_none(tmp_path):
+    """ringz's cards come a third each from three BINs, one of them the BIN ringa pays from in full. ringz
+    pays from batches (every member holds a card of one), but a third of it on ringa's BIN says its operator
+    bought from the same issuer, not that it is ringa's: two operations (held-out world H4: a mimicry
+    operation with no intel was attributed to GLASS-HERON through an issuer both bought from)."""
+    w = World(seed=23)
+    add_ring(w, "ringa", n=24, requests=120, card_share=1, bin="537410")
+    add_ring(w, "ringz", n=30, requests=120, card_share=1, bin="537410", base_ip="100.64.9", device="harness-z",
+             domain="zz-mail.top", asn=16276,
+             template="summarise the repository {} into an agent plan with tool calls for {} in yaml",
+             t0=START + pd.Timedelta(days=20))
+    add_regulars(w, n=1000)  # 500 payers on BIN 520000: ten of 554 payers on a BIN is a rare draw
+    for p in w.payments:
+        if p["account_id"].startswith("ringz"):
+            p["bin"] = ("537410", "537411", "537412")[int(p["account_id"][-3:]) % 3]
+    result = detect(w.write(tmp_path / "batch"))
+    by_label = {w.truth[m]: r for r in result.rings for m in r.members}
+    assert set(by_label) == {"ringa", "ringz"}
+    assert by_label["ringa"].operation != by_label["ringz"].operation
+    assert by_label["ringz"].features["payment_share"] == 1.0  # every member pays from one of its batches
