@@ -61,26 +61,26 @@ def _props_map(names: tuple[str, ...]) -> str:
     return "{" + ", ".join(f"{n}: {n}" for n in names) + "}"
 
 
-def create_links(names: tuple[str, ...]) -> str:
-    """New ``LINKED`` pairs: each account looked up once, then addressed by position."""
+def _pairs(names: tuple[str, ...], verb: str) -> str:
+    """``LINKED`` pairs given as positions into accounts each looked up once; ``verb``: CREATE or MERGE."""
+    assert verb in ("CREATE", "MERGE")
     return f"""
 {lookup('x', 'Account', 'account_id', 'accounts')}
 {unwind('ai', 'bi', *names, carry='x_at')}
 WITH x_at[ai][0] AS a, x_at[bi][0] AS b, {', '.join(names)} WHERE a IS NOT NULL AND b IS NOT NULL
-CREATE (a)-[l:LINKED]->(b)
+{verb} (a)-[l:LINKED]->(b)
 SET l = {_props_map(names)}
 """
+
+
+def create_links(names: tuple[str, ...]) -> str:
+    """New ``LINKED`` pairs: each account looked up once, then addressed by position."""
+    return _pairs(names, "CREATE")
 
 
 def merge_links(names: tuple[str, ...]) -> str:
     """The run's pairs among accounts that have stored links: created when absent, given the run's properties."""
-    return f"""
-{lookup('x', 'Account', 'account_id', 'accounts')}
-{unwind('ai', 'bi', *names, carry='x_at')}
-WITH x_at[ai][0] AS a, x_at[bi][0] AS b, {', '.join(names)} WHERE a IS NOT NULL AND b IS NOT NULL
-MERGE (a)-[l:LINKED]->(b)
-SET l = {_props_map(names)}
-"""
+    return _pairs(names, "MERGE")
 
 
 def update_links(names: tuple[str, ...]) -> str:
