@@ -160,6 +160,12 @@ def card_batches_sql(config: Config) -> str:
                 "false AS passes WHERE false")
     s = config.scoring
     coverage = float(s.min_coverage)
+
+    def covering(table: str, flag: str) -> str:
+        """Per community and family, the members holding any entity ``table`` marks ``flag``."""
+        return (f"SELECT h.cid, h.family, count(DISTINCT h.holder) AS n FROM holding h SEMI JOIN {table} x "
+                f"ON x.cid = h.cid AND x.family = h.family AND x.entity = h.entity AND x.{flag} GROUP BY h.cid, h.family")
+
     return f"""
         WITH users AS (SELECT family, count(DISTINCT aid) AS n FROM incidence WHERE {among(batch, 'family')} GROUP BY family),
         per AS (SELECT family, entity, count(DISTINCT aid) AS n FROM incidence WHERE {among(batch, 'family')}
@@ -185,17 +191,13 @@ def card_batches_sql(config: Config) -> str:
         judged AS (SELECT s.*, s.surprise >= {-math.log(float(s.batch_chance))!r} AS found, t.tested
                    FROM scored s JOIN tested t USING (family)),
         -- the members holding any of the entities the community is found paying from
-        found_cover AS (SELECT h.cid, h.family, count(DISTINCT h.holder) AS n FROM holding h
-                        SEMI JOIN judged j ON j.cid = h.cid AND j.family = h.family AND j.entity = h.entity AND j.found
-                        GROUP BY h.cid, h.family),
+        found_cover AS ({covering('judged', 'found')}),
         paying AS (SELECT j.*, coalesce(c.n, 0) >= {coverage!r} * j.size AS pays
                    FROM judged j LEFT JOIN found_cover c USING (cid, family)),
         owned AS (SELECT *, found OR (bool_or(found AND pays) OVER (PARTITION BY family, entity) AND surprise >= tested)
                             AS own
                   FROM paying),
-        covered AS (SELECT h.cid, h.family, count(DISTINCT h.holder) AS n FROM holding h
-                    SEMI JOIN owned o ON o.cid = h.cid AND o.family = h.family AND o.entity = h.entity AND o.own
-                    GROUP BY h.cid, h.family)
+        covered AS ({covering('owned', 'own')})
         SELECT o.cid, o.family, o.entity, o.holders, coalesce(c.n, 0) AS covered, o.size, o.users_share, o.surprise,
                o.top AND o.holders >= {coverage!r} * o.size AS main,
                o.own AND coalesce(c.n, 0) >= {coverage!r} * o.size AS passes
