@@ -79,7 +79,7 @@ _INT = {"accounts", "number", "size", "requests", "hosting_requests", "payments"
 _NUMBER = {"pair_weight", "score", "operator_confidence", "confidence", "weight", "coordination", "harvesting",
            "diversity", "payment_share", "template_share", "burst_share", "lockstep_share", "hosting_share",
            "volume_ratio", "density", "median_requests"}
-_LIST = {"signals", "batches", "windows", "evidence", "previous_ids", "successors"}
+_LIST = {"signals", "batches", "windows", "window_requests", "evidence", "previous_ids", "successors"}
 _PARAM_TYPE = {"string": "String", "int": "Integer", "float": "Float", "bool": "Boolean"}
 #: Bloom's data type -> the suffix it puts on a style rule's ``basedOn`` (``score_number``); only the
 #: suffixes seen in real exports, so a rule on another type fails here rather than in Bloom.

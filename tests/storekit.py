@@ -20,7 +20,8 @@ def census(driver, settings) -> dict:
     rels = {r["t"]: r["c"] for r in run_query(
         driver, settings, "census rels", "MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS c")}
     totals = run_query(driver, settings, "census totals", """
-        MATCH (a:Account) WITH sum(a.requests) AS requests, sum(size(coalesce(a.windows, []))) AS windows
+        MATCH (a:Account) WITH sum(a.requests) AS requests
+        OPTIONAL MATCH ()-[s:SEEN_IN]->() WITH requests, sum(size(coalesce(s.windows, []))) AS windows
         OPTIONAL MATCH ()-[r:USED_IP]->() WITH requests, windows, sum(r.requests) AS ip_requests
         OPTIONAL MATCH ()-[p:PAID_WITH]->() RETURN requests, windows, ip_requests, sum(p.payments) AS payments""")[0]
     return {"nodes": nodes, "rels": rels, **dict(totals)}

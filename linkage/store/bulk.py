@@ -163,15 +163,17 @@ def import_files(config: Config, ring_props: list[tuple[str, str, str]]) -> list
     def rel(rtype: str, start: tuple[str, str], end: tuple[str, str], source: str, *props: tuple[str, str, str]) -> None:
         files.append(("relationships", rtype, _rel_cols(rtype, *start, *end, *props), source))
 
-    node("Account", "a.account_id",
-         "accounts a LEFT JOIN windows w USING (aid) LEFT JOIN account_ring m ON m.account_id = a.account_id",
+    node("Account", "a.account_id", "accounts a LEFT JOIN account_ring m ON m.account_id = a.account_id",
          ("created_at", "datetime", "a.created_at"), ("email_domain", "string", "a.email_domain"),
          ("org_id", "string", "a.org_id"), ("country", "string", "a.country"),
          ("requests", "long", "a.requests"), ("hosting_requests", "long", "a.hosting_requests"),
          ("first_seen", "datetime", "a.first_seen"), ("last_seen", "datetime", "a.last_seen"),
-         ("windows", "long[]", "w.windows"), ("window_requests", "long[]", "w.requests"),
          ("prompts", "long", "a.prompts"), ("focused", "long", "a.focused"),
          ("ring_id", "string", "m.ring_id"), ("ring_score", "double", "m.score"))
+    rel("SEEN_IN", ("Account", "a.account_id"), ("LoadBatch", "b.batch_id"),
+        "accounts a LEFT JOIN windows w USING (aid) CROSS JOIN load_batch b",
+        ("requests", "long", "a.requests"), ("windows", "long[]", "w.windows"),
+        ("window_requests", "long[]", "w.requests"))
 
     for fam in families.stored(config):
         assert fam.node is not None

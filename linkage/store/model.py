@@ -46,8 +46,7 @@ class RelType:
 _FIXED_NODES = (
     NodeType("Account", "account_id",
              ("account_id", "created_at", "email_domain", "org_id", "country", "requests", "first_seen",
-              "last_seen", "hosting_requests", "windows", "window_requests", "prompts", "focused", "ring_id",
-              "ring_score")),
+              "last_seen", "hosting_requests", "prompts", "focused", "ring_id", "ring_score")),
     NodeType("ASN", "number", ("number", "hosting", "accounts")),
     NodeType("Ring", "ring_id",
              ("ring_id", "score", "size", "requests", "first_seen", "last_seen", "operator", "operator_confidence",
@@ -77,6 +76,10 @@ _FIXED_RELS = (
     RelType("PART_OF", "Ring", "Operation"),
     RelType("POINTS_TO", "Indicator", "*"),
     RelType("KNOWN_FOR", "Indicator", "Operator"),
+    # An account in a loaded batch, with that batch's own figures: its requests and its activity windows
+    # (``lockstep_window_s`` windows and the requests in each), which `linkage rings` reads back over every batch.
+    # (Stores loaded before these relationships keep earlier windows as lists on the Account node.)
+    RelType("SEEN_IN", "Account", "LoadBatch", ("requests", "windows", "window_requests")),
 )
 
 

@@ -37,13 +37,20 @@ FETCH = 50_000
 #: ``rows_read(query name, rows so far)``: progress while the stored graph is read.
 RowsRead = Callable[[str, int], None]
 
+#: An account's activity windows are those of every batch that saw it (``SEEN_IN``), and the lists a store
+#: loaded before those relationships keeps on the node; a window two batches both hold is summed later.
 ACCOUNTS = """
 MATCH (a:Account)
+WITH a, [(a)-[s:SEEN_IN]->(:LoadBatch) WHERE s.windows IS NOT NULL | s] AS seen
+WITH a, coalesce(a.windows, []) + reduce(w = [], s IN seen | w + s.windows) AS windows,
+     coalesce(a.window_requests, []) + reduce(w = [], s IN seen | w + s.window_requests) AS window_requests
 RETURN a.account_id AS account_id, a.created_at.epochSeconds AS created_at, a.email_domain AS email_domain,
        a.org_id AS org_id, a.country AS country, coalesce(a.requests, 0) AS requests,
        coalesce(a.hosting_requests, 0) AS hosting_requests, a.first_seen.epochSeconds AS first_seen,
        a.last_seen.epochSeconds AS last_seen,
-       a.windows AS windows, a.window_requests AS window_requests, a.prompts AS prompts, a.focused AS focused
+       CASE WHEN size(windows) > 0 THEN windows END AS windows,
+       CASE WHEN size(windows) > 0 THEN window_requests END AS window_requests,
+       a.prompts AS prompts, a.focused AS focused
 """
 
 

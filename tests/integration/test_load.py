@@ -236,6 +236,43 @@ def test_a_later_batch_writes_only_the_links_its_run_makes(neo4j_driver, neo4j_s
     assert again["created"] == 0
 
 
+def test_each_batch_keeps_its_own_activity_windows_and_none_is_rewritten(neo4j_driver, neo4j_settings, clean_db,
+                                                                          fixture_run, tmp_path):
+    """Regression: every batch appended its windows to lists on the account, rewriting all earlier ones (at seed
+    scale 333 per account for 7 new ones a day, a quarter of a day's load and growing with every batch)."""
+    from linkage.config import Config
+    from linkage.store.rings import read_stored
+
+    later = later_batch(fixture_run, tmp_path / "later")
+    win = lambda run: {a: (list(w), list(r)) for a, w, r in duckdb.sql(  # noqa: E731
+        f"SELECT a.account_id, w.windows, w.requests FROM '{run}/evidence/windows.parquet' w "
+        f"JOIN '{run}/evidence/accounts.parquet' a USING (aid)").fetchall()}
+    first, second = win(fixture_run), win(later)
+    both = sorted(set(first) & set(second))
+    assert both  # accounts of the second batch with windows in both
+
+    load_run(neo4j_driver, neo4j_settings, fixture_run)
+    load_run(neo4j_driver, neo4j_settings, later)
+    seen = run_query(neo4j_driver, neo4j_settings, "seen", """
+        MATCH (a:Account)-[s:SEEN_IN]->(b:LoadBatch) WHERE s.windows IS NOT NULL
+        RETURN a.account_id AS a, b.batch_id AS batch, s.windows AS w, s.window_requests AS r""")
+    stored = {(r["a"], r["batch"]): (r["w"], r["r"]) for r in seen}
+    batches = {r["batch"] for r in seen}
+    assert batches == {json.loads((fixture_run / "rings.json").read_text())["input"]["batch_id"], "later-batch"}
+    assert {a: v for (a, b), v in stored.items() if b == "later-batch"} == second
+    assert {a: v for (a, b), v in stored.items() if b != "later-batch"} == first
+    on_nodes = run_query(neo4j_driver, neo4j_settings, "node windows",
+                         "MATCH (a:Account) WHERE a.windows IS NOT NULL RETURN count(a) AS n")[0]["n"]
+    assert on_nodes == 0
+
+    # `linkage rings` reads an account's windows over every batch: a window both batches hold counts twice
+    con, _ = read_stored(neo4j_driver, neo4j_settings, Config())
+    got = dict(con.execute("""SELECT a.account_id, sum(w.requests) FROM acct_windows w JOIN accounts a USING (aid)
+                              GROUP BY ALL""").fetchall())
+    for a in both:
+        assert got[a] == sum(first[a][1]) + sum(second[a][1])
+
+
 # --- what the commands show -----------------------------------------------------------------------
 
 
