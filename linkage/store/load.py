@@ -286,7 +286,9 @@ def entity_nodes(family: str, new: bool) -> str:
     """Entity nodes of a family, with the common ``Entity`` label and properties (see ``model``).
 
     ``new``: keys not in the graph yet are created; the others get their
-    properties set (details keep their stored value when this batch has none).
+    properties set (details keep their stored value when this batch has none),
+    unless they already hold them: a day's batch sees mostly entities an earlier
+    batch stored, and a read is cheaper than a write.
     """
     fam = families.get(family)
     assert fam.node is not None
@@ -296,7 +298,10 @@ def entity_nodes(family: str, new: bool) -> str:
         sets = "".join(f", e.{p} = {p}" for p in details)
         return f"{head} CREATE (e:{lbl}:{ENTITY} {{{key}: key}}) SET e.family = $family, e.key = key, e.name = name{sets}"
     sets = "".join(f", e.{p} = coalesce({p}, e.{p})" for p in details)
-    return f"{head} MATCH (e:{lbl} {{{key}: key}}) SET e:{ENTITY}, e.family = $family, e.key = key, e.name = name{sets}"
+    same = "".join(f" AND ({p} IS NULL OR e.{p} = {p})" for p in details)
+    return (f"{head} MATCH (e:{lbl} {{{key}: key}}) "
+            f"WHERE NOT coalesce(e:{ENTITY} AND e.family = $family AND e.key = key AND e.name = name{same}, false) "
+            f"SET e:{ENTITY}, e.family = $family, e.key = key, e.name = name{sets}")
 
 
 def account_entity_rels(family: str, new: bool) -> str:

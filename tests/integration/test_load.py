@@ -375,6 +375,28 @@ def test_keys_are_taken_as_new_only_while_the_store_has_none_of_the_label_or_typ
     assert ask(*used_ip, ["a", "b"]) == ["b"]
 
 
+def test_a_known_entity_is_written_only_when_the_batch_changes_it(neo4j_driver, neo4j_settings, clean_db):
+    """A day's batch sees mostly entities an earlier one stored: those it has nothing new for are not rewritten."""
+    from linkage.store.load import entity_nodes
+
+    def send(new: bool, **cols) -> int:
+        with neo4j_driver.session(database=neo4j_settings.database) as ses:
+            summary = ses.execute_write(lambda tx: tx.run(entity_nodes("payment", new), {**cols, "family": "payment"})
+                                        .consume())
+        return summary.counters.properties_set + summary.counters.labels_added
+
+    row = {"key": ["tok_1"], "name": ["tok_1"], "instrument_type": ["card"], "bin": ["411111"]}
+    assert send(True, **row) > 0
+    assert send(False, **row) == 0  # the same values again: nothing written
+    assert send(False, **{**row, "bin": [None]}) == 0  # a batch without the detail keeps the stored one
+    assert send(False, **{**row, "bin": ["522222"]}) > 0
+    got = run_query(neo4j_driver, neo4j_settings, "card", "MATCH (e:PaymentInstrument:Entity {instrument_id: 'tok_1'}) "
+                                                        "RETURN e.bin AS bin, e.instrument_type AS t, e.family AS f")
+    assert [dict(r) for r in got] == [{"bin": "522222", "t": "card", "f": "payment"}]
+    run_query(neo4j_driver, neo4j_settings, "bare", "CREATE (:PaymentInstrument {instrument_id: 'tok_2'})", write=True)
+    assert send(False, **{**row, "key": ["tok_2"]}) > 0  # a node stored without the common label gets it
+
+
 def _stored_rings(driver, settings) -> dict[str, dict]:
     return {r["id"]: {"props": r["props"], "members": sorted(r["members"])} for r in run_query(
         driver, settings, "rings", "MATCH (r:Ring) RETURN r.ring_id AS id, properties(r) AS props, "
