@@ -38,12 +38,13 @@ FETCH = 50_000
 RowsRead = Callable[[str, int], None]
 
 #: An account's activity windows are those of every batch that saw it (``SEEN_IN``), and the lists a store
-#: loaded before those relationships keeps on the node; a window two batches both hold is summed later.
+#: loaded before those relationships keeps on the node: one list per batch, flattened by DuckDB (joining them
+#: in Cypher copies the growing list once per batch); a window two batches both hold is summed later.
 ACCOUNTS = """
 MATCH (a:Account)
 WITH a, [(a)-[s:SEEN_IN]->(:LoadBatch) WHERE s.windows IS NOT NULL | s] AS seen
-WITH a, coalesce(a.windows, []) + reduce(w = [], s IN seen | w + s.windows) AS windows,
-     coalesce(a.window_requests, []) + reduce(w = [], s IN seen | w + s.window_requests) AS window_requests
+WITH a, [w IN [a.windows] + [s IN seen | s.windows] WHERE w IS NOT NULL] AS windows,
+     [r IN [a.window_requests] + [s IN seen | s.window_requests] WHERE r IS NOT NULL] AS window_requests
 RETURN a.account_id AS account_id, a.created_at.epochSeconds AS created_at, a.email_domain AS email_domain,
        a.org_id AS org_id, a.country AS country, coalesce(a.requests, 0) AS requests,
        coalesce(a.hosting_requests, 0) AS hosting_requests, a.first_seen.epochSeconds AS first_seen,
@@ -119,7 +120,8 @@ def read_stored(driver: neo4j.Driver, settings: Settings, config: Config, con: d
     con.register("win_df", pa.Table.from_pandas(win, preserve_index=False))
     con.execute("""CREATE OR REPLACE TABLE acct_windows AS
                    SELECT CAST(aid AS INTEGER) AS aid, CAST(win AS BIGINT) AS win, CAST(sum(requests) AS BIGINT) AS requests
-                   FROM (SELECT aid, unnest(windows) AS win, unnest(window_requests) AS requests FROM win_df)
+                   FROM (SELECT aid, unnest(flatten(windows)) AS win, unnest(flatten(window_requests)) AS requests
+                         FROM win_df)
                    GROUP BY ALL""")
     signals.prepare(con, config)
     # Prompt topics cannot be derived from the graph (no prompt text is stored): the load keeps the counts.
